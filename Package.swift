@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Larch",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Larch", targets: ["Larch"]),
+        .executable(name: "larch-demo", targets: ["larch-demo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        // Tiny C shim for what Swift cannot reach portably: hardware CRC32C with a runtime CPU check.
+        .target(name: "CLarchSupport"),
+        .target(
+            name: "Larch",
+            dependencies: [
+                "CLarchSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
+            name: "larch-demo",
+            dependencies: ["Larch"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .testTarget(
+            name: "LarchTests",
+            dependencies: ["Larch"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+    ]
+)

@@ -1,0 +1,88 @@
+// CRC32C (Castagnoli, reflected polynomial 0x82F63B78) with hardware acceleration where available.
+#include "CLarchSupport.h"
+#include <string.h>
+
+static uint32_t table[8][256];
+static int table_ready = 0;
+
+static void build_table(void) {
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        table[0][n] = c;
+    }
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = table[0][n];
+        for (int t = 1; t < 8; t++) { c = table[0][c & 0xff] ^ (c >> 8); table[t][n] = c; }
+    }
+    __atomic_store_n(&table_ready, 1, __ATOMIC_RELEASE);
+}
+
+uint32_t larch_crc32c_portable(uint32_t crc, const void *bytes, size_t length) {
+    if (!__atomic_load_n(&table_ready, __ATOMIC_ACQUIRE)) build_table(); // idempotent, racing is harmless
+    const uint8_t *p = (const uint8_t *)bytes;
+    crc = ~crc;
+    while (length >= 8) {
+        uint64_t w; memcpy(&w, p, 8);
+        uint32_t lo = (uint32_t)w ^ crc, hi = (uint32_t)(w >> 32);
+        crc = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^ table[5][(lo >> 16) & 0xff] ^ table[4][lo >> 24] ^
+              table[3][hi & 0xff] ^ table[2][(hi >> 8) & 0xff] ^ table[1][(hi >> 16) & 0xff] ^ table[0][hi >> 24];
+        p += 8; length -= 8;
+    }
+    while (length--) crc = table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_sse42(uint32_t crc, const void *bytes, size_t length) {
+    const uint8_t *p = (const uint8_t *)bytes;
+    uint64_t c = ~crc;
+    while (length >= 8) { uint64_t w; memcpy(&w, p, 8); c = __builtin_ia32_crc32di(c, w); p += 8; length -= 8; }
+    uint32_t c32 = (uint32_t)c;
+    while (length--) c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return ~c32;
+}
+static int detect(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    return (c & bit_SSE4_2) != 0;
+}
+#define HW_IMPL crc32c_sse42
+#elif defined(__aarch64__) && (defined(__linux__) || defined(__APPLE__))
+#include <arm_acle.h>
+#if defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_CRC32
+#define HWCAP_CRC32 (1 << 7)
+#endif
+static int detect(void) { return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0; }
+#else
+static int detect(void) { return 1; } // every Apple arm64 CPU has the CRC extension
+#endif
+__attribute__((target("crc")))
+static uint32_t crc32c_arm(uint32_t crc, const void *bytes, size_t length) {
+    const uint8_t *p = (const uint8_t *)bytes;
+    uint32_t c = ~crc;
+    while (length >= 8) { uint64_t w; memcpy(&w, p, 8); c = __crc32cd(c, w); p += 8; length -= 8; }
+    while (length--) c = __crc32cb(c, *p++);
+    return ~c;
+}
+#define HW_IMPL crc32c_arm
+#endif
+
+#ifdef HW_IMPL
+static int hw_state = -1; // -1 unknown, 0 no, 1 yes
+int larch_crc32c_is_hardware(void) {
+    int s = __atomic_load_n(&hw_state, __ATOMIC_RELAXED);
+    if (s < 0) { s = detect(); __atomic_store_n(&hw_state, s, __ATOMIC_RELAXED); }
+    return s;
+}
+uint32_t larch_crc32c(uint32_t crc, const void *bytes, size_t length) {
+    return larch_crc32c_is_hardware() ? HW_IMPL(crc, bytes, length) : larch_crc32c_portable(crc, bytes, length);
+}
+#else
+int larch_crc32c_is_hardware(void) { return 0; }
+uint32_t larch_crc32c(uint32_t crc, const void *bytes, size_t length) { return larch_crc32c_portable(crc, bytes, length); }
+#endif

@@ -1,0 +1,207 @@
+import Synchronization
+
+/// One Larch database file, open: the entry point for transactions.
+///
+/// ```swift
+/// let env = try Environment(path: "data.larch")
+/// try env.write { txn in try txn.put("world", forKey: "hello") }
+/// let v = try env.read { txn in try txn.getString("hello") }
+/// ```
+///
+/// Any number of read transactions may run at once on any threads, each on the snapshot that
+/// was current when it began; one write transaction runs at a time (a second one waits).
+/// Readers never wait for the writer and the writer never waits for readers.
+public final class Environment: Sendable {
+    /// The committed state that new transactions start from.
+    struct Committed {
+        var meta: MetaPage
+        var mapping: Mapping
+        var fileSizeBytes: Int
+        var closed = false
+        var failure: String?
+        var lastCommit: CommitStats?
+    }
+
+    /// The file's path.
+    public let path: String
+    let options: Options
+    let file: DataFile
+    let pageSize: Int
+    let committed: Mutex<Committed>
+    let readers: ReaderTable
+    let writerLock = WriterLock()
+    let buffers: PageBufferPool
+    let databases = Mutex<[String: Int]>([:])
+
+    /// Opens (or creates) the database at `path`.
+    public init(path: String, options: Options = Options()) throws(LarchError) {
+        guard options.maxReaders >= 1 else { throw .invalidOption("maxReaders must be at least 1") }
+        guard PageLayout.isValidPageSize(options.pageSize) else {
+            throw .invalidOption("pageSize \(options.pageSize) is not a power of two from 4096 to 65536")
+        }
+        guard options.maxSize >= 4 * options.pageSize else { throw .invalidOption("maxSize \(options.maxSize) is smaller than four pages") }
+        self.path = path
+        self.options = options
+        file = try DataFile.open(path: path, create: options.createIfMissing, readOnly: options.readOnly)
+        do throws(LarchError) {
+            var size = try file.size()
+            if size == 0 {
+                guard !options.readOnly else { throw LarchError.notALarchFile(path: path) }
+                try Self.initialize(file, pageSize: options.pageSize, durability: options.durability)
+                size = try file.size()
+            }
+            let meta = try Self.readCurrentMeta(file, path: path, fileSize: size)
+            pageSize = meta.pageSize
+            let mapping = try Mapping(file: file, sizeBytes: Self.reservation(fileSize: size, maxSize: max(options.maxSize, size), pageSize: meta.pageSize))
+            committed = Mutex(Committed(meta: meta, mapping: mapping, fileSizeBytes: size))
+        } catch {
+            file.close()
+            throw error
+        }
+        readers = ReaderTable(capacity: options.maxReaders)
+        buffers = PageBufferPool(pageSize: pageSize)
+    }
+
+    deinit { file.close() }
+
+    /// Writes the two meta pages of an empty database.
+    private static func initialize(_ file: DataFile, pageSize: Int, durability: Durability) throws(LarchError) {
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * pageSize, alignment: 4096)
+        defer { buf.deallocate() }
+        buf.initializeMemory(as: UInt8.self, repeating: 0)
+        for slot in 0..<2 {
+            MetaPage(pageSize: pageSize, txnID: TransactionID(UInt64(slot)), pageCount: 2, main: .empty, catalog: .empty, free: .empty)
+                .encode(to: buf.baseAddress! + slot * pageSize)
+        }
+        try file.write(UnsafeRawBufferPointer(buf), at: 0)
+        if durability != .noSync { try file.sync() }
+    }
+
+    /// Reads both meta pages and returns the valid one with the higher transaction id.
+    static func readCurrentMeta(_ file: DataFile, path: String, fileSize: Int) throws(LarchError) -> MetaPage {
+        let probe = UnsafeMutableRawBufferPointer.allocate(byteCount: MetaPage.encodedSize, alignment: 8)
+        defer { probe.deallocate() }
+        func decode(at offset: Int) throws(LarchError) -> Result<MetaPage, MetaPage.DecodeFailure> {
+            try file.read(into: probe, at: offset)
+            return MetaPage.decode(UnsafeRawPointer(probe.baseAddress!))
+        }
+        func checked(_ r: Result<MetaPage, MetaPage.DecodeFailure>) -> Result<MetaPage, MetaPage.DecodeFailure> {
+            if case .success(let m) = r, Int(m.pageCount) * m.pageSize > fileSize || m.pageCount < 2 {
+                return .failure(.truncated(requiredBytes: Int(m.pageCount) * m.pageSize, fileSize: fileSize))
+            }
+            return r
+        }
+        let first = checked(try decode(at: 0))
+        // Page 1's offset depends on the page size: take it from page 0, or try each size.
+        var second: Result<MetaPage, MetaPage.DecodeFailure> = .failure(.badMagic)
+        if case .success(let m) = first {
+            second = checked(try decode(at: m.pageSize))
+        } else {
+            var size = PageLayout.minPageSize
+            while size <= PageLayout.maxPageSize {
+                let r = try decode(at: size)
+                if case .success(let m) = r, m.pageSize == size { second = checked(r); break }
+                if case .failure(let f) = r, case .failure(.badMagic) = second { second = .failure(f) }
+                size *= 2
+            }
+        }
+        switch (first, second) {
+        case let (.success(a), .success(b)):
+            guard a.pageSize == b.pageSize else { return a.txnID > b.txnID ? a : b }
+            return a.txnID > b.txnID ? a : b
+        case let (.success(a), .failure): return a
+        case let (.failure, .success(b)): return b
+        case let (.failure(a), .failure(b)):
+            if a == .badMagic && b == .badMagic { throw .notALarchFile(path: path) }
+            if case .unsupportedVersion(let v) = a, case .unsupportedVersion = b {
+                throw .unsupportedVersion(path: path, found: v, supported: MetaPage.formatVersion)
+            }
+            if case .truncated(let required, _) = a {
+                throw .truncatedFile(path: path, sizeBytes: fileSize, requiredBytes: required)
+            }
+            throw .bothMetaPagesInvalid(path: path, page0: a.description, page1: b.description)
+        }
+    }
+
+    /// Virtual address space to reserve: twice the file, at least 1 GiB, at most `maxSize`.
+    static func reservation(fileSize: Int, maxSize: Int, pageSize: Int) -> Int {
+        let want = max(2 * fileSize, 1 << 30)
+        let r = min(want, maxSize)
+        return (r + pageSize - 1) / pageSize * pageSize
+    }
+
+    // MARK: Transactions
+
+    /// Begins a read transaction on the current snapshot. End it with `abort()` (or let it go).
+    public func beginRead() throws(LarchError) -> ReadTransaction {
+        let (meta, mapping, slot) = try committed.withLock { c throws(LarchError) in
+            guard !c.closed else { throw LarchError.environmentClosed }
+            let slot = try readers.claim(snapshot: c.meta.txnID)
+            return (c.meta, c.mapping, slot)
+        }
+        return ReadTransaction(core: TransactionCore(env: self, meta: meta, mapping: mapping, readerSlot: slot, write: nil))
+    }
+
+    /// Begins the write transaction, waiting while another one is open. End it with `commit()` or `abort()`.
+    public func beginWrite() throws(LarchError) -> WriteTransaction {
+        guard !options.readOnly else { throw .readOnlyEnvironment }
+        writerLock.lock()
+        do {
+            let (meta, mapping) = try committed.withLock { c throws(LarchError) in
+                guard !c.closed else { throw LarchError.environmentClosed }
+                if let f = c.failure { throw LarchError.environmentFailed(reason: f) }
+                return (c.meta, c.mapping)
+            }
+            let w = WriteState(txnID: meta.txnID.next, nextPage: meta.pageCount, buffers: buffers, maxSizeBytes: options.maxSize)
+            return WriteTransaction(core: TransactionCore(env: self, meta: meta, mapping: mapping, readerSlot: nil, write: w))
+        } catch {
+            writerLock.unlock()
+            throw error
+        }
+    }
+
+    /// Runs `body` in a read transaction and ends it.
+    public func read<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
+        let txn = try beginRead()
+        defer { txn.abort() }
+        return try body(txn)
+    }
+
+    /// Runs `body` in a write transaction: commits when it returns, aborts when it throws.
+    public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
+        let txn = try beginWrite()
+        do {
+            let r = try body(txn)
+            if txn.isActive { try txn.commit() }
+            return r
+        } catch {
+            txn.abort()
+            throw error
+        }
+    }
+
+    /// Makes all commits durable (for `Durability.noSync` and `.noMetaSync`).
+    public func sync() throws(LarchError) {
+        try committed.withLock { c throws(LarchError) in guard !c.closed else { throw LarchError.environmentClosed } }
+        try file.sync()
+    }
+
+    /// Closes the environment: new transactions throw `environmentClosed`. Open read transactions
+    /// stay readable until they end. Also happens when the environment is released.
+    public func close() {
+        committed.withLock { $0.closed = true }
+    }
+
+    /// The statistics of the last commit made through this environment.
+    public var lastCommit: CommitStats? { committed.withLock { $0.lastCommit } }
+
+    /// The handle index of named database `name`, stable for the life of the environment.
+    func databaseIndex(_ name: String) -> Int {
+        databases.withLock { d in
+            if let i = d[name] { return i }
+            let i = TreeIndex.firstNamed + d.count
+            d[name] = i
+            return i
+        }
+    }
+}

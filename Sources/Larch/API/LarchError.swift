@@ -1,0 +1,102 @@
+/// Every failure Larch reports. Each case says what went wrong and what to do about it
+/// (`description`). A write transaction that fails leaves the database as it was at its last commit.
+public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The file would grow past `Options.maxSize`. Abort the transaction, or reopen with a larger limit.
+    case mapFull(limitBytes: Int, requiredBytes: Int)
+    /// Keys must be at least one byte long.
+    case emptyKey
+    /// The key exceeds the limit for this page size (a quarter page: 1,024 bytes at 4 KiB).
+    case keyTooLarge(size: Int, limit: Int)
+    /// The value exceeds the largest value a page reference can describe.
+    case valueTooLarge(size: Int, limit: Int)
+    /// `put(..., overwrite: false)` found the key already present.
+    case keyExists
+    /// The file does not start with a Larch meta page.
+    case notALarchFile(path: String)
+    /// The file was written by a format version this build does not read.
+    case unsupportedVersion(path: String, found: UInt32, supported: UInt32)
+    /// Neither meta page is valid; the file cannot be opened. Both reasons are given.
+    case bothMetaPagesInvalid(path: String, page0: String, page1: String)
+    /// A page's content does not match the checksum its parent recorded.
+    case checksumMismatch(page: UInt64, expected: UInt32, found: UInt32)
+    /// A page is structurally invalid (bad kind, offsets out of bounds, keys out of order, ...).
+    case corruptPage(page: UInt64, reason: String)
+    /// The file is shorter than its meta page says.
+    case truncatedFile(path: String, sizeBytes: Int, requiredBytes: Int)
+    /// The transaction was committed or aborted and can no longer be used.
+    case transactionEnded
+    /// A write was attempted through a read-only transaction or cursor.
+    case readOnlyTransaction
+    /// The environment was opened read-only.
+    case readOnlyEnvironment
+    /// A named database does not exist (open it with `create: true` inside a write transaction).
+    case databaseNotFound(name: String)
+    /// Database names must be non-empty UTF-8 of at most the key size limit.
+    case invalidDatabaseName(name: String, reason: String)
+    /// A database handle from another environment was used.
+    case foreignDatabase
+    /// All reader slots are in use; end some read transactions or raise `Options.maxReaders`.
+    case readersFull(limit: Int)
+    /// Another process (or another `Environment` in this one) has the file open.
+    case fileLocked(path: String)
+    /// An option is out of range.
+    case invalidOption(String)
+    /// A system call failed.
+    case io(operation: String, path: String, errno: Int32, message: String)
+    /// A previous commit failed after its meta page may have reached the disk; the in-memory state can
+    /// no longer be trusted. Close and reopen the environment.
+    case environmentFailed(reason: String)
+    /// The environment has been closed.
+    case environmentClosed
+
+    public var description: String {
+        switch self {
+        case let .mapFull(limit, required):
+            return "map full: the database needs \(required) bytes but its size limit is \(limit) bytes; abort this transaction, or reopen with a larger Options.maxSize"
+        case .emptyKey:
+            return "empty key: keys must be at least 1 byte long"
+        case let .keyTooLarge(size, limit):
+            return "key too large: \(size) bytes, the limit for this page size is \(limit) bytes"
+        case let .valueTooLarge(size, limit):
+            return "value too large: \(size) bytes, the limit is \(limit) bytes"
+        case .keyExists:
+            return "key exists: the key is already present and overwriting was not allowed"
+        case let .notALarchFile(path):
+            return "not a Larch file: \(path) does not start with a Larch meta page"
+        case let .unsupportedVersion(path, found, supported):
+            return "unsupported version: \(path) has format version \(found); this build of Larch reads version \(supported)"
+        case let .bothMetaPagesInvalid(path, p0, p1):
+            return "both meta pages of \(path) are invalid (page 0: \(p0); page 1: \(p1)); the file cannot be opened — restore it from a backup"
+        case let .checksumMismatch(page, expected, found):
+            return "page \(page) failed its checksum: expected \(hex32(expected)) found \(hex32(found)); the file is corrupt at byte offset of that page"
+        case let .corruptPage(page, reason):
+            return "page \(page) is corrupt: \(reason)"
+        case let .truncatedFile(path, size, required):
+            return "truncated file: \(path) is \(size) bytes but its meta page needs \(required); was the copy interrupted?"
+        case .transactionEnded:
+            return "transaction ended: it was already committed or aborted; begin a new one"
+        case .readOnlyTransaction:
+            return "read-only transaction: writes need a write transaction (Environment.write or beginWrite)"
+        case .readOnlyEnvironment:
+            return "read-only environment: the environment was opened with Options.readOnly"
+        case let .databaseNotFound(name):
+            return "database not found: no database named \"\(name)\"; create it in a write transaction with openDatabase(_:create: true)"
+        case let .invalidDatabaseName(name, reason):
+            return "invalid database name \"\(name)\": \(reason)"
+        case .foreignDatabase:
+            return "foreign database handle: the handle belongs to another environment"
+        case let .readersFull(limit):
+            return "readers full: all \(limit) reader slots are in use; end some read transactions or raise Options.maxReaders"
+        case let .fileLocked(path):
+            return "file locked: \(path) is already open by another process or Environment; close it first"
+        case let .invalidOption(what):
+            return "invalid option: \(what)"
+        case let .io(operation, path, errno, message):
+            return "\(operation) failed on \(path): \(message) (errno \(errno))"
+        case let .environmentFailed(reason):
+            return "environment failed: \(reason); close and reopen the environment"
+        case .environmentClosed:
+            return "environment closed: it can no longer be used"
+        }
+    }
+}

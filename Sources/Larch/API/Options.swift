@@ -1,0 +1,40 @@
+/// How commits reach the disk.
+public enum Durability: Sendable, Equatable {
+    /// Sync the data pages, write the meta page, sync again. A commit that returned survives power loss.
+    case full
+    /// Skip the second sync. A power loss may lose the last commit, never corrupt the file
+    /// (the next commit's first sync makes the previous meta durable).
+    case noMetaSync
+    /// No syncs at all. Safe against process crashes; after an operating-system crash or power
+    /// loss, recent commits may be lost and the file may be damaged. Call `Environment.sync()` to flush.
+    case noSync
+}
+
+/// Settings for opening an `Environment`.
+public struct Options: Sendable {
+    /// Page size for a new file: a power of two from 4,096 to 65,536. An existing file keeps its own.
+    public var pageSize: Int = 4096
+    /// The largest the file may grow to, in bytes. Commits that need more throw `LarchError.mapFull`.
+    public var maxSize: Int = 1 << 40
+    /// How commits are synced.
+    public var durability: Durability = .full
+    /// Verify each page's checksum against its parent's record when reading it.
+    public var verifyChecksums: Bool = false
+    /// How many read transactions may be open at once.
+    public var maxReaders: Int = 126
+    /// Open for reading only: write transactions throw `readOnlyEnvironment`.
+    public var readOnly: Bool = false
+    /// Create the file when it does not exist.
+    public var createIfMissing: Bool = true
+
+    public init(pageSize: Int = 4096, maxSize: Int = 1 << 40, durability: Durability = .full,
+                verifyChecksums: Bool = false, maxReaders: Int = 126, readOnly: Bool = false, createIfMissing: Bool = true) {
+        self.pageSize = pageSize
+        self.maxSize = maxSize
+        self.durability = durability
+        self.verifyChecksums = verifyChecksums
+        self.maxReaders = maxReaders
+        self.readOnly = readOnly
+        self.createIfMissing = createIfMissing
+    }
+}

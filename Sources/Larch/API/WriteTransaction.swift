@@ -1,0 +1,79 @@
+/// The one write transaction of an environment: reads see its own changes; nothing reaches the
+/// file until `commit()`, and `abort()` (or an error inside `Environment.write`) discards it all.
+///
+/// After an operation fails part-way (for example `mapFull` during a split), the transaction can
+/// only be aborted: every further call throws the same error. Rejected input (`emptyKey`,
+/// `keyTooLarge`, `keyExists`, ...) changes nothing and leaves the transaction usable.
+public final class WriteTransaction: ReadTransaction {
+    var write: WriteState { core.write! }
+
+    /// Stores `value` under `key`, replacing any value there; with `overwrite: false`, an existing
+    /// key throws `keyExists` instead.
+    public func put(_ value: some Collection<UInt8>, forKey key: some Collection<UInt8>, in db: Database = .main,
+                    overwrite: Bool = true) throws(LarchError) {
+        let t = try tree(db)
+        try withBytes(key) { k throws(LarchError) in
+            try withBytes(value) { v throws(LarchError) in try core.put(tree: t, key: k, value: v, overwrite: overwrite) }
+        }
+    }
+
+    /// Stores the UTF-8 bytes of `value` under those of `key`.
+    public func put(_ value: String, forKey key: String, in db: Database = .main, overwrite: Bool = true) throws(LarchError) {
+        let t = try tree(db)
+        try withBytes(key) { k throws(LarchError) in
+            try withBytes(value) { v throws(LarchError) in try core.put(tree: t, key: k, value: v, overwrite: overwrite) }
+        }
+    }
+
+    /// Deletes `key`; returns whether it was present.
+    @discardableResult
+    public func delete(_ key: some Collection<UInt8>, in db: Database = .main) throws(LarchError) -> Bool {
+        let t = try tree(db)
+        return try withBytes(key) { k throws(LarchError) in try core.delete(tree: t, key: k) }
+    }
+
+    /// Deletes the UTF-8 bytes of `key`; returns whether it was present.
+    @discardableResult
+    public func delete(_ key: String, in db: Database = .main) throws(LarchError) -> Bool {
+        let t = try tree(db)
+        return try withBytes(key) { k throws(LarchError) in try core.delete(tree: t, key: k) }
+    }
+
+    /// Opens the named database `name`, creating it (empty) when `create` is true and it is missing.
+    public func openDatabase(_ name: String, create: Bool) throws(LarchError) -> Database {
+        let db = try handle(name)
+        if try core.loadNamed(index: db.index, name: name) == .missing {
+            guard create else { throw .databaseNotFound(name: name) }
+            try core.createNamed(index: db.index, name: name)
+        }
+        return db
+    }
+
+    /// Deletes every entry of `db`, freeing all its pages. The database itself remains.
+    public func clear(_ db: Database = .main) throws(LarchError) {
+        let t = try tree(db)
+        try core.clearTree(t)
+    }
+
+    /// Deletes the named database `db` and frees all its pages.
+    public func dropDatabase(_ db: Database) throws(LarchError) {
+        guard db.index != TreeIndex.main else { throw .invalidDatabaseName(name: "", reason: "the main database cannot be dropped; use clear()") }
+        let t = try tree(db)
+        try core.dropNamed(t)
+    }
+
+    /// Makes the changes durable and visible to new transactions (see `Durability`), and ends the
+    /// transaction. If it throws, nothing was committed and the transaction has ended.
+    @discardableResult
+    public func commit() throws(LarchError) -> CommitStats {
+        try core.checkActive()
+        do {
+            let stats = try core.commit()
+            end(as: .committed)
+            return stats
+        } catch {
+            end(as: .aborted)
+            throw error
+        }
+    }
+}

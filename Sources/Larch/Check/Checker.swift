@@ -1,0 +1,249 @@
+/// Verifies a snapshot completely: every tree page, overflow run and free extent, against the rules
+/// of docs/FORMAT.md. It only reads, bounds every loop by the file's page count, and reports
+/// problems instead of stopping at the first, so it is safe to run on a damaged file.
+///
+/// Checked: every page below the page count is either reachable exactly once or free exactly once;
+/// every checksum matches its parent's record; every page's header, slots and cells fit the page
+/// and are packed; keys are strictly ordered within pages and across siblings (bounded by the
+/// parent's separators); all leaves are at the tree's depth; the page and entry counts in each
+/// tree descriptor match what was found.
+struct Checker {
+    private enum Owner: UInt8 { case unseen = 0, reachable, free }
+
+    let core: TransactionCore
+    private var owners: [UInt8]
+    private(set) var report = CheckReport()
+    private let pageSize: Int
+    private let pageCount: UInt64
+
+    init(core: TransactionCore) {
+        self.core = core
+        pageSize = core.pageSize
+        pageCount = core.meta.pageCount
+        owners = [UInt8](repeating: 0, count: Int(core.meta.pageCount))
+        report.transactionID = core.meta.txnID.rawValue
+        report.pageCount = pageCount
+    }
+
+    mutating func problem(_ page: UInt64?, _ message: String) {
+        if report.problems.count < CheckReport.maxProblems { report.problems.append(CheckProblem(page: page, message: message)) }
+    }
+
+    /// Claims pages `first ..< first + count` for `owner`; false when any is out of bounds or already claimed.
+    private mutating func claim(_ first: UInt64, count: Int, as owner: Owner, what: String) -> Bool {
+        guard first >= 2, count > 0, first + UInt64(count) <= pageCount else {
+            problem(first, "\(what) of \(count) page(s) lies outside pages 2..<\(pageCount)")
+            return false
+        }
+        for p in first..<(first + UInt64(count)) {
+            let prior = owners[Int(p)]
+            if prior != Owner.unseen.rawValue {
+                let both = prior != owner.rawValue
+                problem(p, both ? "page is both reachable and free (\(what))" : "page is referenced twice (\(what))")
+                return false
+            }
+            owners[Int(p)] = owner.rawValue
+        }
+        return true
+    }
+
+    mutating func run() -> CheckReport {
+        let meta = core.meta
+        var named: [(String, TreeRoot)] = []
+        checkTree("main database", meta.main)
+        checkTree("catalog", meta.catalog) { checker, page, key, value in
+            guard value.count == TreeRoot.encodedSize else {
+                checker.problem(page, "catalog record has \(value.count) bytes, expected \(TreeRoot.encodedSize)")
+                return
+            }
+            named.append((String(decoding: key, as: UTF8.self), TreeRoot(decoding: value.baseAddress!)))
+        }
+        for (name, root) in named { checkTree("database \"\(name)\"", root) }
+        report.databaseCount = named.count
+
+        let oldest = min(core.env.readers.oldestSnapshot() ?? meta.txnID, meta.txnID)
+        let txn = meta.txnID.rawValue
+        checkTree("free tree", meta.free) { checker, page, key, value in
+            guard key.count == FreeRecord.keySize else { checker.problem(page, "free-tree key of \(key.count) bytes"); return }
+            let t = FreeRecord.transaction(ofKey: key)
+            if t > txn { checker.problem(page, "free-tree record of transaction \(t), after the snapshot's \(txn)") }
+            do throws(LarchError) {
+                try FreeRecord.forEachExtent(value, page: PageNumber(page)) { first, count throws(LarchError) in
+                    if checker.claim(first, count: count, as: .free, what: "free extent of transaction \(t)") {
+                        if t <= oldest.rawValue { checker.report.freePages += UInt64(count) } else { checker.report.pagesAwaitingReuse += UInt64(count) }
+                    }
+                }
+            } catch {
+                checker.problem(page, error.description)
+            }
+        }
+        var leaked: [UInt64] = []
+        var reachable: UInt64 = 0
+        for p in 2..<max(2, Int(pageCount)) {
+            switch owners[p] {
+            case Owner.unseen.rawValue: leaked.append(UInt64(p))
+            case Owner.reachable.rawValue: reachable += 1
+            default: break
+            }
+        }
+        report.reachablePages = reachable
+        if !leaked.isEmpty {
+            let shown = leaked.prefix(20).map(String.init).joined(separator: ", ")
+            problem(nil, "\(leaked.count) page(s) neither reachable nor free (leaked): \(shown)\(leaked.count > 20 ? ", …" : "")")
+        }
+        return report
+    }
+
+    /// Tallies of one tree walk, compared with its descriptor at the end.
+    private struct Tally { var branch: UInt64 = 0, leaf: UInt64 = 0, overflow: UInt64 = 0, entries: UInt64 = 0 }
+
+    private typealias RecordCheck = (inout Checker, UInt64, UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void
+
+    private mutating func checkTree(_ name: String, _ root: TreeRoot, records: RecordCheck? = nil) {
+        if root.isEmpty {
+            if root.depth != 0 || root.entries != 0 || root.leafPages != 0 || root.branchPages != 0 || root.overflowPages != 0 {
+                problem(nil, "\(name): empty tree with non-zero depth or counts")
+            }
+            return
+        }
+        guard root.depth >= 1 && root.depth <= 64 else {
+            problem(root.root.rawValue, "\(name): implausible depth \(root.depth)")
+            return
+        }
+        var tally = Tally()
+        checkPage(name, root.root, checksum: root.rootChecksum, level: 0, depth: root.depth,
+                  lower: nil, upper: nil, tally: &tally, records: records)
+        if tally.branch != root.branchPages || tally.leaf != root.leafPages || tally.overflow != root.overflowPages || tally.entries != root.entries {
+            problem(nil, "\(name): descriptor says \(root.branchPages) branch, \(root.leafPages) leaf, \(root.overflowPages) overflow pages and \(root.entries) entries; found \(tally.branch), \(tally.leaf), \(tally.overflow) and \(tally.entries)")
+        }
+    }
+
+    private mutating func checkPage(_ name: String, _ page: PageNumber, checksum: UInt32, level: Int, depth: Int,
+                                    lower: [UInt8]?, upper: [UInt8]?, tally: inout Tally, records: RecordCheck?) {
+        let n = page.rawValue
+        let isLeaf = level == depth - 1
+        guard claim(n, count: 1, as: .reachable, what: "\(name) \(isLeaf ? "leaf" : "branch") page") else { return }
+        let base = core.mapping.page(page, pageSize: pageSize)
+        let found = CRC32C.checksum(base, count: pageSize)
+        guard found == checksum else {
+            problem(n, "\(name): checksum mismatch: expected \(hex32(checksum)) found \(hex32(found))")
+            return
+        }
+        let v = PageView(base: base, pageSize: pageSize, number: page)
+        do {
+            try v.validateNode(kind: isLeaf ? .leaf : .branch)
+        } catch {
+            problem(n, "\(name): \(error.reason)")
+            return
+        }
+        if isLeaf { tally.leaf += 1 } else { tally.branch += 1 }
+        if !isLeaf && v.count < 2 { problem(n, "\(name): branch page with \(v.count) child(ren)") }
+        // Cells: in bounds, packed without gaps or overlaps.
+        var extents: [(Int, Int)] = []
+        extents.reserveCapacity(v.count)
+        for i in 0..<v.count {
+            do {
+                let off = try v.cellOffset(i, minSize: isLeaf ? LeafCell.headerSize : BranchCell.headerSize)
+                let size = isLeaf ? try v.leafCellSize(i) : try v.branchCellSize(i)
+                guard off + size <= pageSize else { problem(n, "\(name): cell \(i) runs past the page end"); return }
+                extents.append((off, size))
+            } catch {
+                problem(n, "\(name): \(error.reason)")
+                return
+            }
+        }
+        extents.sort { $0.0 < $1.0 }
+        var expect = v.contentStart
+        for (off, size) in extents {
+            guard off == expect else { problem(n, "\(name): cells are not packed (gap or overlap at offset \(off), expected \(expect))"); return }
+            expect += size
+        }
+        guard expect == pageSize else { problem(n, "\(name): cells end at \(expect), not at the page end"); return }
+
+        // Keys: strictly increasing, within [lower, upper).
+        var previous: [UInt8]? = nil
+        for i in 0..<v.count {
+            let key: UnsafeRawBufferPointer
+            do { key = isLeaf ? try v.leafKey(i) : try v.branchKey(i) } catch { problem(n, "\(name): \(error.reason)"); return }
+            if !isLeaf && i == 0 {
+                if key.count != 0 { problem(n, "\(name): first branch cell has a \(key.count)-byte key, expected none") }
+                continue
+            }
+            if isLeaf && key.count == 0 { problem(n, "\(name): empty key in cell \(i)") }
+            if key.count > core.limits.maxKeySize { problem(n, "\(name): key of \(key.count) bytes in cell \(i) exceeds the limit") }
+            if let p = previous, p.withUnsafeBytes({ compareBytes($0.start, $0.count, key.start, key.count) }) >= 0 {
+                problem(n, "\(name): keys out of order at cell \(i)")
+            }
+            if let lo = lower, lo.withUnsafeBytes({ compareBytes(key.start, key.count, $0.start, $0.count) }) < 0 {
+                problem(n, "\(name): key in cell \(i) is below its parent's separator")
+            }
+            if let hi = upper, hi.withUnsafeBytes({ compareBytes(key.start, key.count, $0.start, $0.count) }) >= 0 {
+                problem(n, "\(name): key in cell \(i) is not below the next separator")
+            }
+            previous = Array(key)
+        }
+
+        if isLeaf {
+            for i in 0..<v.count {
+                guard let e = try? v.leafCell(i) else { continue }
+                tally.entries += 1
+                var value: UnsafeRawBufferPointer
+                switch e.value {
+                case .inline(let b): value = b
+                case let .overflow(first, runChecksum, length):
+                    let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
+                    guard claim(first.rawValue, count: pages, as: .reachable, what: "\(name) overflow run") else { continue }
+                    tally.overflow += UInt64(pages)
+                    let runBase = core.mapping.page(first, pageSize: pageSize)
+                    let c = CRC32C.checksum(runBase, count: pages * pageSize)
+                    guard c == runChecksum else {
+                        problem(first.rawValue, "\(name): overflow run checksum mismatch: expected \(hex32(runChecksum)) found \(hex32(c))")
+                        continue
+                    }
+                    guard runBase.load(fromByteOffset: 0, as: UInt8.self) == PageKind.overflow.rawValue,
+                          runBase.u64(at: PageLayout.pageNumberOffset) == first.rawValue,
+                          Int(runBase.u32(at: PageLayout.runPagesOffset)) == pages else {
+                        problem(first.rawValue, "\(name): overflow run header does not match its \(pages)-page reference")
+                        continue
+                    }
+                    value = UnsafeRawBufferPointer(start: runBase + OverflowLayout.headerSize, count: length)
+                }
+                if let records { records(&self, n, e.key, value) }
+            }
+        } else {
+            for i in 0..<v.count {
+                guard let (child, c) = try? v.child(i) else { continue }
+                let lo: [UInt8]? = i == 0 ? lower : (try? v.branchKey(i)).map { Array($0) }
+                let hi: [UInt8]? = i == v.count - 1 ? upper : (try? v.branchKey(i + 1)).map { Array($0) }
+                checkPage(name, child, checksum: c, level: level + 1, depth: depth, lower: lo, upper: hi, tally: &tally, records: records)
+            }
+        }
+    }
+}
+
+extension LarchError {
+    /// The message without the page prefix, for reports that name the page themselves.
+    var reason: String {
+        if case .corruptPage(_, let r) = self { return r }
+        return description
+    }
+}
+
+extension Environment {
+    /// Verifies the current snapshot completely (see `Checker`); never throws for corruption,
+    /// which it reports instead.
+    public func check() throws(LarchError) -> CheckReport {
+        let txn = try beginRead()
+        defer { txn.abort() }
+        return txn.check()
+    }
+}
+
+extension ReadTransaction {
+    /// Verifies this transaction's snapshot completely. For a write transaction, checks the
+    /// snapshot it started from.
+    public func check() -> CheckReport {
+        var c = Checker(core: TransactionCore(env: core.env, meta: core.meta, mapping: core.mapping, readerSlot: nil, write: nil))
+        return c.run()
+    }
+}

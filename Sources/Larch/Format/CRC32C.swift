@@ -1,0 +1,19 @@
+import CLarchSupport
+
+/// CRC32C (Castagnoli), the checksum stored beside every page pointer and in each meta page.
+enum CRC32C {
+    /// The checksum of `count` bytes at `bytes`.
+    @inline(__always)
+    static func checksum(_ bytes: UnsafeRawPointer, count: Int) -> UInt32 {
+        larch_crc32c(0, bytes, count)
+    }
+
+    /// The checksum of a buffer.
+    static func checksum(_ buffer: UnsafeRawBufferPointer) -> UInt32 {
+        guard let base = buffer.baseAddress else { return 0 }
+        return larch_crc32c(0, base, buffer.count)
+    }
+
+    /// Whether the SSE4.2 / ARMv8 CRC instructions are in use on this machine.
+    static var isHardwareAccelerated: Bool { larch_crc32c_is_hardware() != 0 }
+}

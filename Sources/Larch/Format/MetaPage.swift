@@ -1,0 +1,96 @@
+/// The content of a meta page (pages 0 and 1). The current state of the file is the valid meta
+/// with the higher transaction id; a commit writes the other slot (`txnID % 2`).
+///
+/// ```
+/// offset  size  field
+///      0     8  magic "LARCHDB\0"
+///      8     4  format version (1)
+///     12     4  page size in bytes
+///     16     8  transaction id of the commit that wrote this meta
+///     24     8  page count: pages 0 ..< pageCount are in use or free; the file holds at least these
+///     32    48  main tree: the default (unnamed) database         (TreeRoot)
+///     80    48  catalog tree: named databases, name → TreeRoot      (TreeRoot)
+///    128    48  free tree: (txn id, first page) → free page extents (TreeRoot)
+///    176     4  CRC32C of bytes 0 ..< 176
+///    180     …  zero to the end of the page
+/// ```
+struct MetaPage: Equatable, Sendable {
+    static let magic: [UInt8] = Array("LARCHDB\0".utf8)
+    static let formatVersion: UInt32 = 1
+    static let checksumOffset = 176
+    static let encodedSize = 180
+
+    var pageSize: Int
+    var txnID: TransactionID
+    var pageCount: UInt64
+    var main: TreeRoot
+    var catalog: TreeRoot
+    var free: TreeRoot
+
+    /// Why a meta page could not be used.
+    enum DecodeFailure: Error, Equatable, CustomStringConvertible {
+        case badMagic
+        case unsupportedVersion(UInt32)
+        case badPageSize(UInt32)
+        case checksumMismatch(expected: UInt32, found: UInt32)
+        case truncated(requiredBytes: Int, fileSize: Int)
+
+        var description: String {
+            switch self {
+            case .badMagic: return "no Larch magic number"
+            case .unsupportedVersion(let v): return "format version \(v) (this build reads version \(MetaPage.formatVersion))"
+            case .badPageSize(let s): return "invalid page size \(s)"
+            case .checksumMismatch(let e, let f): return "checksum mismatch: stored \(hex32(e)), computed \(hex32(f))"
+            case .truncated(let required, let size): return "it needs \(required) bytes but the file has only \(size)"
+            }
+        }
+    }
+
+    init(pageSize: Int, txnID: TransactionID, pageCount: UInt64, main: TreeRoot, catalog: TreeRoot, free: TreeRoot) {
+        self.pageSize = pageSize
+        self.txnID = txnID
+        self.pageCount = pageCount
+        self.main = main
+        self.catalog = catalog
+        self.free = free
+    }
+
+    /// Decodes and validates the meta at `p` (at least `encodedSize` readable bytes).
+    static func decode(_ p: UnsafeRawPointer) -> Result<MetaPage, DecodeFailure> {
+        for i in 0..<8 where p.load(fromByteOffset: i, as: UInt8.self) != magic[i] {
+            return .failure(.badMagic)
+        }
+        // The version is checked before the checksum: a newer format may place its checksum elsewhere.
+        let version = p.u32(at: 8)
+        guard version == formatVersion else { return .failure(.unsupportedVersion(version)) }
+        let stored = p.u32(at: checksumOffset)
+        let computed = CRC32C.checksum(p, count: checksumOffset)
+        guard stored == computed else { return .failure(.checksumMismatch(expected: stored, found: computed)) }
+        let size = p.u32(at: 12)
+        guard PageLayout.isValidPageSize(Int(size)) else { return .failure(.badPageSize(size)) }
+        return .success(MetaPage(
+            pageSize: Int(size), txnID: TransactionID(p.u64(at: 16)), pageCount: p.u64(at: 24),
+            main: TreeRoot(decoding: p + 32), catalog: TreeRoot(decoding: p + 80), free: TreeRoot(decoding: p + 128)))
+    }
+
+    /// Writes the meta, with its checksum, at `p`; the rest of the page is left as it is (zero).
+    func encode(to p: UnsafeMutableRawPointer) {
+        for i in 0..<8 { p.storeBytes(of: Self.magic[i], toByteOffset: i, as: UInt8.self) }
+        p.setU32(Self.formatVersion, at: 8)
+        p.setU32(UInt32(pageSize), at: 12)
+        p.setU64(txnID.rawValue, at: 16)
+        p.setU64(pageCount, at: 24)
+        main.encode(to: p + 32)
+        catalog.encode(to: p + 80)
+        free.encode(to: p + 128)
+        p.setU32(CRC32C.checksum(UnsafeRawPointer(p), count: Self.checksumOffset), at: Self.checksumOffset)
+    }
+
+    /// The meta slot (page 0 or 1) this meta is written to.
+    var slot: Int { Int(txnID.rawValue % 2) }
+}
+
+func hex32(_ v: UInt32) -> String {
+    let s = String(v, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
+}

@@ -1,0 +1,117 @@
+/// A branch or leaf page being built by a write transaction, in a private page-size buffer.
+///
+/// Keeps the page packed: cells are contiguous from `contentStart` to the end of the page, so
+/// the free space is always the single gap between the slot array and the content. Removing a
+/// cell moves the cells below it up. Callers check `freeBytes` before inserting; the buffer is
+/// trusted (it was built here), so bounds are asserted in debug builds only.
+struct MutablePage {
+    let base: UnsafeMutableRawPointer
+    let pageSize: Int
+
+    var view: PageView { PageView(base: UnsafeRawPointer(base), pageSize: pageSize, number: PageNumber(UnsafeRawPointer(base).u64(at: PageLayout.pageNumberOffset))) }
+
+    var count: Int {
+        get { Int(UnsafeRawPointer(base).u16(at: PageLayout.countOffset)) }
+        nonmutating set { base.setU16(UInt16(newValue), at: PageLayout.countOffset) }
+    }
+    var contentStart: Int {
+        get { Int(UnsafeRawPointer(base).u32(at: PageLayout.contentStartOffset)) }
+        nonmutating set { base.setU32(UInt32(newValue), at: PageLayout.contentStartOffset) }
+    }
+    var freeBytes: Int { contentStart - PageLayout.headerSize - PageLayout.slotSize * count }
+    var usedBytes: Int { pageSize - contentStart + PageLayout.slotSize * count }
+
+    /// Makes the buffer an empty page of `kind` numbered `number`.
+    func initialize(kind: PageKind, number: PageNumber) {
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: PageLayout.headerSize)
+        base.storeBytes(of: kind.rawValue, toByteOffset: PageLayout.kindOffset, as: UInt8.self)
+        count = 0
+        contentStart = pageSize
+        base.setU64(number.rawValue, at: PageLayout.pageNumberOffset)
+    }
+
+    /// Renumbers the page (after copy-on-write into a newly allocated page).
+    func setPageNumber(_ number: PageNumber) { base.setU64(number.rawValue, at: PageLayout.pageNumberOffset) }
+
+    @inline(__always) func slot(_ i: Int) -> Int { Int(UnsafeRawPointer(base).u16(at: PageLayout.headerSize + 2 * i)) }
+    @inline(__always) func setSlot(_ i: Int, _ off: Int) { base.setU16(UInt16(off), at: PageLayout.headerSize + 2 * i) }
+
+    /// The size of cell `i` (without its slot), for a page of the given kind.
+    @inline(__always)
+    func cellSize(_ i: Int, leaf: Bool) -> Int {
+        let off = slot(i)
+        let p = UnsafeRawPointer(base) + off
+        if leaf {
+            return LeafCell.size(keyLength: Int(p.u16(at: 2)), valueLength: Int(p.u32(at: 4)),
+                                 overflow: p.u16(at: 0) & LeafCell.flagOverflow != 0)
+        }
+        return BranchCell.size(keyLength: Int(p.u16(at: 12)))
+    }
+
+    /// Opens room for a cell of `size` bytes at index `i` and returns where to write it.
+    func insertCell(at i: Int, size: Int) -> UnsafeMutableRawPointer {
+        let n = count
+        assert(i >= 0 && i <= n && freeBytes >= size + PageLayout.slotSize, "insertCell without room")
+        let off = contentStart - size
+        let slots = base + PageLayout.headerSize
+        if i < n { (slots + 2 * (i + 1)).copyMemory(from: slots + 2 * i, byteCount: 2 * (n - i)) }
+        setSlot(i, off)
+        count = n + 1
+        contentStart = off
+        return base + off
+    }
+
+    /// Inserts a copy of `size` bytes at `cell` as cell `i`.
+    func insertCell(at i: Int, copying cell: UnsafeRawPointer, size: Int) {
+        insertCell(at: i, size: size).copyMemory(from: cell, byteCount: size)
+    }
+
+    /// Removes cell `i`, closing the gap it leaves in the content area.
+    func removeCell(at i: Int, leaf: Bool) {
+        let n = count
+        assert(i >= 0 && i < n)
+        let off = slot(i)
+        let size = cellSize(i, leaf: leaf)
+        let start = contentStart
+        if off > start { (base + start + size).copyMemory(from: base + start, byteCount: off - start) }
+        for j in 0..<n where j != i {
+            let o = slot(j)
+            if o < off { setSlot(j, o + size) }
+        }
+        let slots = base + PageLayout.headerSize
+        if i < n - 1 { (slots + 2 * i).copyMemory(from: slots + 2 * (i + 1), byteCount: 2 * (n - 1 - i)) }
+        count = n - 1
+        contentStart = start + size
+    }
+
+    // MARK: Cell writers
+
+    /// Writes a leaf cell header and key at `p`; the caller writes the value or overflow reference after it.
+    @inline(__always)
+    static func writeLeafCellHeader(at p: UnsafeMutableRawPointer, key: UnsafeRawBufferPointer, valueLength: Int, overflow: Bool) {
+        p.setU16(overflow ? LeafCell.flagOverflow : 0, at: 0)
+        p.setU16(UInt16(key.count), at: 2)
+        p.setU32(UInt32(valueLength), at: 4)
+        if key.count > 0 { (p + LeafCell.headerSize).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+    }
+
+    /// Writes a branch cell at `p`.
+    @inline(__always)
+    static func writeBranchCell(at p: UnsafeMutableRawPointer, child: PageNumber, checksum: UInt32, key: UnsafeRawBufferPointer) {
+        p.setU64(child.rawValue, at: 0)
+        p.setU32(checksum, at: 8)
+        p.setU16(UInt16(key.count), at: 12)
+        p.setU16(0, at: 14)
+        if key.count > 0 { (p + BranchCell.headerSize).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+    }
+
+    /// Sets the child pointer of branch cell `i`.
+    func setChild(_ i: Int, page: PageNumber, checksum: UInt32) {
+        let p = base + slot(i)
+        p.setU64(page.rawValue, at: 0)
+        p.setU32(checksum, at: 8)
+    }
+
+    /// Sets only the recorded checksum of branch cell `i`.
+    func setChildChecksum(_ i: Int, _ checksum: UInt32) { (base + slot(i)).setU32(checksum, at: 8) }
+}

@@ -1,0 +1,61 @@
+/// The on-disk descriptor of one B+ tree: where its root is, the root page's checksum, and its shape.
+/// Stored in the meta page (main, catalog and free trees) and as the value of each catalog record
+/// (named databases).
+///
+/// ```
+/// offset  size  field
+///      0     8  root page number (0: the tree is empty)
+///      8     4  CRC32C of the root page
+///     12     2  depth: levels from root to leaves (0 when empty, 1 when the root is a leaf)
+///     14     2  flags (reserved, 0)
+///     16     8  branch pages
+///     24     8  leaf pages
+///     32     8  overflow pages
+///     40     8  entries
+/// ```
+struct TreeRoot: Equatable, Sendable {
+    static let encodedSize = 48
+
+    var root: PageNumber = .none
+    var rootChecksum: UInt32 = 0
+    var depth: Int = 0
+    var branchPages: UInt64 = 0
+    var leafPages: UInt64 = 0
+    var overflowPages: UInt64 = 0
+    var entries: UInt64 = 0
+
+    static let empty = TreeRoot()
+
+    var isEmpty: Bool { root == .none }
+
+    init() {}
+
+    init(decoding p: UnsafeRawPointer) {
+        root = PageNumber(p.u64(at: 0))
+        rootChecksum = p.u32(at: 8)
+        depth = Int(p.u16(at: 12))
+        branchPages = p.u64(at: 16)
+        leafPages = p.u64(at: 24)
+        overflowPages = p.u64(at: 32)
+        entries = p.u64(at: 40)
+    }
+
+    func encode(to p: UnsafeMutableRawPointer) {
+        p.setU64(root.rawValue, at: 0)
+        p.setU32(rootChecksum, at: 8)
+        p.setU16(UInt16(depth), at: 12)
+        p.setU16(0, at: 14)
+        p.setU64(branchPages, at: 16)
+        p.setU64(leafPages, at: 24)
+        p.setU64(overflowPages, at: 32)
+        p.setU64(entries, at: 40)
+    }
+
+    /// The encoded bytes, for storing as a catalog value.
+    var encoded: [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: Self.encodedSize) { buf, n in
+            encode(to: UnsafeMutableRawPointer(buf.baseAddress!))
+            n = Self.encodedSize
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The database file: positioned reads and writes, vectored writes, data sync, size and locking.
+///
+/// Every system call's failure becomes a `LarchError.io` naming the operation and the path.
+/// Writes go through here; reads of committed pages go through the `Mapping` instead.
+final class DataFile: Sendable {
+    let descriptor: FileDescriptor
+    let path: String
+    let isReadOnly: Bool
+
+    private init(descriptor: FileDescriptor, path: String, isReadOnly: Bool) {
+        self.descriptor = descriptor
+        self.path = path
+        self.isReadOnly = isReadOnly
+    }
+
+    /// Opens (and with `create`, creates) the file and takes an exclusive lock on it, so that no
+    /// second `Environment` in any process uses it at the same time. Read-only opens take a shared lock.
+    static func open(path: String, create: Bool, readOnly: Bool) throws(LarchError) -> DataFile {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(
+                FilePath(path), readOnly ? .readOnly : .readWrite,
+                options: create && !readOnly ? [.create, .closeOnExec] : [.closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch {
+            throw ioError("open", path, error)
+        }
+        if flock(fd.rawValue, (readOnly ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
+            let e = errno
+            try? fd.close()
+            if e == EWOULDBLOCK { throw LarchError.fileLocked(path: path) }
+            throw ioError("flock", path, Errno(rawValue: e))
+        }
+        return DataFile(descriptor: fd, path: path, isReadOnly: readOnly)
+    }
+
+    static func ioError(_ op: String, _ path: String, _ error: any Error) -> LarchError {
+        if let e = error as? Errno { return .io(operation: op, path: path, errno: e.rawValue, message: e.description) }
+        return .io(operation: op, path: path, errno: 0, message: "\(error)")
+    }
+
+    func close() { try? descriptor.close() }
+
+    /// The file's size in bytes.
+    func size() throws(LarchError) -> Int {
+        var st = stat()
+        guard fstat(descriptor.rawValue, &st) == 0 else { throw Self.ioError("fstat", path, Errno(rawValue: errno)) }
+        return Int(st.st_size)
+    }
+
+    /// Reads exactly `buffer.count` bytes at `offset`; bytes past the end of the file read as zero.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(LarchError) {
+        var done = 0
+        while done < buffer.count {
+            let n: Int
+            do {
+                n = try descriptor.read(fromAbsoluteOffset: Int64(offset + done),
+                                        into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+            } catch { throw Self.ioError("pread", path, error) }
+            if n == 0 {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[done...]).initializeMemory(as: UInt8.self, repeating: 0)
+                return
+            }
+            done += n
+        }
+    }
+
+    /// Writes all of `buffer` at `offset`.
+    func write(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
+        do { _ = try descriptor.writeAll(toAbsoluteOffset: Int64(offset), buffer) } catch { throw Self.ioError("pwrite", path, error) }
+    }
+
+    /// Writes the buffers back to back starting at `offset`, in as few system calls as the kernel allows.
+    func write(vectors: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(LarchError) {
+        var iov = vectors
+        var pos = offset
+        while !iov.isEmpty {
+            let batch = min(iov.count, 1024)
+            let n = pwritev(descriptor.rawValue, iov.baseAddress, Int32(batch), off_t(pos))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Self.ioError("pwritev", path, Errno(rawValue: errno))
+            }
+            // Advance past what was written, which may end inside a vector.
+            var left = n
+            pos += n
+            while left > 0, !iov.isEmpty {
+                if left >= iov[0].iov_len {
+                    left -= iov[0].iov_len
+                    iov = UnsafeMutableBufferPointer(rebasing: iov[1...])
+                } else {
+                    iov[0].iov_base = iov[0].iov_base.map { $0 + left }
+                    iov[0].iov_len -= left
+                    left = 0
+                }
+            }
+            while let first = iov.first, first.iov_len == 0 { iov = UnsafeMutableBufferPointer(rebasing: iov[1...]) }
+        }
+    }
+
+    /// Makes everything written so far durable (fdatasync; F_FULLFSYNC on Darwin).
+    func sync() throws(LarchError) {
+        #if canImport(Darwin)
+        if fcntl(descriptor.rawValue, F_FULLFSYNC) == 0 { return }
+        if fsync(descriptor.rawValue) != 0 { throw Self.ioError("fsync", path, Errno(rawValue: errno)) }
+        #else
+        while fdatasync(descriptor.rawValue) != 0 {
+            if errno == EINTR { continue }
+            throw Self.ioError("fdatasync", path, Errno(rawValue: errno))
+        }
+        #endif
+    }
+
+    /// Sets the file's size.
+    func resize(to size: Int) throws(LarchError) {
+        do { try descriptor.resize(to: Int64(size)) } catch { throw Self.ioError("ftruncate", path, error) }
+    }
+}

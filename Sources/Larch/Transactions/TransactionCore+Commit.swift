@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Commit: the seed's protocol, as one linear sequence of steps.
+extension TransactionCore {
+    func commit() throws(LarchError) -> CommitStats {
+        let w = try checkWritable()
+        if let f = w.failure { throw f }
+        let env = self.env
+        try env.committed.withLock { c throws(LarchError) in
+            if c.closed { throw LarchError.environmentClosed }
+        }
+
+        // 1. Named databases changed in this transaction: checksum their pages bottom-up and save
+        //    their descriptors in the catalog.
+        for index in TreeIndex.firstNamed..<trees.count where trees[index].isDirty && trees[index].status == .present {
+            finalize(w, tree: index)
+            guard let name = trees[index].name else { continue }
+            let record = trees[index].root.encoded
+            try withBytes(Array(name.utf8)) { k throws(LarchError) in
+                try withBytes(record) { v throws(LarchError) in try put(tree: TreeIndex.catalog, key: k, value: v) }
+            }
+        }
+        // 2. The main tree and the catalog are final now.
+        finalize(w, tree: TreeIndex.main)
+        finalize(w, tree: TreeIndex.catalog)
+        // 3. Record freed pages and unused pool pages in the free tree, then checksum it.
+        try saveFreeTree(w)
+        finalize(w, tree: TreeIndex.free)
+
+        let newMeta = MetaPage(pageSize: pageSize, txnID: w.txnID, pageCount: w.nextPage,
+                               main: trees[TreeIndex.main].root, catalog: trees[TreeIndex.catalog].root,
+                               free: trees[TreeIndex.free].root)
+        let requiredBytes = Int(w.nextPage) * pageSize
+        var syncs = 0
+        var written = 0
+        do {
+            // 4. Grow the file to cover every page in use, then write the dirty pages, all at
+            //    free offsets: nothing the current meta or a live reader can reach is overwritten.
+            let fileSize = env.committed.withLock { $0.fileSizeBytes }
+            if requiredBytes > fileSize { try env.file.resize(to: requiredBytes) }
+            written = try writeDirtyPages(w)
+            // 5. Make the data durable before any meta can point at it.
+            if env.options.durability != .noSync { try env.file.sync(); syncs += 1 }
+        } catch {
+            w.failure = error
+            throw error
+        }
+        // 6. Write the meta into the other slot; once synced, this is the commit.
+        do {
+            try withUnsafeTemporaryAllocation(byteCount: pageSize, alignment: 16) { page throws(LarchError) in
+                page.initializeMemory(as: UInt8.self, repeating: 0)
+                newMeta.encode(to: page.baseAddress!)
+                try env.file.write(UnsafeRawBufferPointer(page), at: newMeta.slot * pageSize)
+            }
+            if env.options.durability == .full { try env.file.sync(); syncs += 1 }
+        } catch {
+            // The new meta may or may not be on disk: the in-memory state can no longer be trusted.
+            w.failure = error
+            env.committed.withLock { $0.failure = "committing transaction \(w.txnID) failed after writing its meta page: \(error)" }
+            throw error
+        }
+        // 7. Publish the new snapshot to new transactions, remapping if the file outgrew the map.
+        let stats = CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written,
+                                bytesWritten: (written + 1) * pageSize, pagesFreed: w.freed.count,
+                                pageCount: w.nextPage, syncs: syncs)
+        var newMapping: Mapping? = nil
+        if requiredBytes > mapping.sizeBytes {
+            newMapping = try? Mapping(file: env.file, sizeBytes: Environment.reservation(
+                fileSize: requiredBytes, maxSize: env.options.maxSize, pageSize: pageSize))
+        }
+        env.committed.withLock { c in
+            c.meta = newMeta
+            if let m = newMapping { c.mapping = m }
+            c.fileSizeBytes = max(c.fileSizeBytes, requiredBytes)
+            c.lastCommit = stats
+            if newMapping == nil && requiredBytes > c.mapping.sizeBytes {
+                c.failure = "the file outgrew its memory map and remapping failed"
+            }
+        }
+        return stats
+    }
+
+    /// Computes the checksums of `tree`'s dirty pages bottom-up, recording each in its parent and
+    /// the root's in the tree descriptor.
+    func finalize(_ w: WriteState, tree: Int) {
+        let root = trees[tree].root
+        guard !root.isEmpty, w.dirty[root.root] != nil else { return }
+        trees[tree].root.rootChecksum = finalizePage(w, root.root, level: 0, depth: root.depth)
+    }
+
+    private func finalizePage(_ w: WriteState, _ page: PageNumber, level: Int, depth: Int) -> UInt32 {
+        let buf = w.dirty[page]!.buffer
+        if level < depth - 1 {
+            let m = MutablePage(base: buf, pageSize: pageSize)
+            for i in 0..<m.count {
+                let child = PageNumber(UnsafeRawPointer(buf + m.slot(i)).u64(at: 0))
+                if w.dirty[child] != nil {
+                    m.setChildChecksum(i, finalizePage(w, child, level: level + 1, depth: depth))
+                }
+            }
+        }
+        return CRC32C.checksum(UnsafeRawPointer(buf), count: pageSize)
+    }
+
+    /// Writes every dirty page in page order, one vectored write per contiguous run; returns the page count.
+    private func writeDirtyPages(_ w: WriteState) throws(LarchError) -> Int {
+        let pages = w.dirty.sorted { $0.key < $1.key }
+        guard !pages.isEmpty else { return 0 }
+        var total = 0
+        return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: pages.count) { iov throws(LarchError) -> Int in
+            var runStart = 0
+            while runStart < pages.count {
+                var runEnd = runStart
+                var next = pages[runStart].key.rawValue + UInt64(pages[runStart].value.pageCount)
+                iov[0] = iovec(iov_base: pages[runStart].value.buffer, iov_len: pages[runStart].value.pageCount * pageSize)
+                while runEnd + 1 < pages.count, pages[runEnd + 1].key.rawValue == next {
+                    runEnd += 1
+                    let d = pages[runEnd].value
+                    iov[runEnd - runStart] = iovec(iov_base: d.buffer, iov_len: d.pageCount * pageSize)
+                    next += UInt64(d.pageCount)
+                }
+                let n = runEnd - runStart + 1
+                try env.file.write(vectors: UnsafeMutableBufferPointer(rebasing: iov[0..<n]),
+                                   at: Int(pages[runStart].key.rawValue) * pageSize)
+                for j in runStart...runEnd { total += pages[j].value.pageCount }
+                runStart = runEnd + 1
+            }
+            return total
+        }
+    }
+}

@@ -1,0 +1,20 @@
+/// Fixed indexes of the trees every transaction knows; named databases follow from `firstNamed`.
+enum TreeIndex {
+    static let main = 0
+    static let catalog = 1
+    static let free = 2
+    static let firstNamed = 3
+}
+
+/// A transaction's view of one tree: its descriptor and whether this transaction changed it.
+struct TreeSlot {
+    enum Status { case unknown, present, missing }
+    var root: TreeRoot = .empty
+    var status: Status = .unknown
+    /// Changed in this transaction: its descriptor must be saved at commit.
+    var isDirty = false
+    /// Bumped on every change; cursors compare it to know when to re-seek.
+    var version: UInt64 = 0
+    /// The database's name, for named databases.
+    var name: String?
+}

@@ -1,0 +1,54 @@
+/// What a write transaction holds beyond its snapshot: the pages it has written so far, where free
+/// pages come from, and the pages it has stopped using.
+///
+/// Page states during a write transaction:
+/// - **dirty**: allocated by this transaction, content in a private buffer (`dirty`);
+/// - **pool**: free and invisible to every snapshot: taken from free-tree records that no reader
+///   needs, or dirty pages this transaction allocated and then dropped. Reusable at once;
+/// - **freed**: reachable from the snapshot this transaction started from (and maybe older readers),
+///   no longer used by it. Recorded in the free tree under this transaction's id at commit.
+final class WriteState {
+    let txnID: TransactionID
+    let buffers: PageBufferPool
+    let maxSizeBytes: Int
+    var dirty: [PageNumber: DirtyPage] = [:]
+    /// The high-water mark: pages at or above it have never been used.
+    var nextPage: UInt64
+    /// Reusable pages, sorted descending when `poolSorted` (so `popLast` yields the lowest page).
+    var pool: [UInt64] = []
+    var poolSorted = true
+    var freed: [UInt64] = []
+    /// The oldest snapshot any reader (or this writer) may still read, computed once.
+    var oldestSnapshot: TransactionID?
+    /// Set while a free-tree record is being taken, and during the commit's free-tree save, when
+    /// allocations must not take further records.
+    var freeTreeBusy = false
+    /// Free-tree keys already taken (so a failed delete is never retried into a loop).
+    var pagesFromFreeTree = 0
+    /// A page-size scratch buffer for rebuilding pages during splits.
+    let scratch: UnsafeMutableRawPointer
+    /// Write transactions' live cursors, told to remember their position before the tree changes.
+    var cursors: [ObjectIdentifier: Unmanaged<CursorState>] = [:]
+    var sparePaths: [TreePath] = []
+    /// Set when an operation failed part-way: the transaction can only be aborted.
+    var failure: LarchError?
+
+    init(txnID: TransactionID, nextPage: UInt64, buffers: PageBufferPool, maxSizeBytes: Int) {
+        self.txnID = txnID
+        self.nextPage = nextPage
+        self.buffers = buffers
+        self.maxSizeBytes = maxSizeBytes
+        self.scratch = buffers.take()
+    }
+
+    /// Returns every buffer to the pool (at commit or abort).
+    func releaseBuffers() {
+        for (_, d) in dirty { buffers.give(d.buffer, pages: d.pageCount) }
+        dirty.removeAll()
+        buffers.give(scratch, pages: 1)
+    }
+
+    func sortPoolIfNeeded() {
+        if !poolSorted { pool.sort(by: >); poolSorted = true }
+    }
+}

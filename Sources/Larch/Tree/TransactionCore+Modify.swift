@@ -1,0 +1,198 @@
+/// Put and delete on a B+ tree, copy-on-write from the root down.
+extension TransactionCore {
+    /// Runs a modification; if it fails part-way, the transaction is marked failed, because the
+    /// tree may be half-changed in memory. Nothing is written to the file until commit, so an
+    /// abort then leaves the database exactly as it was.
+    @inline(__always)
+    func modifying<R>(_ body: (WriteState) throws(LarchError) -> R) throws(LarchError) -> R {
+        let w = try checkWritable()
+        if let f = w.failure { throw f }
+        do {
+            return try body(w)
+        } catch {
+            switch error {
+            case .keyExists, .emptyKey, .keyTooLarge, .valueTooLarge, .databaseNotFound, .invalidDatabaseName:
+                break // rejected before anything changed
+            default:
+                w.failure = error
+            }
+            throw error
+        }
+    }
+
+    /// Marks `tree` changed, and has cursors on it remember their position first.
+    func beginChange(_ w: WriteState, tree: Int) {
+        if !w.cursors.isEmpty {
+            for (_, c) in w.cursors { c.takeUnretainedValue().treeWillChange(tree) }
+        }
+        trees[tree].isDirty = true
+        trees[tree].version &+= 1
+    }
+
+    func validateKey(_ key: UnsafeRawBufferPointer) throws(LarchError) {
+        guard key.count > 0 else { throw .emptyKey }
+        guard key.count <= limits.maxKeySize else { throw .keyTooLarge(size: key.count, limit: limits.maxKeySize) }
+    }
+
+    /// Walks from the root to the leaf where `key` is or would be; returns its index there.
+    func descend(tree: Int, key: UnsafeRawBufferPointer, path: TreePath) throws(LarchError) -> (index: Int, exact: Bool) {
+        path.reset()
+        let root = trees[tree].root
+        var page = root.root
+        var checksum = root.rootChecksum
+        for _ in 0..<(root.depth - 1) {
+            let v = try node(page, checksum: checksum, kind: .branch)
+            let i = try v.branchSearch(key)
+            path.push(page, i)
+            (page, checksum) = try v.child(i)
+        }
+        let leaf = try node(page, checksum: checksum, kind: .leaf)
+        let r = try leaf.leafSearch(key)
+        path.push(page, r.index)
+        return r
+    }
+
+    /// Copy-on-write of every page on the path, re-linking each new page into its (new) parent.
+    func touchPath(_ w: WriteState, tree: Int, path: TreePath) throws(LarchError) {
+        for level in 0..<path.pages.count {
+            let old = path.pages[level]
+            let new = try touch(w, old)
+            guard new != old else { continue }
+            path.pages[level] = new
+            if level == 0 {
+                trees[tree].root.root = new
+            } else {
+                mutable(w, path.pages[level - 1]).setChild(path.indices[level - 1], page: new, checksum: 0)
+            }
+        }
+    }
+
+    // MARK: Put
+
+    /// Inserts or replaces `key`. With `overwrite: false`, an existing key throws `keyExists`.
+    func put(tree: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, overwrite: Bool = true) throws(LarchError) {
+        try validateKey(key)
+        guard value.count <= PageLimits.maxValueSize else { throw .valueTooLarge(size: value.count, limit: PageLimits.maxValueSize) }
+        try modifying { w throws(LarchError) in
+            let inline = limits.isInline(keyLength: key.count, valueLength: value.count)
+            let cellSize = LeafCell.size(keyLength: key.count, valueLength: value.count, overflow: !inline)
+            if trees[tree].root.isEmpty {
+                beginChange(w, tree: tree)
+                let (p, leaf) = try newPage(w, kind: .leaf)
+                var root = TreeRoot()
+                root.root = p
+                root.depth = 1
+                root.leafPages = 1
+                root.entries = 1
+                trees[tree].root = root
+                try writeLeafCell(w, tree: tree, into: leaf, at: 0, size: cellSize, key: key, value: value, inline: inline)
+                return
+            }
+            let path = w.takePath()
+            defer { w.givePath(path) }
+            let (index, exact) = try descend(tree: tree, key: key, path: path)
+            if exact && !overwrite { throw .keyExists }
+            beginChange(w, tree: tree)
+            try touchPath(w, tree: tree, path: path)
+            let leaf = mutable(w, path.pages[path.pages.count - 1])
+            if exact {
+                let old = try leaf.view.leafCell(index)
+                if case .inline(let b) = old.value, inline, b.count == value.count {
+                    // Same size, inline: overwrite the value bytes where they are.
+                    if value.count > 0 { UnsafeMutableRawPointer(mutating: b.baseAddress!).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+                    return
+                }
+                if case let .overflow(first, _, length) = old.value {
+                    let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
+                    release(w, first, count: pages)
+                    trees[tree].root.overflowPages -= UInt64(pages)
+                }
+                leaf.removeCell(at: index, leaf: true)
+            } else {
+                trees[tree].root.entries += 1
+            }
+            if leaf.freeBytes >= cellSize + PageLayout.slotSize {
+                try writeLeafCell(w, tree: tree, into: leaf, at: index, size: cellSize, key: key, value: value, inline: inline)
+                return
+            }
+            // No room: build the cell aside and split.
+            try withUnsafeTemporaryAllocation(byteCount: cellSize, alignment: 8) { cell throws(LarchError) in
+                let c = cell.baseAddress!
+                try fillLeafCell(w, tree: tree, at: c, key: key, value: value, inline: inline)
+                try insert(w, tree: tree, path: path, level: path.pages.count - 1, index: index,
+                           cell: UnsafeRawBufferPointer(start: c, count: cellSize))
+            }
+        }
+    }
+
+    private func writeLeafCell(_ w: WriteState, tree: Int, into page: MutablePage, at index: Int, size: Int,
+                               key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, inline: Bool) throws(LarchError) {
+        if inline {
+            let c = page.insertCell(at: index, size: size)
+            try fillLeafCell(w, tree: tree, at: c, key: key, value: value, inline: true)
+        } else {
+            // Write the run first: if it fails, the page is unchanged.
+            try withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { cell throws(LarchError) in
+                try fillLeafCell(w, tree: tree, at: cell.baseAddress!, key: key, value: value, inline: false)
+                page.insertCell(at: index, copying: UnsafeRawPointer(cell.baseAddress!), size: size)
+            }
+        }
+    }
+
+    /// Writes a complete leaf cell at `c`; for large values, writes the overflow run too.
+    private func fillLeafCell(_ w: WriteState, tree: Int, at c: UnsafeMutableRawPointer,
+                              key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, inline: Bool) throws(LarchError) {
+        MutablePage.writeLeafCellHeader(at: c, key: key, valueLength: value.count, overflow: !inline)
+        let payload = c + LeafCell.headerSize + key.count
+        if inline {
+            if value.count > 0 { payload.copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        } else {
+            let (first, checksum) = try writeOverflow(w, value: value)
+            payload.setU64(first.rawValue, at: 0)
+            payload.setU32(checksum, at: 8)
+            trees[tree].root.overflowPages += UInt64(OverflowLayout.pageCount(valueLength: value.count, pageSize: pageSize))
+        }
+    }
+
+    /// Inserts `cell` at `index` of the dirty page at `level` of `path`, splitting when it does not fit.
+    func insert(_ w: WriteState, tree: Int, path: TreePath, level: Int, index: Int, cell: UnsafeRawBufferPointer) throws(LarchError) {
+        let page = mutable(w, path.pages[level])
+        if page.freeBytes >= cell.count + PageLayout.slotSize {
+            page.insertCell(at: index, copying: cell.baseAddress!, size: cell.count)
+            return
+        }
+        try split(w, tree: tree, path: path, level: level, index: index, cell: cell)
+    }
+
+    // MARK: Delete
+
+    /// Deletes `key`; returns whether it was present.
+    func delete(tree: Int, key: UnsafeRawBufferPointer) throws(LarchError) -> Bool {
+        try validateKey(key)
+        return try modifying { w throws(LarchError) in
+            guard !trees[tree].root.isEmpty else { return false }
+            let path = w.takePath()
+            defer { w.givePath(path) }
+            let (index, exact) = try descend(tree: tree, key: key, path: path)
+            guard exact else { return false }
+            beginChange(w, tree: tree)
+            try touchPath(w, tree: tree, path: path)
+            try removeLeafCell(w, tree: tree, path: path, index: index)
+            return true
+        }
+    }
+
+    /// Removes cell `index` of the (dirty) leaf at the end of `path`, frees its overflow run, and rebalances.
+    func removeLeafCell(_ w: WriteState, tree: Int, path: TreePath, index: Int) throws(LarchError) {
+        let leaf = mutable(w, path.pages[path.pages.count - 1])
+        let old = try leaf.view.leafCell(index)
+        if case let .overflow(first, _, length) = old.value {
+            let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
+            release(w, first, count: pages)
+            trees[tree].root.overflowPages -= UInt64(pages)
+        }
+        leaf.removeCell(at: index, leaf: true)
+        trees[tree].root.entries -= 1
+        try rebalance(w, tree: tree, path: path, level: path.pages.count - 1)
+    }
+}

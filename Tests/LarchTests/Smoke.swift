@@ -1,0 +1,3 @@
+import Testing
+@testable import Larch
+@Test func smoke() throws {}
