@@ -17,6 +17,9 @@ public final class Environment: Sendable {
         var meta: MetaPage
         var mapping: Mapping
         var fileSizeBytes: Int
+        /// The newest commit whose meta is known to be on disk. Pages freed after it are not reused,
+        /// so that a crash never leaves a durable meta pointing at overwritten pages.
+        var durableTxn: TransactionID
         var closed = false
         var failure: String?
         var lastCommit: CommitStats?
@@ -53,7 +56,7 @@ public final class Environment: Sendable {
             let meta = try Self.readCurrentMeta(file, path: path, fileSize: size)
             pageSize = meta.pageSize
             let mapping = try Mapping(file: file, sizeBytes: Self.reservation(fileSize: size, maxSize: max(options.maxSize, size), pageSize: meta.pageSize))
-            committed = Mutex(Committed(meta: meta, mapping: mapping, fileSizeBytes: size))
+            committed = Mutex(Committed(meta: meta, mapping: mapping, fileSizeBytes: size, durableTxn: meta.txnID))
         } catch {
             file.close()
             throw error
@@ -182,8 +185,12 @@ public final class Environment: Sendable {
 
     /// Makes all commits durable (for `Durability.noSync` and `.noMetaSync`).
     public func sync() throws(LarchError) {
-        try committed.withLock { c throws(LarchError) in guard !c.closed else { throw LarchError.environmentClosed } }
+        let txn = try committed.withLock { c throws(LarchError) in
+            guard !c.closed else { throw LarchError.environmentClosed }
+            return c.meta.txnID
+        }
         try file.sync()
+        committed.withLock { c in if c.durableTxn < txn { c.durableTxn = txn } }
     }
 
     /// Closes the environment: new transactions throw `environmentClosed`. Open read transactions

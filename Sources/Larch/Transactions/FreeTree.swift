@@ -69,10 +69,12 @@ enum FreeRecord {
 }
 
 extension TransactionCore {
-    /// The oldest snapshot that may still be read: the oldest reader's, or this writer's own.
+    /// The oldest snapshot that may still be read: the oldest reader's, this writer's own, or the
+    /// newest one whose meta is durable (with `noMetaSync`, the last commit's meta may not be).
     func oldestSnapshot(_ w: WriteState) -> TransactionID {
         if let o = w.oldestSnapshot { return o }
-        var o = meta.txnID
+        var o = env.committed.withLock { $0.durableTxn }
+        if meta.txnID < o { o = meta.txnID }
         if let r = env.readers.oldestSnapshot(), r < o { o = r }
         w.oldestSnapshot = o
         return o

@@ -79,6 +79,10 @@ extension TransactionCore {
             if let m = newMapping { c.mapping = m }
             c.fileSizeBytes = max(c.fileSizeBytes, requiredBytes)
             c.lastCommit = stats
+            switch env.options.durability {
+            case .full, .noSync: c.durableTxn = newMeta.txnID   // noSync promises nothing across power loss
+            case .noMetaSync: c.durableTxn = meta.txnID          // the data sync flushed the previous meta
+            }
             if newMapping == nil && requiredBytes > c.mapping.sizeBytes {
                 c.failure = "the file outgrew its memory map and remapping failed"
             }

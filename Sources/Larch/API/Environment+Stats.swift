@@ -1,0 +1,28 @@
+extension Environment {
+    /// Statistics of the current snapshot: sizes, free space (walking the free tree), readers.
+    public func stats() throws(LarchError) -> EnvironmentStats {
+        let txn = try beginRead()
+        defer { txn.abort() }
+        let core = txn.core
+        let oldest = min(readers.oldestSnapshot() ?? core.meta.txnID, core.meta.txnID)
+        var free: UInt64 = 0
+        var awaiting: UInt64 = 0
+        let c = CursorState(core: core, tree: TreeIndex.free)
+        var more = try c.first()
+        while more {
+            let e = try c.currentEntry()
+            let t = FreeRecord.transaction(ofKey: e.key)
+            try FreeRecord.forEachExtent(try core.valueBytes(e), page: .none) { _, count throws(LarchError) in
+                if t <= oldest.rawValue { free += UInt64(count) } else { awaiting += UInt64(count) }
+            }
+            more = try c.next()
+        }
+        let freeTree = core.meta.free
+        let (fileSize, _) = committed.withLock { ($0.fileSizeBytes, 0) }
+        return EnvironmentStats(
+            pageSize: pageSize, pageCount: core.meta.pageCount, freePages: free, pagesAwaitingReuse: awaiting,
+            freeTreePages: freeTree.branchPages + freeTree.leafPages + freeTree.overflowPages,
+            transactionID: core.meta.txnID.rawValue, readers: readers.activeCount - 1, maxReaders: readers.capacity,
+            fileSizeBytes: fileSize, main: DatabaseStats(core.meta.main), databaseCount: Int(core.meta.catalog.entries))
+    }
+}
