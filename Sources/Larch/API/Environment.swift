@@ -88,22 +88,24 @@ public final class Environment: Sendable {
             try file.read(into: probe, at: offset)
             return MetaPage.decode(UnsafeRawPointer(probe.baseAddress!))
         }
-        func checked(_ r: Result<MetaPage, MetaPage.DecodeFailure>) -> Result<MetaPage, MetaPage.DecodeFailure> {
-            if case .success(let m) = r, Int(m.pageCount) * m.pageSize > fileSize || m.pageCount < 2 {
+        func checked(_ r: Result<MetaPage, MetaPage.DecodeFailure>, slot: Int) -> Result<MetaPage, MetaPage.DecodeFailure> {
+            guard case .success(let m) = r else { return r }
+            if m.slot != slot { return .failure(.wrongSlot(txnID: m.txnID.rawValue, slot: slot)) }
+            if Int(m.pageCount) * m.pageSize > fileSize || m.pageCount < 2 {
                 return .failure(.truncated(requiredBytes: Int(m.pageCount) * m.pageSize, fileSize: fileSize))
             }
             return r
         }
-        let first = checked(try decode(at: 0))
+        let first = checked(try decode(at: 0), slot: 0)
         // Page 1's offset depends on the page size: take it from page 0, or try each size.
         var second: Result<MetaPage, MetaPage.DecodeFailure> = .failure(.badMagic)
         if case .success(let m) = first {
-            second = checked(try decode(at: m.pageSize))
+            second = checked(try decode(at: m.pageSize), slot: 1)
         } else {
             var size = PageLayout.minPageSize
             while size <= PageLayout.maxPageSize {
                 let r = try decode(at: size)
-                if case .success(let m) = r, m.pageSize == size { second = checked(r); break }
+                if case .success(let m) = r, m.pageSize == size { second = checked(r, slot: 1); break }
                 if case .failure(let f) = r, case .failure(.badMagic) = second { second = .failure(f) }
                 size *= 2
             }

@@ -49,6 +49,7 @@ struct Checker {
 
     mutating func run() -> CheckReport {
         let meta = core.meta
+        if meta.pageCount < 2 { problem(nil, "meta page count \(meta.pageCount) is below 2") }
         var named: [(String, TreeRoot)] = []
         checkTree("main database", meta.main)
         checkTree("catalog", meta.catalog) { checker, page, key, value in
@@ -56,7 +57,11 @@ struct Checker {
                 checker.problem(page, "catalog record has \(value.count) bytes, expected \(TreeRoot.encodedSize)")
                 return
             }
-            named.append((String(decoding: key, as: UTF8.self), TreeRoot(decoding: value.baseAddress!)))
+            guard let name = String(validating: key, as: UTF8.self) else {
+                checker.problem(page, "catalog key is not valid UTF-8")
+                return
+            }
+            named.append((name, TreeRoot(decoding: value.baseAddress!)))
         }
         for (name, root) in named { checkTree("database \"\(name)\"", root) }
         report.databaseCount = named.count
@@ -66,7 +71,11 @@ struct Checker {
         checkTree("free tree", meta.free) { checker, page, key, value in
             guard key.count == FreeRecord.keySize else { checker.problem(page, "free-tree key of \(key.count) bytes"); return }
             let t = FreeRecord.transaction(ofKey: key)
-            if t > txn { checker.problem(page, "free-tree record of transaction \(t), after the snapshot's \(txn)") }
+            if t > txn || t == 1 { checker.problem(page, "free-tree record of transaction \(t) (snapshot \(txn))") }
+            let keyPage = UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            if value.count >= FreeRecord.extentSize && keyPage != value.baseAddress!.u64(at: 0) {
+                checker.problem(page, "free-tree key names page \(keyPage) but its first extent starts at \(value.baseAddress!.u64(at: 0))")
+            }
             do throws(LarchError) {
                 try FreeRecord.forEachExtent(value, page: PageNumber(page)) { first, count throws(LarchError) in
                     if checker.claim(first, count: count, as: .free, what: "free extent of transaction \(t)") {
@@ -208,6 +217,9 @@ struct Checker {
                     }
                     value = UnsafeRawBufferPointer(start: runBase + OverflowLayout.headerSize, count: length)
                 }
+                let shouldBeInline = core.limits.isInline(keyLength: e.key.count, valueLength: e.valueLength)
+                if case .inline = e.value, !shouldBeInline { problem(n, "\(name): cell \(i) holds inline a value that belongs in an overflow run") }
+                if case .overflow = e.value, shouldBeInline { problem(n, "\(name): cell \(i) puts in an overflow run a value that belongs inline") }
                 if let records { records(&self, n, e.key, value) }
             }
         } else {

@@ -34,6 +34,7 @@ struct MetaPage: Equatable, Sendable {
         case badPageSize(UInt32)
         case checksumMismatch(expected: UInt32, found: UInt32)
         case truncated(requiredBytes: Int, fileSize: Int)
+        case wrongSlot(txnID: UInt64, slot: Int)
 
         var description: String {
             switch self {
@@ -41,6 +42,7 @@ struct MetaPage: Equatable, Sendable {
             case .unsupportedVersion(let v): return "format version \(v) (this build reads version \(MetaPage.formatVersion))"
             case .badPageSize(let s): return "invalid page size \(s)"
             case .checksumMismatch(let e, let f): return "checksum mismatch: stored \(hex32(e)), computed \(hex32(f))"
+            case .wrongSlot(let txn, let slot): return "transaction \(txn) belongs in meta slot \(txn % 2), found in slot \(slot)"
             case .truncated(let required, let size): return "it needs \(required) bytes but the file has only \(size)"
             }
         }

@@ -1,0 +1,72 @@
+import Testing
+import CLarchSupport
+@testable import Larch
+
+@Suite struct FormatTests {
+    @Test func crc32cKnownVectors() {
+        let check = Array("123456789".utf8)
+        #expect(check.withUnsafeBytes { CRC32C.checksum($0) } == 0xE306_9283)
+        #expect([UInt8](repeating: 0, count: 32).withUnsafeBytes { CRC32C.checksum($0) } == 0x8A91_36AA)
+        #expect([UInt8](repeating: 0xFF, count: 32).withUnsafeBytes { CRC32C.checksum($0) } == 0x62A8_AB43)
+    }
+
+    @Test func hardwareAndPortableCRCAgree() {
+        var g = SystemRandomNumberGenerator()
+        for length in [0, 1, 7, 8, 9, 63, 64, 65, 4095, 4096, 10_001] {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &g) }
+            bytes.withUnsafeBytes { b in
+                let base = b.baseAddress ?? UnsafeRawPointer(bitPattern: 16)!
+                #expect(larch_crc32c(0, base, b.count) == larch_crc32c_portable(0, base, b.count), "length \(length)")
+            }
+        }
+    }
+
+    @Test func metaRoundTripAndDamage() throws {
+        var root = TreeRoot()
+        root.root = PageNumber(7); root.rootChecksum = 0xDEAD_BEEF; root.depth = 3
+        root.branchPages = 4; root.leafPages = 90; root.overflowPages = 2; root.entries = 12_345
+        let meta = MetaPage(pageSize: 8192, txnID: TransactionID(42), pageCount: 100, main: root, catalog: .empty, free: root)
+        var page = [UInt8](repeating: 0, count: 8192)
+        page.withUnsafeMutableBytes { meta.encode(to: $0.baseAddress!) }
+        let decoded = page.withUnsafeBytes { MetaPage.decode($0.baseAddress!) }
+        #expect(try decoded.get() == meta)
+        // Any flipped byte in the covered range is caught.
+        for offset in [0, 9, 13, 20, 40, 100, 150, 175, 176] {
+            var damaged = page
+            damaged[offset] ^= 0x01
+            let r = damaged.withUnsafeBytes { MetaPage.decode($0.baseAddress!) }
+            #expect(throws: MetaPage.DecodeFailure.self, "offset \(offset)") { try r.get() }
+        }
+    }
+
+    @Test func mutablePageStaysPacked() throws {
+        let size = 4096
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        defer { buf.deallocate() }
+        let page = MutablePage(base: buf, pageSize: size)
+        page.initialize(kind: .leaf, number: PageNumber(5))
+        var model: [[UInt8]] = []
+        var g = SystemRandomNumberGenerator()
+        for step in 0..<2000 {
+            if model.isEmpty || (Bool.random(using: &g) && page.freeBytes > 80) {
+                let key = (0..<Int.random(in: 1...20, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) }
+                let value = [UInt8](repeating: UInt8(step & 0xFF), count: Int.random(in: 0...40, using: &g))
+                let cellSize = LeafCell.size(keyLength: key.count, valueLength: value.count, overflow: false)
+                guard page.freeBytes >= cellSize + 2 else { continue }
+                let at = Int.random(in: 0...model.count, using: &g)
+                let c = page.insertCell(at: at, size: cellSize)
+                key.withUnsafeBytes { MutablePage.writeLeafCellHeader(at: c, key: $0, valueLength: value.count, overflow: false) }
+                value.withUnsafeBytes { if $0.count > 0 { (c + 8 + key.count).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+                model.insert(key, at: at)
+            } else {
+                let at = Int.random(in: 0..<model.count, using: &g)
+                page.removeCell(at: at, leaf: true)
+                model.remove(at: at)
+            }
+            #expect(page.count == model.count)
+            var total = 0
+            for i in 0..<page.count { total += page.cellSize(i, leaf: true); #expect(Array(try page.view.leafKey(i)) == model[i]) }
+            #expect(total == size - page.contentStart, "cells not packed at step \(step)")
+        }
+    }
+}

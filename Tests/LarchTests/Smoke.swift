@@ -1,3 +1,0 @@
-import Testing
-@testable import Larch
-@Test func smoke() throws {}
