@@ -37,7 +37,7 @@ extension TransactionCore {
     func newPage(_ w: WriteState, kind: PageKind) throws(LarchError) -> (PageNumber, MutablePage) {
         let p = try allocate(w)
         let buf = w.buffers.take()
-        w.dirty[p] = DirtyPage(buffer: buf, pageCount: 1)
+        w.dirty.insert(p, DirtyPage(buffer: buf, pageCount: 1))
         let m = MutablePage(base: buf, pageSize: pageSize)
         m.initialize(kind: kind, number: p)
         return (p, m)
@@ -56,7 +56,7 @@ extension TransactionCore {
         let p = try allocate(w)
         let buf = w.buffers.take()
         buf.copyMemory(from: mapping.page(page, pageSize: pageSize), byteCount: pageSize)
-        w.dirty[p] = DirtyPage(buffer: buf, pageCount: 1)
+        w.dirty.insert(p, DirtyPage(buffer: buf, pageCount: 1))
         MutablePage(base: buf, pageSize: pageSize).setPageNumber(p)
         release(w, page, count: 1)
         return p
@@ -65,7 +65,7 @@ extension TransactionCore {
     /// Stops using `count` pages starting at `page`: dirty ones return to the pool at once, the
     /// others are recorded as freed by this transaction.
     func release(_ w: WriteState, _ page: PageNumber, count: Int) {
-        if let d = w.dirty.removeValue(forKey: page) {
+        if let d = w.dirty.remove(page) {
             w.buffers.give(d.buffer, pages: d.pageCount)
             for i in 0..<UInt64(count) { w.pool.append(page.rawValue + i) }
             w.poolSorted = false
@@ -87,7 +87,7 @@ extension TransactionCore {
         if value.count > 0 { (buf + OverflowLayout.headerSize).copyMemory(from: value.baseAddress!, byteCount: value.count) }
         let used = OverflowLayout.headerSize + value.count
         (buf + used).initializeMemory(as: UInt8.self, repeating: 0, count: total - used)
-        w.dirty[first] = DirtyPage(buffer: buf, pageCount: pages)
+        w.dirty.insert(first, DirtyPage(buffer: buf, pageCount: pages))
         return (first, CRC32C.checksum(UnsafeRawPointer(buf), count: total))
     }
 }

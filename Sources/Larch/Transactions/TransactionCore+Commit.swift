@@ -114,7 +114,10 @@ extension TransactionCore {
 
     /// Writes every dirty page in page order, one vectored write per contiguous run; returns the page count.
     private func writeDirtyPages(_ w: WriteState) throws(LarchError) -> Int {
-        let pages = w.dirty.sorted { $0.key < $1.key }
+        var pages: [(key: PageNumber, value: DirtyPage)] = []
+        pages.reserveCapacity(w.dirty.count)
+        w.dirty.forEach { pages.append(($0, $1)) }
+        pages.sort { $0.key < $1.key }
         guard !pages.isEmpty else { return 0 }
         var total = 0
         return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: pages.count) { iov throws(LarchError) -> Int in

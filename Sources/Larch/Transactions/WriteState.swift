@@ -11,7 +11,7 @@ final class WriteState {
     let txnID: TransactionID
     let buffers: PageBufferPool
     let maxSizeBytes: Int
-    var dirty: [PageNumber: DirtyPage] = [:]
+    var dirty = DirtyTable()
     /// The high-water mark: pages at or above it have never been used.
     var nextPage: UInt64
     /// Reusable pages, sorted descending when `poolSorted` (so `popLast` yields the lowest page).
@@ -43,8 +43,9 @@ final class WriteState {
 
     /// Returns every buffer to the pool (at commit or abort).
     func releaseBuffers() {
-        for (_, d) in dirty { buffers.give(d.buffer, pages: d.pageCount) }
+        dirty.forEach { _, d in buffers.give(d.buffer, pages: d.pageCount) }
         dirty.removeAll()
+        dirty.deallocate()
         buffers.give(scratch, pages: 1)
     }
 

@@ -1,0 +1,108 @@
+/// The write transaction's dirty pages by page number: an open-addressing hash table with linear
+/// probing and backward-shift deletion, keyed by page numbers (never 0, which marks an empty
+/// slot). Looked up on every page access of a write transaction, so it avoids `Dictionary`'s
+/// SipHash and per-access overhead.
+struct DirtyTable {
+    private var keys: UnsafeMutablePointer<UInt64>
+    private var values: UnsafeMutablePointer<DirtyPage>
+    private var mask: Int
+    private(set) var count = 0
+
+    init(capacity: Int = 1024) {
+        var n = 16
+        while n < capacity * 2 { n <<= 1 }
+        keys = .allocate(capacity: n)
+        keys.initialize(repeating: 0, count: n)
+        values = .allocate(capacity: n)
+        mask = n - 1
+    }
+
+    /// Frees the table's storage (the page buffers belong to the caller).
+    func deallocate() {
+        keys.deallocate()
+        values.deallocate()
+    }
+
+    @inline(__always)
+    private func slot(for key: UInt64) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
+    }
+
+    @inline(__always)
+    subscript(page: PageNumber) -> DirtyPage? {
+        let key = page.rawValue
+        var i = slot(for: key)
+        while true {
+            let k = keys[i]
+            if k == key { return values[i] }
+            if k == 0 { return nil }
+            i = (i + 1) & mask
+        }
+    }
+
+    @inline(__always)
+    func contains(_ page: PageNumber) -> Bool { self[page] != nil }
+
+    mutating func insert(_ page: PageNumber, _ value: DirtyPage) {
+        if (count + 1) * 2 > mask + 1 { grow() }
+        let key = page.rawValue
+        precondition(key != 0, "page 0 is never dirty")
+        var i = slot(for: key)
+        while keys[i] != 0 && keys[i] != key { i = (i + 1) & mask }
+        if keys[i] == 0 { count += 1 }
+        keys[i] = key
+        (values + i).initialize(to: value)
+    }
+
+    /// Removes `page` and returns its entry.
+    mutating func remove(_ page: PageNumber) -> DirtyPage? {
+        let key = page.rawValue
+        var i = slot(for: key)
+        while keys[i] != key {
+            if keys[i] == 0 { return nil }
+            i = (i + 1) & mask
+        }
+        let removed = values[i]
+        // Backward-shift: move later entries of the probe run into the hole.
+        var hole = i
+        var j = (i + 1) & mask
+        while keys[j] != 0 {
+            let home = slot(for: keys[j])
+            // Move j into the hole unless its home lies cyclically in (hole, j].
+            let inRange = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
+            if !inRange {
+                keys[hole] = keys[j]
+                values[hole] = values[j]
+                hole = j
+            }
+            j = (j + 1) & mask
+        }
+        keys[hole] = 0
+        count -= 1
+        return removed
+    }
+
+    private mutating func grow() {
+        let oldKeys = keys, oldValues = values, oldSize = mask + 1
+        let n = oldSize * 2
+        keys = .allocate(capacity: n)
+        keys.initialize(repeating: 0, count: n)
+        values = .allocate(capacity: n)
+        mask = n - 1
+        count = 0
+        for i in 0..<oldSize where oldKeys[i] != 0 { insert(PageNumber(oldKeys[i]), oldValues[i]) }
+        oldKeys.deallocate()
+        oldValues.deallocate()
+    }
+
+    /// Calls `body` with every entry, in no particular order.
+    func forEach(_ body: (PageNumber, DirtyPage) throws -> Void) rethrows {
+        for i in 0...mask where keys[i] != 0 { try body(PageNumber(keys[i]), values[i]) }
+    }
+
+    /// Empties the table, keeping its storage.
+    mutating func removeAll() {
+        keys.update(repeating: 0, count: mask + 1)
+        count = 0
+    }
+}
