@@ -167,8 +167,24 @@ public class ReadTransaction {
                         _ body: (_ key: RawSpan, _ value: RawSpan) throws -> Bool) throws {
         let c = try cursor(db)
         var more = try c.start(range, reverse: reverse)
+        // Read-only snapshots never change: walk each leaf's cells in a local loop.
+        let fast = core.write == nil
         while more {
-            guard try c.state.withCurrentUnsafe({ k, v in try body(k.bytes, v.bytes) }) else { return }
+            if fast {
+                let (leaf, start) = c.state.leafPosition
+                var i = start
+                let end = reverse ? -1 : leaf.count
+                let step = reverse ? -1 : 1
+                while i != end {
+                    let e = try leaf.leafCell(i)
+                    if reverse ? !range.isAboveLower(e.key) : !range.isBelowUpper(e.key) { return }
+                    guard try body(e.key.bytes, core.valueBytes(e).bytes) else { return }
+                    i += step
+                }
+                c.state.setLeafIndex(end - step)
+            } else {
+                guard try c.state.withCurrentUnsafe({ k, v in try body(k.bytes, v.bytes) }) else { return }
+            }
             more = try c.advance(range, reverse: reverse)
         }
     }

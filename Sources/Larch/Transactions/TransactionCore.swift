@@ -69,6 +69,13 @@ final class TransactionCore {
         return v
     }
 
+    /// A page this operation already validated with `node`, from the dirty pages or the map.
+    @inline(__always)
+    func validatedPage(_ page: PageNumber) -> PageView {
+        if let w = write, let d = w.dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page) }
+        return PageView(base: mapping.page(page, pageSize: pageSize), pageSize: pageSize, number: page)
+    }
+
     func verify(_ base: UnsafeRawPointer, pages: Int, first: PageNumber, checksum: UInt32) throws(LarchError) {
         let found = CRC32C.checksum(base, count: pages * pageSize)
         guard found == checksum else { throw .checksumMismatch(page: first.rawValue, expected: checksum, found: found) }

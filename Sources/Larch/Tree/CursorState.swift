@@ -175,6 +175,12 @@ final class CursorState {
         return try views[l].leafKey(indices[l])
     }
 
+    /// The leaf page and index the cursor is on (it must be positioned and up to date).
+    var leafPosition: (PageView, Int) { (views[views.count - 1], indices[indices.count - 1]) }
+
+    /// Moves within the current leaf (read-only fast paths).
+    func setLeafIndex(_ i: Int) { indices[indices.count - 1] = i }
+
     /// Brings the cursor up to date; returns false when it is not on an entry.
     func refresh() throws(LarchError) -> Bool {
         try reseekIfNeeded().positioned

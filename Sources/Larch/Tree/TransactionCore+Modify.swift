@@ -76,82 +76,69 @@ extension TransactionCore {
         try modifying { w throws(LarchError) in
             let inline = limits.isInline(keyLength: key.count, valueLength: value.count)
             let cellSize = LeafCell.size(keyLength: key.count, valueLength: value.count, overflow: !inline)
-            if trees[tree].root.isEmpty {
-                beginChange(w, tree: tree)
-                let (p, leaf) = try newPage(w, kind: .leaf)
-                var root = TreeRoot()
-                root.root = p
-                root.depth = 1
-                root.leafPages = 1
-                root.entries = 1
-                trees[tree].root = root
-                try writeLeafCell(w, tree: tree, into: leaf, at: 0, size: cellSize, key: key, value: value, inline: inline)
-                return
-            }
             let path = w.takePath()
             defer { w.givePath(path) }
-            let (index, exact) = try descend(tree: tree, key: key, path: path)
-            if exact && !overwrite { throw .keyExists }
+            var index = 0
+            var exact = false
+            if !trees[tree].root.isEmpty {
+                (index, exact) = try descend(tree: tree, key: key, path: path)
+                if exact && !overwrite { throw .keyExists }
+            }
             beginChange(w, tree: tree)
-            try touchPath(w, tree: tree, path: path)
-            let leaf = mutable(w, path.pages[path.pages.count - 1])
-            if exact {
-                let old = try leaf.view.leafCell(index)
-                if case .inline(let b) = old.value, inline, b.count == value.count {
-                    // Same size, inline: overwrite the value bytes where they are.
-                    if value.count > 0 { UnsafeMutableRawPointer(mutating: b.baseAddress!).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+            try withUnsafeTemporaryAllocation(byteCount: cellSize, alignment: 8) { buffer throws(LarchError) in
+                let cell = buffer.baseAddress!
+                // The cell first, and for a large value its overflow run: allocating the run before
+                // the single pages of copy-on-write keeps long free runs whole for it.
+                MutablePage.writeLeafCellHeader(at: cell, key: key, valueLength: value.count, overflow: !inline)
+                let payload = cell + LeafCell.headerSize + key.count
+                if inline {
+                    if value.count > 0 { payload.copyMemory(from: value.baseAddress!, byteCount: value.count) }
+                } else {
+                    if exact { try releaseOverflow(w, tree: tree, path: path, index: index) }
+                    let (first, checksum) = try writeOverflow(w, value: value)
+                    payload.setU64(first.rawValue, at: 0)
+                    payload.setU32(checksum, at: 8)
+                    trees[tree].root.overflowPages += UInt64(OverflowLayout.pageCount(valueLength: value.count, pageSize: pageSize))
+                }
+                let cellBytes = UnsafeRawBufferPointer(start: cell, count: cellSize)
+                if trees[tree].root.isEmpty {
+                    let (p, leaf) = try newPage(w, kind: .leaf)
+                    var root = TreeRoot()
+                    root.root = p
+                    root.depth = 1
+                    root.leafPages = 1
+                    root.overflowPages = trees[tree].root.overflowPages
+                    root.entries = 1
+                    trees[tree].root = root
+                    leaf.insertCell(at: 0, copying: cell, size: cellSize)
                     return
                 }
-                if case let .overflow(first, _, length) = old.value {
-                    let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
-                    release(w, first, count: pages)
-                    trees[tree].root.overflowPages -= UInt64(pages)
+                try touchPath(w, tree: tree, path: path)
+                let leaf = mutable(w, path.pages[path.pages.count - 1])
+                if exact {
+                    let old = try leaf.view.leafCell(index)
+                    if case .inline(let b) = old.value, inline, b.count == value.count {
+                        // Same size, inline: overwrite the value bytes where they are.
+                        if value.count > 0 { UnsafeMutableRawPointer(mutating: b.baseAddress!).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+                        return
+                    }
+                    if inline { try releaseOverflow(w, tree: tree, path: path, index: index) }
+                    leaf.removeCell(at: index, leaf: true)
+                } else {
+                    trees[tree].root.entries += 1
                 }
-                leaf.removeCell(at: index, leaf: true)
-            } else {
-                trees[tree].root.entries += 1
-            }
-            if leaf.freeBytes >= cellSize + PageLayout.slotSize {
-                try writeLeafCell(w, tree: tree, into: leaf, at: index, size: cellSize, key: key, value: value, inline: inline)
-                return
-            }
-            // No room: build the cell aside and split.
-            try withUnsafeTemporaryAllocation(byteCount: cellSize, alignment: 8) { cell throws(LarchError) in
-                let c = cell.baseAddress!
-                try fillLeafCell(w, tree: tree, at: c, key: key, value: value, inline: inline)
-                try insert(w, tree: tree, path: path, level: path.pages.count - 1, index: index,
-                           cell: UnsafeRawBufferPointer(start: c, count: cellSize))
+                try insert(w, tree: tree, path: path, level: path.pages.count - 1, index: index, cell: cellBytes)
             }
         }
     }
 
-    private func writeLeafCell(_ w: WriteState, tree: Int, into page: MutablePage, at index: Int, size: Int,
-                               key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, inline: Bool) throws(LarchError) {
-        if inline {
-            let c = page.insertCell(at: index, size: size)
-            try fillLeafCell(w, tree: tree, at: c, key: key, value: value, inline: true)
-        } else {
-            // Write the run first: if it fails, the page is unchanged.
-            try withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { cell throws(LarchError) in
-                try fillLeafCell(w, tree: tree, at: cell.baseAddress!, key: key, value: value, inline: false)
-                page.insertCell(at: index, copying: UnsafeRawPointer(cell.baseAddress!), size: size)
-            }
-        }
-    }
-
-    /// Writes a complete leaf cell at `c`; for large values, writes the overflow run too.
-    private func fillLeafCell(_ w: WriteState, tree: Int, at c: UnsafeMutableRawPointer,
-                              key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, inline: Bool) throws(LarchError) {
-        MutablePage.writeLeafCellHeader(at: c, key: key, valueLength: value.count, overflow: !inline)
-        let payload = c + LeafCell.headerSize + key.count
-        if inline {
-            if value.count > 0 { payload.copyMemory(from: value.baseAddress!, byteCount: value.count) }
-        } else {
-            let (first, checksum) = try writeOverflow(w, value: value)
-            payload.setU64(first.rawValue, at: 0)
-            payload.setU32(checksum, at: 8)
-            trees[tree].root.overflowPages += UInt64(OverflowLayout.pageCount(valueLength: value.count, pageSize: pageSize))
-        }
+    /// Frees the overflow run of leaf cell `index` at the end of `path`, if it has one.
+    private func releaseOverflow(_ w: WriteState, tree: Int, path: TreePath, index: Int) throws(LarchError) {
+        let old = try validatedPage(path.pages[path.pages.count - 1]).leafCell(index)
+        guard case let .overflow(first, _, length) = old.value else { return }
+        let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
+        release(w, first, count: pages)
+        trees[tree].root.overflowPages -= UInt64(pages)
     }
 
     /// Inserts `cell` at `index` of the dirty page at `level` of `path`, splitting when it does not fit.
