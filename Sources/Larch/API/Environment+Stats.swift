@@ -4,7 +4,7 @@ extension Environment {
         let txn = try beginRead()
         defer { txn.abort() }
         let core = txn.core
-        let oldest = min(readers.oldestSnapshot() ?? core.meta.txnID, core.meta.txnID)
+        let oldest = oldestNeededSnapshot(current: core.meta.txnID)
         var free: UInt64 = 0
         var awaiting: UInt64 = 0
         let c = CursorState(core: core, tree: TreeIndex.free)

@@ -91,8 +91,9 @@ public final class Environment: Sendable {
         func checked(_ r: Result<MetaPage, MetaPage.DecodeFailure>, slot: Int) -> Result<MetaPage, MetaPage.DecodeFailure> {
             guard case .success(let m) = r else { return r }
             if m.slot != slot { return .failure(.wrongSlot(txnID: m.txnID.rawValue, slot: slot)) }
-            if Int(m.pageCount) * m.pageSize > fileSize || m.pageCount < 2 {
-                return .failure(.truncated(requiredBytes: Int(m.pageCount) * m.pageSize, fileSize: fileSize))
+            if m.pageCount > UInt64(fileSize / m.pageSize) || m.pageCount < 2 {
+                let (required, overflow) = Int(truncatingIfNeeded: m.pageCount).multipliedReportingOverflow(by: m.pageSize)
+                return .failure(.truncated(requiredBytes: overflow || m.pageCount > UInt64(Int.max) ? Int.max : required, fileSize: fileSize))
             }
             return r
         }
@@ -195,10 +196,15 @@ public final class Environment: Sendable {
         committed.withLock { c in if c.durableTxn < txn { c.durableTxn = txn } }
     }
 
-    /// Closes the environment: new transactions throw `environmentClosed`. Open read transactions
-    /// stay readable until they end. Also happens when the environment is released.
+    /// Closes the environment and releases the file (another `Environment` may then open it).
+    /// Waits for an open write transaction to end; new transactions throw `environmentClosed`.
+    /// Open read transactions stay readable until they end (their memory map outlives the file
+    /// descriptor). Also happens when the environment is released.
     public func close() {
+        writerLock.lock()
+        defer { writerLock.unlock() }
         committed.withLock { $0.closed = true }
+        file.close()
     }
 
     /// The statistics of the last commit made through this environment.

@@ -31,7 +31,7 @@ struct Checker {
 
     /// Claims pages `first ..< first + count` for `owner`; false when any is out of bounds or already claimed.
     private mutating func claim(_ first: UInt64, count: Int, as owner: Owner, what: String) -> Bool {
-        guard first >= 2, count > 0, first + UInt64(count) <= pageCount else {
+        guard first >= 2, count > 0, first <= pageCount, UInt64(count) <= pageCount - first else {
             problem(first, "\(what) of \(count) page(s) lies outside pages 2..<\(pageCount)")
             return false
         }
@@ -66,7 +66,7 @@ struct Checker {
         for (name, root) in named { checkTree("database \"\(name)\"", root) }
         report.databaseCount = named.count
 
-        let oldest = min(core.env.readers.oldestSnapshot() ?? meta.txnID, meta.txnID)
+        let oldest = core.env.oldestNeededSnapshot(current: meta.txnID)
         let txn = meta.txnID.rawValue
         checkTree("free tree", meta.free) { checker, page, key, value in
             guard key.count == FreeRecord.keySize else { checker.problem(page, "free-tree key of \(key.count) bytes"); return }

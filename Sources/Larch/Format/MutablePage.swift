@@ -21,9 +21,10 @@ struct MutablePage {
     var freeBytes: Int { contentStart - PageLayout.headerSize - PageLayout.slotSize * count }
     var usedBytes: Int { pageSize - contentStart + PageLayout.slotSize * count }
 
-    /// Makes the buffer an empty page of `kind` numbered `number`.
+    /// Makes the buffer an empty page of `kind` numbered `number`, zero-filled, so that no stale
+    /// bytes (or unrelated memory of this process) reach the file.
     func initialize(kind: PageKind, number: PageNumber) {
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: PageLayout.headerSize)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: pageSize)
         base.storeBytes(of: kind.rawValue, toByteOffset: PageLayout.kindOffset, as: UInt8.self)
         count = 0
         contentStart = pageSize

@@ -1,4 +1,5 @@
 import SystemPackage
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -15,6 +16,7 @@ final class DataFile: Sendable {
     let descriptor: FileDescriptor
     let path: String
     let isReadOnly: Bool
+    private let isClosed = Atomic<Bool>(false)
 
     private init(descriptor: FileDescriptor, path: String, isReadOnly: Bool) {
         self.descriptor = descriptor
@@ -48,7 +50,10 @@ final class DataFile: Sendable {
         return .io(operation: op, path: path, errno: 0, message: "\(error)")
     }
 
-    func close() { try? descriptor.close() }
+    /// Closes the descriptor (releasing the lock) once; later calls do nothing.
+    func close() {
+        if !isClosed.exchange(true, ordering: .acquiringAndReleasing) { try? descriptor.close() }
+    }
 
     /// The file's size in bytes.
     func size() throws(LarchError) -> Int {

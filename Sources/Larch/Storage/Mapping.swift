@@ -20,7 +20,15 @@ final class Mapping: @unchecked Sendable {
     let sizeBytes: Int
 
     init(file: DataFile, sizeBytes: Int) throws(LarchError) {
-        guard let p = mmap(nil, sizeBytes, PROT_READ, MAP_SHARED, file.descriptor.rawValue, 0), p != MAP_FAILED else {
+        // Map through a descriptor of its own: a mapping keeps its open file description alive, and
+        // with it any flock taken on it, so mapping the locked descriptor would keep the file locked
+        // after `Environment.close()` for as long as a transaction holds this mapping.
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(FilePath(file.path), .readOnly, options: [.closeOnExec]) } catch {
+            throw DataFile.ioError("open for mmap", file.path, error)
+        }
+        defer { try? fd.close() }
+        guard let p = mmap(nil, sizeBytes, PROT_READ, MAP_SHARED, fd.rawValue, 0), p != MAP_FAILED else {
             throw DataFile.ioError("mmap of \(sizeBytes) bytes", file.path, Errno(rawValue: errno))
         }
         base = UnsafeRawPointer(p)

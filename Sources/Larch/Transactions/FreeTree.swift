@@ -68,14 +68,23 @@ enum FreeRecord {
     }
 }
 
+extension Environment {
+    /// Free-tree records keyed at or below this id may be reused: no live reader, no writer, and no
+    /// meta that may be the one found after a crash can reach their pages.
+    func oldestNeededSnapshot(current: TransactionID) -> TransactionID {
+        var o = committed.withLock { $0.durableTxn }
+        if current < o { o = current }
+        if let r = readers.oldestSnapshot(), r < o { o = r }
+        return o
+    }
+}
+
 extension TransactionCore {
     /// The oldest snapshot that may still be read: the oldest reader's, this writer's own, or the
     /// newest one whose meta is durable (with `noMetaSync`, the last commit's meta may not be).
     func oldestSnapshot(_ w: WriteState) -> TransactionID {
         if let o = w.oldestSnapshot { return o }
-        var o = env.committed.withLock { $0.durableTxn }
-        if meta.txnID < o { o = meta.txnID }
-        if let r = env.readers.oldestSnapshot(), r < o { o = r }
+        let o = env.oldestNeededSnapshot(current: meta.txnID)
         w.oldestSnapshot = o
         return o
     }
@@ -100,7 +109,7 @@ extension TransactionCore {
         guard FreeRecord.transaction(ofKey: entry.key) <= oldestSnapshot(w).rawValue else { return false }
         let limit = meta.pageCount
         try FreeRecord.forEachExtent(try valueBytes(entry), page: page) { first, count throws(LarchError) in
-            guard first >= 2, count > 0, first + UInt64(count) <= limit else {
+            guard first >= 2, count > 0, first <= limit, UInt64(count) <= limit - first else {
                 throw .corruptPage(page: page.rawValue, reason: "free extent \(first)+\(count) lies outside the file's \(limit) pages")
             }
             for p in first..<(first + UInt64(count)) { w.pool.append(p) }

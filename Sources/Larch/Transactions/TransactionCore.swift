@@ -92,7 +92,7 @@ final class TransactionCore {
         if let w = write, let d = w.dirty[first] {
             base = UnsafeRawPointer(d.buffer)
         } else {
-            guard first.rawValue >= 2, first.rawValue + UInt64(pages) <= meta.pageCount else {
+            guard first.rawValue >= 2, first.rawValue <= meta.pageCount, UInt64(pages) <= meta.pageCount - first.rawValue else {
                 throw .corruptPage(page: first.rawValue, reason: "overflow run of \(pages) pages lies outside the file's \(meta.pageCount) pages")
             }
             base = mapping.page(first, pageSize: pageSize)

@@ -39,6 +39,20 @@ final class CursorState {
         needsReseek = false
     }
 
+    /// Runs a move; if it fails part-way (a corrupt page), the cursor ends up unpositioned
+    /// rather than half-moved.
+    @inline(__always)
+    private func guarded<R>(_ move: () throws(LarchError) -> R) throws(LarchError) -> R {
+        do {
+            return try move()
+        } catch {
+            views.removeAll(keepingCapacity: true)
+            indices.removeAll(keepingCapacity: true)
+            invalidate()
+            throw error
+        }
+    }
+
     // MARK: Positioning
 
     private var depth: Int { core.trees[tree].root.depth }
@@ -68,14 +82,18 @@ final class CursorState {
         return true
     }
 
-    func first() throws(LarchError) -> Bool {
+    func first() throws(LarchError) -> Bool { try guarded { () throws(LarchError) in try firstImpl() } }
+
+    private func firstImpl() throws(LarchError) -> Bool {
         guard try startAtRoot() else { return false }
         try descendEdge(from: 0, first: true)
         isPositioned = true
         return true
     }
 
-    func last() throws(LarchError) -> Bool {
+    func last() throws(LarchError) -> Bool { try guarded { () throws(LarchError) in try lastImpl() } }
+
+    private func lastImpl() throws(LarchError) -> Bool {
         guard try startAtRoot() else { return false }
         indices[0] = views[0].count - 1
         try descendEdge(from: 0, first: false)
@@ -85,6 +103,10 @@ final class CursorState {
 
     /// Positions on the first key `≥ key`; returns whether there is one and whether it equals `key`.
     func seek(_ key: UnsafeRawBufferPointer) throws(LarchError) -> (found: Bool, exact: Bool) {
+        try guarded { () throws(LarchError) in try seekImpl(key) }
+    }
+
+    private func seekImpl(_ key: UnsafeRawBufferPointer) throws(LarchError) -> (found: Bool, exact: Bool) {
         guard try startAtRoot() else { return (false, false) }
         var l = 0
         while l < depth - 1 {
@@ -132,14 +154,18 @@ final class CursorState {
         return true
     }
 
-    func next() throws(LarchError) -> Bool {
+    func next() throws(LarchError) -> Bool { try guarded { () throws(LarchError) in try nextImpl() } }
+
+    private func nextImpl() throws(LarchError) -> Bool {
         let (positioned, same) = try reseekIfNeeded()
         guard positioned else { return false }
         if !same { return true }
         return try step(forward: true)
     }
 
-    func previous() throws(LarchError) -> Bool {
+    func previous() throws(LarchError) -> Bool { try guarded { () throws(LarchError) in try previousImpl() } }
+
+    private func previousImpl() throws(LarchError) -> Bool {
         let wasPositioned = isPositioned
         let (positioned, _) = try reseekIfNeeded()
         if !positioned {
