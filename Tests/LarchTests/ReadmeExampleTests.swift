@@ -1,0 +1,41 @@
+import Testing
+import Larch
+
+/// The README's example, run as written (paths aside), so the README stays true.
+@Suite struct ReadmeExampleTests {
+    @Test func readmeExampleRuns() throws {
+        let dir = try TemporaryDirectory("readme")
+        let env = try Environment(path: dir.file("app.larch"))            // created if missing
+
+        try env.write { txn in
+            try txn.put("Ada Lovelace", forKey: "user:1")
+            let tags = try txn.openDatabase("tags", create: true)  // a named database in the same file
+            try txn.put(Array("math".utf8), forKey: Array("user:1".utf8), in: tags)
+        }
+        let name = try env.read { txn in try txn.getString("user:1") }
+        #expect(name == "Ada Lovelace")
+
+        let length = try env.read { txn in try txn.withValue(forKey: Array("user:1".utf8)) { $0.byteCount } }
+        #expect(length == 12)
+
+        var seen: [String] = []
+        try env.read { txn in
+            for (key, value) in try txn.entries("user:"..<"user;", reverse: true) {
+                seen.append(String(decoding: key, as: UTF8.self))
+                #expect(value.count == 12)
+            }
+        }
+        #expect(seen == ["user:1"])
+
+        let txn = try env.beginWrite()
+        try txn.put("x", forKey: "y")
+        let stats = try txn.commit()          // pages and bytes this commit wrote
+        #expect(stats.pagesWritten >= 1 && stats.bytesWritten == (stats.pagesWritten + 1) * 4096)
+        #expect(throws: LarchError.transactionEnded) { try txn.put("z", forKey: "y") }
+
+        let report = try env.check()
+        #expect(report.isClean, "\(report)")
+        let names = try env.read { try $0.databaseNames() }
+        #expect(names == ["tags"])
+    }
+}
