@@ -6,10 +6,12 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Larch", targets: ["Larch"]),
+        .executable(name: "larch", targets: ["larch"]),
         .executable(name: "larch-demo", targets: ["larch-demo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // Tiny C shim for what Swift cannot reach portably: hardware CRC32C with a runtime CPU check.
@@ -22,6 +24,13 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // The `larch` command-line tool: stat, get/put/del/scan, dump/load (LMDB text format), check, copy, demo.
+        .executableTarget(
+            name: "larch",
+            dependencies: ["Larch", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/LarchCLI",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "larch-demo",
             dependencies: ["Larch"],
@@ -30,6 +39,12 @@ let package = Package(
         .testTarget(
             name: "LarchTests",
             dependencies: ["Larch"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Runs the built `larch` executable and checks its output and exit codes.
+        .testTarget(
+            name: "LarchCLITests",
+            dependencies: ["larch"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]
