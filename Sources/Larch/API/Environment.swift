@@ -28,7 +28,7 @@ public final class Environment: Sendable {
     /// The file's path.
     public let path: String
     let options: Options
-    let file: DataFile
+    let file: any StorageDevice
     let pageSize: Int
     let committed: Mutex<Committed>
     let readers: ReaderTable
@@ -37,15 +37,19 @@ public final class Environment: Sendable {
     let databases = Mutex<[String: Int]>([:])
 
     /// Opens (or creates) the database at `path`.
-    public init(path: String, options: Options = Options()) throws(LarchError) {
-        guard options.maxReaders >= 1 else { throw .invalidOption("maxReaders must be at least 1") }
-        guard PageLayout.isValidPageSize(options.pageSize) else {
-            throw .invalidOption("pageSize \(options.pageSize) is not a power of two from 4096 to 65536")
-        }
-        guard options.maxSize >= 4 * options.pageSize else { throw .invalidOption("maxSize \(options.maxSize) is smaller than four pages") }
-        self.path = path
+    public convenience init(path: String, options: Options = Options()) throws(LarchError) {
+        try Self.validate(options)
+        let file = try DataFile.open(path: path, create: options.createIfMissing, readOnly: options.readOnly)
+        try self.init(storage: file, options: options)
+    }
+
+    /// Opens the database on `storage` (the file, or a simulated disk in tests). Closes the storage
+    /// if opening fails.
+    package init(storage: any StorageDevice, options: Options) throws(LarchError) {
+        try Self.validate(options)
+        self.path = storage.path
         self.options = options
-        file = try DataFile.open(path: path, create: options.createIfMissing, readOnly: options.readOnly)
+        file = storage
         do throws(LarchError) {
             var size = try file.size()
             if size == 0 {
@@ -55,7 +59,7 @@ public final class Environment: Sendable {
             }
             let meta = try Self.readCurrentMeta(file, path: path, fileSize: size)
             pageSize = meta.pageSize
-            let mapping = try Mapping(file: file, sizeBytes: Self.reservation(fileSize: size, maxSize: max(options.maxSize, size), pageSize: meta.pageSize))
+            let mapping = try file.map(sizeBytes: Self.reservation(fileSize: size, maxSize: max(options.maxSize, size), pageSize: meta.pageSize))
             committed = Mutex(Committed(meta: meta, mapping: mapping, fileSizeBytes: size, durableTxn: meta.txnID))
         } catch {
             file.close()
@@ -65,10 +69,18 @@ public final class Environment: Sendable {
         buffers = PageBufferPool(pageSize: pageSize)
     }
 
+    private static func validate(_ options: Options) throws(LarchError) {
+        guard options.maxReaders >= 1 else { throw .invalidOption("maxReaders must be at least 1") }
+        guard PageLayout.isValidPageSize(options.pageSize) else {
+            throw .invalidOption("pageSize \(options.pageSize) is not a power of two from 4096 to 65536")
+        }
+        guard options.maxSize >= 4 * options.pageSize else { throw .invalidOption("maxSize \(options.maxSize) is smaller than four pages") }
+    }
+
     deinit { file.close() }
 
     /// Writes the two meta pages of an empty database.
-    private static func initialize(_ file: DataFile, pageSize: Int, durability: Durability) throws(LarchError) {
+    private static func initialize(_ file: any StorageDevice, pageSize: Int, durability: Durability) throws(LarchError) {
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * pageSize, alignment: 4096)
         defer { buf.deallocate() }
         buf.initializeMemory(as: UInt8.self, repeating: 0)
@@ -81,7 +93,7 @@ public final class Environment: Sendable {
     }
 
     /// Reads both meta pages and returns the valid one with the higher transaction id.
-    static func readCurrentMeta(_ file: DataFile, path: String, fileSize: Int) throws(LarchError) -> MetaPage {
+    static func readCurrentMeta(_ file: any StorageDevice, path: String, fileSize: Int) throws(LarchError) -> MetaPage {
         let probe = UnsafeMutableRawBufferPointer.allocate(byteCount: MetaPage.encodedSize, alignment: 8)
         defer { probe.deallocate() }
         func decode(at offset: Int) throws(LarchError) -> Result<MetaPage, MetaPage.DecodeFailure> {

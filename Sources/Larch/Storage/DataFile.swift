@@ -12,9 +12,9 @@ import Darwin
 ///
 /// Every system call's failure becomes a `LarchError.io` naming the operation and the path.
 /// Writes go through here; reads of committed pages go through the `Mapping` instead.
-final class DataFile: Sendable {
+final class DataFile: StorageDevice {
     let descriptor: FileDescriptor
-    let path: String
+    package let path: String
     let isReadOnly: Bool
     private let isClosed = Atomic<Bool>(false)
 
@@ -51,19 +51,19 @@ final class DataFile: Sendable {
     }
 
     /// Closes the descriptor (releasing the lock) once; later calls do nothing.
-    func close() {
+    package func close() {
         if !isClosed.exchange(true, ordering: .acquiringAndReleasing) { try? descriptor.close() }
     }
 
     /// The file's size in bytes.
-    func size() throws(LarchError) -> Int {
+    package func size() throws(LarchError) -> Int {
         var st = stat()
         guard fstat(descriptor.rawValue, &st) == 0 else { throw Self.ioError("fstat", path, Errno(rawValue: errno)) }
         return Int(st.st_size)
     }
 
     /// Reads exactly `buffer.count` bytes at `offset`; bytes past the end of the file read as zero.
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(LarchError) {
+    package func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(LarchError) {
         var done = 0
         while done < buffer.count {
             let n: Int
@@ -80,12 +80,12 @@ final class DataFile: Sendable {
     }
 
     /// Writes all of `buffer` at `offset`.
-    func write(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
+    package func write(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
         do { _ = try descriptor.writeAll(toAbsoluteOffset: Int64(offset), buffer) } catch { throw Self.ioError("pwrite", path, error) }
     }
 
     /// Writes the buffers back to back starting at `offset`, in as few system calls as the kernel allows.
-    func write(vectors: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(LarchError) {
+    package func write(vectors: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(LarchError) {
         var iov = vectors
         var pos = offset
         while !iov.isEmpty {
@@ -113,7 +113,7 @@ final class DataFile: Sendable {
     }
 
     /// Makes everything written so far durable (fdatasync; F_FULLFSYNC on Darwin).
-    func sync() throws(LarchError) {
+    package func sync() throws(LarchError) {
         #if canImport(Darwin)
         if fcntl(descriptor.rawValue, F_FULLFSYNC) == 0 { return }
         if fsync(descriptor.rawValue) != 0 { throw Self.ioError("fsync", path, Errno(rawValue: errno)) }
@@ -125,8 +125,12 @@ final class DataFile: Sendable {
         #endif
     }
 
+    package func map(sizeBytes: Int) throws(LarchError) -> Mapping {
+        try Mapping.mapFile(path: path, sizeBytes: sizeBytes)
+    }
+
     /// Sets the file's size.
-    func resize(to size: Int) throws(LarchError) {
+    package func resize(to size: Int) throws(LarchError) {
         do { try descriptor.resize(to: Int64(size)) } catch { throw Self.ioError("ftruncate", path, error) }
     }
 }

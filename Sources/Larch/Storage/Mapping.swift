@@ -13,29 +13,40 @@ import Darwin
 ///
 /// Pages are read from here without copying. Only pages below the snapshot's page count, which the
 /// file always covers, are ever touched.
-final class Mapping: @unchecked Sendable {
+package final class Mapping: @unchecked Sendable {
     /// Start of the mapping. Immutable after init; the mapped memory is read-only.
     let base: UnsafeRawPointer
     /// Bytes reserved.
     let sizeBytes: Int
 
-    init(file: DataFile, sizeBytes: Int) throws(LarchError) {
+    private let release: @Sendable (UnsafeRawPointer, Int) -> Void
+
+    /// A view of `sizeBytes` bytes at `base`; `release` is called once when the last user is done.
+    package init(base: UnsafeRawPointer, sizeBytes: Int, release: @escaping @Sendable (UnsafeRawPointer, Int) -> Void) {
+        self.base = base
+        self.sizeBytes = sizeBytes
+        self.release = release
+    }
+
+    /// Maps `path` read-only and shared.
+    static func mapFile(path: String, sizeBytes: Int) throws(LarchError) -> Mapping {
         // Map through a descriptor of its own: a mapping keeps its open file description alive, and
         // with it any flock taken on it, so mapping the locked descriptor would keep the file locked
         // after `Environment.close()` for as long as a transaction holds this mapping.
         let fd: FileDescriptor
-        do { fd = try FileDescriptor.open(FilePath(file.path), .readOnly, options: [.closeOnExec]) } catch {
-            throw DataFile.ioError("open for mmap", file.path, error)
+        do { fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec]) } catch {
+            throw DataFile.ioError("open for mmap", path, error)
         }
         defer { try? fd.close() }
         guard let p = mmap(nil, sizeBytes, PROT_READ, MAP_SHARED, fd.rawValue, 0), p != MAP_FAILED else {
-            throw DataFile.ioError("mmap of \(sizeBytes) bytes", file.path, Errno(rawValue: errno))
+            throw DataFile.ioError("mmap of \(sizeBytes) bytes", path, Errno(rawValue: errno))
         }
-        base = UnsafeRawPointer(p)
-        self.sizeBytes = sizeBytes
+        return Mapping(base: UnsafeRawPointer(p), sizeBytes: sizeBytes) { base, size in
+            munmap(UnsafeMutableRawPointer(mutating: base), size)
+        }
     }
 
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), sizeBytes) }
+    deinit { release(base, sizeBytes) }
 
     @inline(__always)
     func page(_ number: PageNumber, pageSize: Int) -> UnsafeRawPointer {

@@ -71,7 +71,7 @@ extension TransactionCore {
                                 pageCount: w.nextPage, syncs: syncs)
         var newMapping: Mapping? = nil
         if requiredBytes > mapping.sizeBytes {
-            newMapping = try? Mapping(file: env.file, sizeBytes: Environment.reservation(
+            newMapping = try? env.file.map(sizeBytes: Environment.reservation(
                 fileSize: requiredBytes, maxSize: env.options.maxSize, pageSize: pageSize))
         }
         env.committed.withLock { c in

@@ -1,0 +1,35 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The engine's only door to the disk: positioned reads and writes, vectored writes, sync, size,
+/// resizing, and the read-only mapping through which committed pages are read.
+///
+/// `DataFile` implements it with pread/pwritev/fdatasync/mmap. A test-support target implements
+/// it with a simulated disk whose volatile cache can lose, keep, reorder or tear unsynced writes,
+/// so that crashes can be placed after any operation. The seam costs nothing on the read path:
+/// reads go through `Mapping.base`, never through the protocol; writes cross it a few times per commit.
+package protocol StorageDevice: AnyObject, Sendable {
+    /// A name for messages (the file's path).
+    var path: String { get }
+    /// The current size in bytes.
+    func size() throws(LarchError) -> Int
+    /// Reads `buffer.count` bytes at `offset`; bytes past the end read as zero.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(LarchError)
+    /// Writes `buffer` at `offset`.
+    func write(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError)
+    /// Writes the buffers back to back from `offset`.
+    func write(vectors: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(LarchError)
+    /// Makes every write so far durable.
+    func sync() throws(LarchError)
+    /// Sets the size.
+    func resize(to size: Int) throws(LarchError)
+    /// A read-only view of the current contents, `sizeBytes` long (past the end, never touched).
+    func map(sizeBytes: Int) throws(LarchError) -> Mapping
+    /// Releases the device (and its lock). Later calls do nothing.
+    func close()
+}
