@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Larch", targets: ["Larch"]),
         .executable(name: "larch", targets: ["larch"]),
         .executable(name: "larch-demo", targets: ["larch-demo"]),
+        .executable(name: "larch-crashlab", targets: ["larch-crashlab"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -39,6 +40,24 @@ let package = Package(
         .testTarget(
             name: "LarchTests",
             dependencies: ["Larch"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Crash-testing support: a simulated disk with a volatile cache, crash-image policies, a
+        // deterministic workload and the crash lab that checks every crash point.
+        .target(
+            name: "LarchCrashLab",
+            dependencies: ["Larch"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Runs the crash lab and prints its table; also the child process that real-kill tests SIGKILL.
+        .executableTarget(
+            name: "larch-crashlab",
+            dependencies: ["Larch", "LarchCrashLab"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .testTarget(
+            name: "LarchCrashTests",
+            dependencies: ["Larch", "LarchCrashLab", "larch-crashlab"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // Runs the built `larch` executable and checks its output and exit codes.

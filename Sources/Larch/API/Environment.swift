@@ -35,6 +35,8 @@ public final class Environment: Sendable {
     let writerLock = WriterLock()
     let buffers: PageBufferPool
     let databases = Mutex<[String: Int]>([:])
+    /// Crash-lab tests only: write the meta page before syncing the data (unsafe on purpose).
+    let unsafeMetaBeforeDataSync: Bool
 
     /// Opens (or creates) the database at `path`.
     public convenience init(path: String, options: Options = Options()) throws(LarchError) {
@@ -45,8 +47,9 @@ public final class Environment: Sendable {
 
     /// Opens the database on `storage` (the file, or a simulated disk in tests). Closes the storage
     /// if opening fails.
-    package init(storage: any StorageDevice, options: Options) throws(LarchError) {
+    package init(storage: any StorageDevice, options: Options, unsafeMetaBeforeDataSync: Bool = false) throws(LarchError) {
         try Self.validate(options)
+        self.unsafeMetaBeforeDataSync = unsafeMetaBeforeDataSync
         self.path = storage.path
         self.options = options
         file = storage

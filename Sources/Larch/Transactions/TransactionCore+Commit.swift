@@ -44,6 +44,7 @@ extension TransactionCore {
             //    free offsets: nothing the current meta or a live reader can reach is overwritten.
             let fileSize = env.committed.withLock { $0.fileSizeBytes }
             if requiredBytes > fileSize { try env.file.resize(to: requiredBytes) }
+            if env.unsafeMetaBeforeDataSync { try writeMeta(newMeta) }   // crash-lab negative test only
             written = try writeDirtyPages(w)
             // 5. Make the data durable before any meta can point at it.
             if env.options.durability != .noSync { try env.file.sync(); syncs += 1 }
@@ -53,11 +54,7 @@ extension TransactionCore {
         }
         // 6. Write the meta into the other slot; once synced, this is the commit.
         do {
-            try withUnsafeTemporaryAllocation(byteCount: pageSize, alignment: 16) { page throws(LarchError) in
-                page.initializeMemory(as: UInt8.self, repeating: 0)
-                newMeta.encode(to: page.baseAddress!)
-                try env.file.write(UnsafeRawBufferPointer(page), at: newMeta.slot * pageSize)
-            }
+            if !env.unsafeMetaBeforeDataSync { try writeMeta(newMeta) }
             if env.options.durability == .full { try env.file.sync(); syncs += 1 }
         } catch {
             // The new meta may or may not be on disk: the in-memory state can no longer be trusted.
@@ -88,6 +85,15 @@ extension TransactionCore {
             }
         }
         return stats
+    }
+
+    /// Writes `meta` into its slot (a whole page, zero after the meta).
+    private func writeMeta(_ meta: MetaPage) throws(LarchError) {
+        try withUnsafeTemporaryAllocation(byteCount: pageSize, alignment: 16) { page throws(LarchError) in
+            page.initializeMemory(as: UInt8.self, repeating: 0)
+            meta.encode(to: page.baseAddress!)
+            try env.file.write(UnsafeRawBufferPointer(page), at: meta.slot * pageSize)
+        }
     }
 
     /// Computes the checksums of `tree`'s dirty pages bottom-up, recording each in its parent and
