@@ -43,73 +43,127 @@ package struct Model: Equatable, Sendable {
     }
 }
 
-/// A deterministic workload that exercises everything a commit can do: puts, overwrites, deletes
-/// that merge pages, overflow values, named databases created and dropped, page reuse from the
-/// free tree, and file growth. The same seed always gives the same transactions.
+/// Generates a deterministic workload one transaction at a time. It exercises everything a commit
+/// can do: puts, overwrites, deletes that merge pages, overflow values, named databases created and
+/// dropped, page reuse from the free tree, and file growth. The same seed gives the same transactions.
+package struct WorkloadGenerator: Sendable {
+    private var g: SplitMix
+    private let keySpace: Int
+    private var index = 0
+    /// The contents after the transactions generated so far that commit.
+    package private(set) var committed = Model()
+    /// Each database's keys in byte order, mirroring `committed`: choices must not depend on
+    /// `Dictionary` order, which differs between processes.
+    private var committedKeys: [String?: [[UInt8]]] = [nil: []]
+    private let names = ["alpha", "beta", "gamma"]
+
+    package init(seed: UInt64, keySpace: Int = 400) {
+        g = SplitMix(seed: seed)
+        self.keySpace = keySpace
+    }
+
+    private mutating func key(_ i: Int) -> [UInt8] {
+        // Prefix-sharing keys of varied length, so pages split and merge at different points.
+        let base = Array("key-\(i)".utf8)
+        let pad = Int(g.next() % 3) == 0 ? Int(g.next() % 60) : 0
+        return base + [UInt8](repeating: UInt8(i % 7), count: pad)
+    }
+
+    private mutating func value() -> [UInt8] {
+        let r = g.next() % 20
+        let n = r == 0 ? 5_000 + Int(g.next() % 9_000) : (r == 1 ? 0 : Int(g.next() % 120))   // 5% overflow, 5% empty
+        let b = UInt8(truncatingIfNeeded: g.next())
+        return (0..<n).map { UInt8(truncatingIfNeeded: $0) &+ b }
+    }
+
+    /// A key present in `db`, chosen at random, or nil when it is empty.
+    private mutating func presentKey(_ keys: [String?: [[UInt8]]], _ db: String?) -> [UInt8]? {
+        guard let k = keys[db], !k.isEmpty else { return nil }
+        return k[Int(g.next() % UInt64(k.count))]
+    }
+
+    /// Applies `op` to the sorted key lists.
+    private static func track(_ op: WorkloadOperation, _ keys: inout [String?: [[UInt8]]]) {
+        func position(_ list: [[UInt8]], _ key: [UInt8]) -> (Int, Bool) {
+            var lo = 0, hi = list.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if list[mid].lexicographicallyPrecedes(key) { lo = mid + 1 } else { hi = mid }
+            }
+            return (lo, lo < list.count && list[lo] == key)
+        }
+        switch op {
+        case let .put(db, key, _):
+            let (i, found) = position(keys[db, default: []], key)
+            if !found { keys[db, default: []].insert(key, at: i) }
+        case let .delete(db, key):
+            guard let list = keys[db] else { return }
+            let (i, found) = position(list, key)
+            if found { keys[db]!.remove(at: i) }
+        case let .createDatabase(name): if keys[name] == nil { keys[name] = [] }
+        case let .dropDatabase(name): keys[name] = nil
+        }
+    }
+
+    package mutating func next() -> WorkloadTransaction {
+        var working = committed
+        var workingKeys = committedKeys
+        var ops: [WorkloadOperation] = []
+        let size = Int(g.next() % 40) + 1
+        let heavyDelete = index % 9 == 8
+        index += 1
+        for _ in 0..<size {
+            let existing = workingKeys.keys.compactMap { $0 }.sorted()
+            let roll = g.next() % 100
+            var op: WorkloadOperation
+            if roll < 3 {
+                let name = names[Int(g.next() % UInt64(names.count))]
+                op = working.databases[name] == nil ? .createDatabase(name) : .dropDatabase(name)
+            } else {
+                let db: String? = existing.isEmpty || g.next() % 3 != 0 ? nil : existing[Int(g.next() % UInt64(existing.count))]
+                let k = Int(g.next() % UInt64(keySpace))
+                if heavyDelete || roll < 30, let present = presentKey(workingKeys, db) {
+                    op = .delete(database: db, key: present)   // real deletes, so pages merge
+                } else {
+                    op = .put(database: db, key: key(k), value: value())
+                }
+            }
+            working.apply(op)
+            Self.track(op, &workingKeys)
+            ops.append(op)
+        }
+        if heavyDelete {
+            // Also delete most of the main database in one go.
+            for k in workingKeys[nil] ?? [] where g.next() % 4 != 0 {
+                let op = WorkloadOperation.delete(database: nil, key: k)
+                ops.append(op)
+                working.apply(op)
+                Self.track(op, &workingKeys)
+            }
+        }
+        let commits = g.next() % 8 != 0
+        if commits { committed = working; committedKeys = workingKeys }
+        return WorkloadTransaction(operations: ops, commits: commits)
+    }
+}
+
+/// A generated workload with the expected contents after each commit.
 package struct Workload: Sendable {
     package let transactions: [WorkloadTransaction]
     /// `models[i]` is the expected content after the i-th committed transaction (index 0: empty).
     package let models: [Model]
 
-    /// With `keepModels: false` only the transactions are generated (`models` holds just the last one).
-    package init(seed: UInt64, transactionCount: Int, keySpace: Int = 400, keepModels: Bool = true) {
-        var g = SplitMix(seed: seed)
-        var committed = Model()
-        var models = [committed]
+    package init(seed: UInt64, transactionCount: Int, keySpace: Int = 400) {
+        var generator = WorkloadGenerator(seed: seed, keySpace: keySpace)
+        var models = [Model()]
         var txns: [WorkloadTransaction] = []
-        let names = ["alpha", "beta", "gamma"]
-        func key(_ i: Int, _ g: inout SplitMix) -> [UInt8] {
-            // Prefix-sharing keys of varied length, so pages split and merge at different points.
-            let base = Array("key-\(i)".utf8)
-            let pad = Int(g.next() % 3) == 0 ? Int(g.next() % 60) : 0
-            return base + [UInt8](repeating: UInt8(i % 7), count: pad)
-        }
-        func value(_ g: inout SplitMix) -> [UInt8] {
-            let r = g.next() % 20
-            let n = r == 0 ? 5_000 + Int(g.next() % 9_000) : (r == 1 ? 0 : Int(g.next() % 120))   // 5% overflow, 5% empty
-            let b = UInt8(truncatingIfNeeded: g.next())
-            return (0..<n).map { UInt8(truncatingIfNeeded: $0) &+ b }
-        }
-        for t in 0..<transactionCount {
-            var working = committed
-            var ops: [WorkloadOperation] = []
-            let size = Int(g.next() % 40) + 1
-            let heavyDelete = t % 9 == 8
-            for _ in 0..<size {
-                let existing = working.databases.keys.compactMap { $0 }.sorted()
-                let roll = g.next() % 100
-                var op: WorkloadOperation
-                if roll < 3 {
-                    let name = names[Int(g.next() % UInt64(names.count))]
-                    op = working.databases[name] == nil ? .createDatabase(name) : .dropDatabase(name)
-                } else {
-                    let db: String? = existing.isEmpty || g.next() % 3 != 0 ? nil : existing[Int(g.next() % UInt64(existing.count))]
-                    let k = Int(g.next() % UInt64(keySpace))
-                    if heavyDelete || roll < 30 {
-                        // Delete a key that is present when there is one (merges need real deletes).
-                        let present = working.databases[db]?.keys.sorted { $0.lexicographicallyPrecedes($1) } ?? []
-                        op = present.isEmpty ? .put(database: db, key: key(k, &g), value: value(&g))
-                                             : .delete(database: db, key: present[Int(g.next() % UInt64(present.count))])
-                    } else {
-                        op = .put(database: db, key: key(k, &g), value: value(&g))
-                    }
-                }
-                working.apply(op)
-                ops.append(op)
-            }
-            if heavyDelete {
-                // Also delete most of the main database in one go.
-                for k in (working.databases[nil] ?? [:]).keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) where g.next() % 4 != 0 {
-                    ops.append(.delete(database: nil, key: k))
-                    working.apply(.delete(database: nil, key: k))
-                }
-            }
-            let commits = g.next() % 8 != 0
-            txns.append(WorkloadTransaction(operations: ops, commits: commits))
-            if commits { committed = working; if keepModels { models.append(committed) } }
+        for _ in 0..<transactionCount {
+            let t = generator.next()
+            txns.append(t)
+            if t.commits { models.append(generator.committed) }
         }
         transactions = txns
-        self.models = keepModels ? models : [committed]
+        self.models = models
     }
 
     /// Applies `txn`'s operations to a write transaction.

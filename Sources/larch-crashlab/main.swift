@@ -24,10 +24,11 @@ func fail(_ message: String) -> Never {
 var args = Array(CommandLine.arguments.dropFirst())
 if args.first == "child" {
     guard args.count == 3, let seed = UInt64(args[2]) else { fail("usage: larch-crashlab child PATH SEED") }
-    let workload = Workload(seed: seed, transactionCount: 5_000, keepModels: false)
+    var workload = WorkloadGenerator(seed: seed)
     do {
         let env = try Environment(path: args[1])
-        for t in workload.transactions {
+        while true {
+            let t = workload.next()
             let txn = try env.beginWrite()
             try Workload.apply(t, to: txn)
             if t.commits {
