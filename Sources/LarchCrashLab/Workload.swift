@@ -32,8 +32,9 @@ package struct Model: Equatable, Sendable {
         try env.read { txn in
             var m = Model(databases: [:])
             func load(_ db: Database) throws -> [[UInt8]: [UInt8]] {
+                // `collect()` throws on a corrupt page; a plain `for` loop over `entries` would stop early.
                 var d: [[UInt8]: [UInt8]] = [:]
-                for (k, v) in try txn.entries(in: db) { d[k] = v }
+                for (k, v) in try txn.entries(in: db).collect() { d[k] = v }
                 return d
             }
             m.databases[nil] = try load(.main)

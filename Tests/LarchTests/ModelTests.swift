@@ -14,19 +14,19 @@ struct ModelTests {
     @Test("Random transactions, 4 KiB pages")
     func model4K() {
         ModelRun(seed: TestEnvironment.seed(default: Self.defaultSeed), pageSize: 4096,
-                 transactions: 800 * TestEnvironment.scale).run()
+                 transactions: 650 * TestEnvironment.scale).run()
     }
 
     @Test("Random transactions, 8 KiB pages")
     func model8K() {
         ModelRun(seed: TestEnvironment.seed(default: Self.defaultSeed), pageSize: 8192,
-                 transactions: 250 * TestEnvironment.scale).run()
+                 transactions: 220 * TestEnvironment.scale).run()
     }
 
     @Test("Random transactions, 64 KiB pages")
     func model64K() {
         ModelRun(seed: TestEnvironment.seed(default: Self.defaultSeed), pageSize: 65536,
-                 transactions: 100 * TestEnvironment.scale).run()
+                 transactions: 80 * TestEnvironment.scale).run()
     }
 }
 
@@ -467,6 +467,7 @@ final class ModelRun {
         }
         try require(seq.error == nil, "\(label): entries ended with error \(String(describing: seq.error))")
         try require(i == m.count, "\(label): entries(reverse: \(reverse)) yielded \(i) entries, the model has \(m.count); first missing key \(i < expectedKeys.count ? hex(expectedKeys[i]) : "-")")
+        if rng.chance(0.3) { try forEachCheck(txn, db, m, label: label) }
         let s = try txn.stats(db)
         try require(s.entries == UInt64(m.count), "\(label): stats().entries = \(s.entries), the model has \(m.count)")
         try require((s.depth == 0) == m.isEmpty, "\(label): stats().depth = \(s.depth) with \(m.count) entries")
@@ -836,37 +837,73 @@ final class ModelRun {
     }
 
     /// A random key range (all bound kinds, ranges of `ByteKey`, prefixes), forward or reverse.
-    private func rangeScan(_ txn: WriteTransaction, _ db: Database, _ m: SortedMap, label: String) throws {
-        let reverse = rng.chance(0.5)
-        func boundKey() -> [UInt8] {
-            if rng.chance(0.03) { return [] }
-            return someKey(m, existing: 0.5)
+    private func boundKey(_ m: SortedMap) -> [UInt8] {
+        if rng.chance(0.03) { return [] }
+        return someKey(m, existing: 0.5)
+    }
+
+    private func describe(_ b: KeyRange.Bound) -> String {
+        switch b {
+        case .unbounded: return "unbounded"
+        case .included(let k): return "included(\(hex(k)))"
+        case .excluded(let k): return "excluded(\(hex(k)))"
         }
-        var description: String
-        var expected: [[UInt8]]
-        let entries: Entries
-        switch rng.next() % 4 {
-        case 0, 1:
-            func bound() -> KeyRange.Bound {
-                switch rng.next() % 3 {
-                case 0: return .unbounded
-                case 1: return .included(boundKey())
-                default: return .excluded(boundKey())
-                }
-            }
-            let r = KeyRange(lower: bound(), upper: bound())
-            description = "KeyRange(\(r.lower), \(r.upper))"
-            expected = Array(m.keys(in: r))
-            entries = try txn.entries(in: db, r, reverse: reverse)
-        case 2:
+    }
+
+    /// A random `KeyRange` (any bound kinds, or a prefix, often ending in 0xFF) and the model's keys in it.
+    private func randomKeyRange(_ m: SortedMap) -> (description: String, range: KeyRange, keys: [[UInt8]]) {
+        if rng.chance(0.35) {
             var p = Array(someKey(m, existing: 0.8).prefix(Int(rng.next() % 6)))
             if rng.chance(0.3) { p.append(0xFF) }
             if rng.chance(0.1) { p += [0xFF, 0xFF] }
-            description = "prefix \(hex(p))"
-            expected = m.keys.filter { $0.starts(with: p) }
-            entries = try txn.entries(in: db, .prefix(p), reverse: reverse)
+            return ("prefix \(hex(p))", .prefix(p), m.keys.filter { $0.starts(with: p) })
+        }
+        func bound() -> KeyRange.Bound {
+            switch rng.next() % 3 {
+            case 0: return .unbounded
+            case 1: return .included(boundKey(m))
+            default: return .excluded(boundKey(m))
+            }
+        }
+        let r = KeyRange(lower: bound(), upper: bound())
+        return ("KeyRange(\(describe(r.lower)), \(describe(r.upper)))", r, Array(m.keys(in: r)))
+    }
+
+    /// The zero-copy `forEach` over a random range, to the end or stopped early, against the model.
+    /// In read transactions it takes the leaf-at-a-time fast path.
+    private func forEachCheck(_ txn: ReadTransaction, _ db: Database, _ m: SortedMap, label: String) throws {
+        let (description, range, forward) = randomKeyRange(m)
+        let reverse = rng.chance(0.5)
+        let expected = reverse ? Array(forward.reversed()) : forward
+        let limit = rng.chance(0.5) ? Int.max : Int(rng.next() % 40)
+        var seen: [[UInt8]] = []
+        var badValue: [UInt8]? = nil
+        try txn.forEach(in: db, range, reverse: reverse) { k, v in
+            let key = k.withUnsafeBytes { Array($0) }
+            if badValue == nil && !equalBytes(v.withUnsafeBytes { Array($0) }, m[key]) { badValue = key }
+            seen.append(key)
+            return seen.count < limit
+        }
+        let want = limit == Int.max ? expected : Array(expected.prefix(max(1, limit)))
+        let firstDifference = (0..<min(seen.count, want.count)).first { !equalBytes(seen[$0], want[$0]) }
+        try require(firstDifference == nil && seen.count == want.count,
+                    "\(label): forEach \(description) (reverse \(reverse), limit \(limit)) visited \(seen.count) keys, expected \(want.count); first difference at \(firstDifference ?? min(seen.count, want.count))")
+        try require(badValue == nil, "\(label): forEach \(description) gave a wrong value for \(badValue.map { hex($0) } ?? "")")
+    }
+
+    private func rangeScan(_ txn: WriteTransaction, _ db: Database, _ m: SortedMap, label: String) throws {
+        let reverse = rng.chance(0.5)
+        var description: String
+        var expected: [[UInt8]]
+        let entries: Entries
+        switch rng.next() % 3 {
+        case 0, 1:
+            let r = randomKeyRange(m)
+            description = r.description
+            expected = r.keys
+            entries = try txn.entries(in: db, r.range, reverse: reverse)
         default:
-            var lo = boundKey(), hi = boundKey()
+            var lo = boundKey(m), hi = boundKey(m)
             if compareKeys(hi, lo) < 0 { swap(&lo, &hi) }
             let a = ByteKey(lo), b = ByteKey(hi)
             switch rng.next() % 5 {

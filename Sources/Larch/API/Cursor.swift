@@ -134,8 +134,10 @@ extension CursorState {
 
 /// The entries of a key range, as a Swift sequence of copies.
 ///
-/// Iteration stops at the first error (a corrupt page or an ended transaction) and `error` holds
-/// it: check it after the loop when reading data you do not trust, or use `forEach`, which throws.
+/// **Errors.** `Sequence` iteration cannot throw: a `for` loop stops at the first error (a corrupt
+/// page, an ended transaction) and `error` holds it. A loop that ends early looks like a short range,
+/// so check `error` after the loop, or use the throwing forms: `collect()`, `ReadTransaction.forEach`,
+/// or a `Cursor`.
 public struct Entries: Sequence {
     /// One key-value pair, copied out of the database.
     public typealias Element = (key: [UInt8], value: [UInt8])
@@ -154,6 +156,14 @@ public struct Entries: Sequence {
 
     /// The error that ended the last iteration early, if any.
     public var error: LarchError? { box.error }
+
+    /// Every entry, in order; throws the first error instead of stopping early.
+    public func collect() throws(LarchError) -> [Element] {
+        var out: [Element] = []
+        for e in self { out.append(e) }
+        if let e = box.error { throw e }
+        return out
+    }
 
     public struct Iterator: IteratorProtocol {
         let cursor: Cursor
