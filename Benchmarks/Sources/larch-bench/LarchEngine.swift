@@ -1,0 +1,102 @@
+import Larch
+
+/// Larch through its public API only: explicit write transactions, `put`/`delete` with contiguous
+/// key and value buffers, zero-copy `withValue` and `forEach`.
+final class LarchEngine: Engine, @unchecked Sendable {
+    let env: Environment
+    let path: String
+    let keys: KeySet
+    private var statsBytes = 0
+
+    init(dir: String, durable: Bool, keys: KeySet) throws {
+        path = dir + "/bench.larch"
+        self.keys = keys
+        env = try Environment(path: path, options: Options(durability: durable ? .full : .noSync))
+    }
+
+    func putBatch(_ indices: ArraySlice<Int>, round: Int, valueSize: Int, append: Bool) throws {
+        // Larch has no append flag: its split already leaves the left page full when a key goes
+        // past the end of the rightmost leaf.
+        let txn = try env.beginWrite()
+        do {
+            for i in indices {
+                try txn.put(keys.value(i, round: round, size: valueSize), forKey: keys.key(i))
+            }
+        } catch {
+            txn.abort()
+            throw error
+        }
+        statsBytes += try txn.commit().bytesWritten
+    }
+
+    func deleteBatch(_ indices: ArraySlice<Int>) throws -> Int {
+        let txn = try env.beginWrite()
+        var n = 0
+        do {
+            for i in indices where try txn.delete(keys.key(i)) { n += 1 }
+        } catch {
+            txn.abort()
+            throw error
+        }
+        statsBytes += try txn.commit().bytesWritten
+        return n
+    }
+
+    func get(_ indices: ArraySlice<Int>, full: Bool) throws -> ReadResult {
+        let txn = try env.beginRead()
+        defer { txn.abort() }
+        return try Self.read(txn, keys: keys, indices, full: full)
+    }
+
+    static func read(_ txn: ReadTransaction, keys: KeySet, _ indices: ArraySlice<Int>, full: Bool) throws -> ReadResult {
+        var r = ReadResult()
+        for i in indices {
+            let d = try txn.withValue(forKey: keys.key(i)) { v in
+                v.withUnsafeBytes { b in b.baseAddress.map { digest($0, b.count, full: full) } ?? 0 }
+            }
+            if let d { r.found += 1; r.digest &+= d }
+        }
+        return r
+    }
+
+    func scan() throws -> ReadResult {
+        let txn = try env.beginRead()
+        defer { txn.abort() }
+        var r = ReadResult()
+        try txn.forEach { k, v in
+            r.found += 1
+            r.digest &+= k.withUnsafeBytes { keyDigest($0.baseAddress!, $0.count) }
+            r.digest &+= v.withUnsafeBytes { b in b.baseAddress.map { digest($0, b.count, full: false) } ?? 0 }
+            return true
+        }
+        return r
+    }
+
+    func makeReader() throws -> any EngineReader { LarchReader(env: env, keys: keys) }
+
+    var ownBytesWritten: Int? { statsBytes }
+    var dataFiles: [String] { [path] }
+
+    func close() throws { env.close() }
+}
+
+final class LarchReader: EngineReader, @unchecked Sendable {
+    let env: Environment
+    let keys: KeySet
+    init(env: Environment, keys: KeySet) { self.env = env; self.keys = keys }
+
+    func readRandom(count: Int, rng: inout SplitMix64) throws -> ReadResult {
+        let txn = try env.beginRead()
+        defer { txn.abort() }
+        var r = ReadResult()
+        for _ in 0..<count {
+            let d = try txn.withValue(forKey: keys.key(rng.below(keys.count))) { v in
+                v.withUnsafeBytes { b in b.baseAddress.map { digest($0, b.count, full: false) } ?? 0 }
+            }
+            if let d { r.found += 1; r.digest &+= d }
+        }
+        return r
+    }
+
+    func close() {}
+}

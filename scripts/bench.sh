@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The Larch benchmark suite: Larch, LMDB and SQLite side by side in one process (docs/BENCHMARKS.md).
+#
+#   scripts/bench.sh [larch-bench options]          run the suite; the report goes to standard output
+#                                                   and to Benchmarks/results/latest.md (or $BENCH_OUT)
+#       e.g. scripts/bench.sh                       N = 100,000, medians of 3
+#            scripts/bench.sh --keys 1000000
+#            scripts/bench.sh --quick               1,000 keys, 1 repetition: a smoke run for CI
+#            scripts/bench.sh --only randread,scan --engines larch,lmdb
+#   scripts/bench.sh profile WORKLOAD [options]     perf profile of Larch alone on one workload, sampling
+#                                                   only its timed part; top symbols to standard output,
+#                                                   the call-graph report and perf.data to Benchmarks/results/
+#
+# Installs what it needs with apt-get when missing (liblmdb-dev, libsqlite3-dev; linux-perf to
+# profile), builds Benchmarks/ in release mode, and runs Benchmarks/.build/release/larch-bench.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then export PATH=/opt/swift/usr/bin:$PATH; fi
+
+mode=run
+if [ "${1:-}" = profile ]; then
+    mode=profile
+    shift
+    [ $# -ge 1 ] || { echo "usage: scripts/bench.sh profile WORKLOAD [larch-bench options]" >&2; exit 2; }
+    workload=$1
+    shift
+fi
+
+# Debian packages, installed only when missing.
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
+    missing=()
+    for p in liblmdb-dev libsqlite3-dev; do installed "$p" || missing+=("$p"); done
+    if [ "$mode" = profile ] && ! command -v perf >/dev/null 2>&1; then missing+=(linux-perf); fi
+    if [ ${#missing[@]} -gt 0 ]; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo=sudo
+        echo "bench.sh: installing ${missing[*]}" >&2
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+    fi
+fi
+
+echo "bench.sh: building Benchmarks (release)" >&2
+swift build -c release --package-path Benchmarks >&2
+bin=Benchmarks/.build/release/larch-bench
+mkdir -p Benchmarks/results
+
+revision() {
+    local r
+    r=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    if ! git diff --quiet HEAD -- Sources Package.swift 2>/dev/null; then r="$r with uncommitted changes to Sources/"; fi
+    echo "$r"
+}
+
+if [ "$mode" = run ]; then
+    out=${BENCH_OUT:-Benchmarks/results/latest.md}
+    {
+        echo "<!-- scripts/bench.sh $* -->"
+        echo "Larch revision: $(revision). Command: \`scripts/bench.sh $*\`"
+        echo
+        "$bin" "$@"
+    } | tee "$out"
+    echo "bench.sh: report written to $out" >&2
+    exit "${PIPESTATUS[0]}"
+fi
+
+# profile: perf samples only between the benchmark's enable/disable commands (the timed parts).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkfifo "$tmp/ctl" "$tmp/ack"
+report=Benchmarks/results/profile-$workload.txt
+data=Benchmarks/results/profile-$workload.data
+perf record -F "${PERF_FREQ:-10000}" -g -D -1 --control "fifo:$tmp/ctl,$tmp/ack" -o "$data" -- \
+    "$bin" --only "$workload" --engines larch --perf-control "$tmp/ctl,$tmp/ack" "$@" >&2
+demangle() { if command -v swift-demangle >/dev/null 2>&1; then swift-demangle --simplified; else swift demangle --simplified; fi; }
+perf report -i "$data" --no-children --stdio --percent-limit 0.5 2>/dev/null | demangle > "$report"
+echo "== top symbols, self time (Larch, workload $workload; call graphs in $report, samples in $data)"
+perf report -i "$data" --no-children --stdio -g none --percent-limit 0.5 2>/dev/null | grep -v '^#' | grep -v '^$' | demangle
