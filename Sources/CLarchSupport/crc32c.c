@@ -63,12 +63,24 @@ static uint32_t x_pow_8n(size_t n) {
 
 // Three streams of 1,360 bytes cover 4,080 of a 4 KiB page, leaving 16 bytes for the tail.
 #define BLOCK 1360
-static uint32_t shift_block = 0, shift_2block = 0; // x^(8·BLOCK), x^(8·2·BLOCK); 0 until computed
+// Combining the streams multiplies a CRC by the constants x^(8·BLOCK) and x^(8·2·BLOCK) mod P.
+// Multiplication by a constant is linear over GF(2), so it is four table lookups, one per byte of
+// the CRC: shift_table[k][j][b] = (b << 8j) · constant k. 8 KiB, computed once on first use.
+static uint32_t shift_table[2][4][256];
+static int shift_table_ready = 0;
 
 static void compute_shifts(void) {
-    uint32_t one = x_pow_8n(BLOCK), two = x_pow_8n(2 * BLOCK);
-    __atomic_store_n(&shift_2block, two, __ATOMIC_RELAXED);
-    __atomic_store_n(&shift_block, one, __ATOMIC_RELEASE);
+    uint32_t constants[2] = { x_pow_8n(BLOCK), x_pow_8n(2 * BLOCK) };
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 4; j++)
+            for (uint32_t b = 0; b < 256; b++) shift_table[k][j][b] = gf2_multiply(b << (8 * j), constants[k]);
+    __atomic_store_n(&shift_table_ready, 1, __ATOMIC_RELEASE); // idempotent, racing is harmless
+}
+
+/// crc · constant k, by table.
+static inline uint32_t shift(int k, uint32_t crc) {
+    return shift_table[k][0][crc & 0xff] ^ shift_table[k][1][(crc >> 8) & 0xff] ^
+           shift_table[k][2][(crc >> 16) & 0xff] ^ shift_table[k][3][crc >> 24];
 }
 
 #if defined(__x86_64__)
@@ -78,8 +90,7 @@ static uint32_t crc32c_sse42(uint32_t crc, const void *bytes, size_t length) {
     const uint8_t *p = (const uint8_t *)bytes;
     uint64_t c = ~crc;
     if (length >= 3 * BLOCK) {
-        if (!__atomic_load_n(&shift_block, __ATOMIC_ACQUIRE)) compute_shifts();
-        uint32_t s1 = __atomic_load_n(&shift_block, __ATOMIC_RELAXED), s2 = __atomic_load_n(&shift_2block, __ATOMIC_RELAXED);
+        if (!__atomic_load_n(&shift_table_ready, __ATOMIC_ACQUIRE)) compute_shifts();
         while (length >= 3 * BLOCK) {
             uint64_t c1 = 0, c2 = 0;
             for (size_t i = 0; i < BLOCK; i += 8) {
@@ -89,7 +100,7 @@ static uint32_t crc32c_sse42(uint32_t crc, const void *bytes, size_t length) {
                 c1 = __builtin_ia32_crc32di(c1, b);
                 c2 = __builtin_ia32_crc32di(c2, d);
             }
-            c = gf2_multiply((uint32_t)c, s2) ^ gf2_multiply((uint32_t)c1, s1) ^ (uint32_t)c2;
+            c = shift(1, (uint32_t)c) ^ shift(0, (uint32_t)c1) ^ (uint32_t)c2;
             p += 3 * BLOCK; length -= 3 * BLOCK;
         }
     }
@@ -120,8 +131,7 @@ static uint32_t crc32c_arm(uint32_t crc, const void *bytes, size_t length) {
     const uint8_t *p = (const uint8_t *)bytes;
     uint32_t c = ~crc;
     if (length >= 3 * BLOCK) {
-        if (!__atomic_load_n(&shift_block, __ATOMIC_ACQUIRE)) compute_shifts();
-        uint32_t s1 = __atomic_load_n(&shift_block, __ATOMIC_RELAXED), s2 = __atomic_load_n(&shift_2block, __ATOMIC_RELAXED);
+        if (!__atomic_load_n(&shift_table_ready, __ATOMIC_ACQUIRE)) compute_shifts();
         while (length >= 3 * BLOCK) {
             uint32_t c1 = 0, c2 = 0;
             for (size_t i = 0; i < BLOCK; i += 8) {
@@ -129,7 +139,7 @@ static uint32_t crc32c_arm(uint32_t crc, const void *bytes, size_t length) {
                 memcpy(&a, p + i, 8); memcpy(&b, p + BLOCK + i, 8); memcpy(&d, p + 2 * BLOCK + i, 8);
                 c = __crc32cd(c, a); c1 = __crc32cd(c1, b); c2 = __crc32cd(c2, d);
             }
-            c = gf2_multiply(c, s2) ^ gf2_multiply(c1, s1) ^ c2;
+            c = shift(1, c) ^ shift(0, c1) ^ c2;
             p += 3 * BLOCK; length -= 3 * BLOCK;
         }
     }

@@ -116,6 +116,7 @@ public class ReadTransaction {
 
     /// Calls `body` with the value under `key`, read in place from the map (no copy); nil when absent.
     /// The span is valid only inside `body`.
+    @inlinable
     public func withValue<R>(forKey key: some Collection<UInt8>, in db: Database = .main,
                              _ body: (RawSpan) throws -> R) throws -> R? {
         guard let b = try valueBuffer(forKey: key, in: db) else { return nil }
@@ -123,13 +124,18 @@ public class ReadTransaction {
     }
 
     /// The value under `key`, in place: valid until the transaction ends or next changes `db`.
+    @inlinable
     func valueBuffer(forKey key: some Collection<UInt8>, in db: Database) throws(LarchError) -> UnsafeRawBufferPointer? {
+        try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db) }
+    }
+
+    /// `valueBuffer` on contiguous key bytes: the non-generic body of every read.
+    @usableFromInline
+    final func valueBytes(forKey k: UnsafeRawBufferPointer, in db: Database) throws(LarchError) -> UnsafeRawBufferPointer? {
         let t = try tree(db)
-        return try withBytes(key) { k throws(LarchError) in
-            try core.validateKey(k)
-            guard let e = try core.lookup(tree: t, key: k) else { return nil }
-            return try core.valueBytes(e)
-        }
+        try core.validateKey(k)
+        guard let e = try core.lookup(tree: t, key: k) else { return nil }
+        return try core.valueBytes(e)
     }
 
     /// A cursor over `db`, unpositioned.

@@ -9,12 +9,19 @@ public final class WriteTransaction: ReadTransaction {
 
     /// Stores `value` under `key`, replacing any value there; with `overwrite: false`, an existing
     /// key throws `keyExists` instead.
+    @inlinable
     public func put(_ value: some Collection<UInt8>, forKey key: some Collection<UInt8>, in db: Database = .main,
                     overwrite: Bool = true) throws(LarchError) {
-        let t = try tree(db)
         try withBytes(key) { k throws(LarchError) in
-            try withBytes(value) { v throws(LarchError) in try core.put(tree: t, key: k, value: v, overwrite: overwrite) }
+            try withBytes(value) { v throws(LarchError) in try putBytes(v, forKey: k, in: db, overwrite: overwrite) }
         }
+    }
+
+    /// `put` on contiguous bytes: the non-generic body every `put` overload ends in.
+    @usableFromInline
+    func putBytes(_ value: UnsafeRawBufferPointer, forKey key: UnsafeRawBufferPointer, in db: Database,
+                  overwrite: Bool) throws(LarchError) {
+        try core.put(tree: try tree(db), key: key, value: value, overwrite: overwrite)
     }
 
     /// Stores the UTF-8 bytes of `value` under those of `key`.
@@ -26,10 +33,15 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     /// Deletes `key`; returns whether it was present.
-    @discardableResult
+    @discardableResult @inlinable
     public func delete(_ key: some Collection<UInt8>, in db: Database = .main) throws(LarchError) -> Bool {
-        let t = try tree(db)
-        return try withBytes(key) { k throws(LarchError) in try core.delete(tree: t, key: k) }
+        try withBytes(key) { k throws(LarchError) in try deleteBytes(k, in: db) }
+    }
+
+    /// `delete` on contiguous bytes.
+    @usableFromInline
+    func deleteBytes(_ key: UnsafeRawBufferPointer, in db: Database) throws(LarchError) -> Bool {
+        try core.delete(tree: try tree(db), key: key)
     }
 
     /// Deletes the UTF-8 bytes of `key`; returns whether it was present.

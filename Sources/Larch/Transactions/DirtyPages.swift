@@ -10,7 +10,7 @@ struct DirtyPage {
 /// writes do not allocate.
 final class PageBufferPool: @unchecked Sendable {  // used only by the writer, under WriterLock
     let pageSize: Int
-    private var spare: [UnsafeMutableRawPointer] = []
+    @exclusivity(unchecked) private var spare: [UnsafeMutableRawPointer] = []
     private let maxSpare = 4096
 
     init(pageSize: Int) { self.pageSize = pageSize }

@@ -11,27 +11,35 @@ final class WriteState {
     let txnID: TransactionID
     let buffers: PageBufferPool
     let maxSizeBytes: Int
-    var dirty = DirtyTable()
+    @exclusivity(unchecked) var dirty = DirtyTable()
     /// The high-water mark: pages at or above it have never been used.
-    var nextPage: UInt64
+    @exclusivity(unchecked) var nextPage: UInt64
     /// Reusable pages, sorted descending when `poolSorted` (so `popLast` yields the lowest page).
-    var pool: [UInt64] = []
-    var poolSorted = true
-    var freed: [UInt64] = []
+    @exclusivity(unchecked) var pool: [UInt64] = []
+    @exclusivity(unchecked) var poolSorted = true
+    @exclusivity(unchecked) var freed: [UInt64] = []
     /// The oldest snapshot any reader (or this writer) may still read, computed once.
-    var oldestSnapshot: TransactionID?
+    @exclusivity(unchecked) var oldestSnapshot: TransactionID?
     /// Set while a free-tree record is being taken, and during the commit's free-tree save, when
     /// allocations must not take further records.
-    var freeTreeBusy = false
+    @exclusivity(unchecked) var freeTreeBusy = false
     /// Free-tree keys already taken (so a failed delete is never retried into a loop).
-    var pagesFromFreeTree = 0
+    @exclusivity(unchecked) var pagesFromFreeTree = 0
     /// A page-size scratch buffer for rebuilding pages during splits.
     let scratch: UnsafeMutableRawPointer
     /// Write transactions' live cursors, told to remember their position before the tree changes.
-    var cursors: [ObjectIdentifier: Unmanaged<CursorState>] = [:]
-    var sparePaths: [TreePath] = []
+    @exclusivity(unchecked) var cursors: [ObjectIdentifier: Unmanaged<CursorState>] = [:]
+    @exclusivity(unchecked) var sparePaths: [TreePath] = []
+    /// The path of the last put that changed no page boundaries, valid for tree `hintTree` until
+    /// any other change to that tree (`beginChange` sets `hintTree` to -1): the next put there
+    /// tries its leaf before descending from the root.
+    @exclusivity(unchecked) var hintPath: TreePath?
+    @exclusivity(unchecked) var hintTree = -1
+    /// Consecutive puts the hint did not serve, and puts left before it is tried again.
+    @exclusivity(unchecked) var hintMisses = 0
+    @exclusivity(unchecked) var hintSkips = 0
     /// Set when an operation failed part-way: the transaction can only be aborted.
-    var failure: LarchError?
+    @exclusivity(unchecked) var failure: LarchError?
 
     init(txnID: TransactionID, nextPage: UInt64, buffers: PageBufferPool, maxSizeBytes: Int) {
         self.txnID = txnID

@@ -6,12 +6,12 @@
 final class CursorState {
     let core: TransactionCore
     let tree: Int
-    private(set) var views: [PageView] = []
-    private(set) var indices: [Int] = []
-    private(set) var isPositioned = false
-    private var version: UInt64
-    private var savedKey: [UInt8] = []
-    private var needsReseek = false
+    @exclusivity(unchecked) private(set) var views: [PageView] = []
+    @exclusivity(unchecked) private(set) var indices: [Int] = []
+    @exclusivity(unchecked) private(set) var isPositioned = false
+    @exclusivity(unchecked) private var version: UInt64
+    @exclusivity(unchecked) private var savedKey: [UInt8] = []
+    @exclusivity(unchecked) private var needsReseek = false
 
     init(core: TransactionCore, tree: Int) {
         self.core = core

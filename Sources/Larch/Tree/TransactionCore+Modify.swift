@@ -27,6 +27,7 @@ extension TransactionCore {
         }
         trees[tree].isDirty = true
         trees[tree].version &+= 1
+        if w.hintTree == tree { w.hintTree = -1 }   // the put that made the change sets a new hint
     }
 
     func validateKey(_ key: UnsafeRawBufferPointer) throws(LarchError) {
@@ -54,15 +55,15 @@ extension TransactionCore {
 
     /// Copy-on-write of every page on the path, re-linking each new page into its (new) parent.
     func touchPath(_ w: WriteState, tree: Int, path: TreePath) throws(LarchError) {
-        for level in 0..<path.pages.count {
-            let old = path.pages[level]
+        for level in 0..<path.count {
+            let old = path.page(level)
             let new = try touch(w, old)
             guard new != old else { continue }
-            path.pages[level] = new
+            path.setPage(level, new)
             if level == 0 {
                 trees[tree].root.root = new
             } else {
-                mutable(w, path.pages[level - 1]).setChild(path.indices[level - 1], page: new, checksum: 0)
+                mutable(w, path.page(level - 1)).setChild(path.index(level - 1), page: new, checksum: 0)
             }
         }
     }
@@ -76,15 +77,47 @@ extension TransactionCore {
         try modifying { w throws(LarchError) in
             let inline = limits.isInline(keyLength: key.count, valueLength: value.count)
             let cellSize = LeafCell.size(keyLength: key.count, valueLength: value.count, overflow: !inline)
-            let path = w.takePath()
-            defer { w.givePath(path) }
+            var path = w.takePath()
+            // A put that changes no page boundaries leaves its path as the hint for the next put.
+            var keepAsHint = false
+            defer {
+                if keepAsHint {
+                    if let old = w.hintPath { w.givePath(old) }
+                    w.hintPath = path
+                    w.hintTree = tree
+                } else {
+                    w.givePath(path)
+                }
+            }
             var index = 0
             var exact = false
+            var hinted = false
             if !trees[tree].root.isEmpty {
-                (index, exact) = try descend(tree: tree, key: key, path: path)
+                // Random keys rarely land in the last leaf: after 8 misses in a row, the hint is
+                // tried only on every 33rd put.
+                var tryHint = false
+                if w.hintTree == tree && w.hintPath != nil {
+                    if w.hintSkips > 0 { w.hintSkips -= 1 } else { tryHint = true }
+                }
+                if tryHint, let hint = w.hintPath, let r = try hintedPosition(w, path: hint, key: key) {
+                    w.hintPath = nil
+                    w.givePath(path)
+                    path = hint
+                    path.setIndex(path.count - 1, r.index)
+                    (index, exact) = r
+                    hinted = true
+                    w.hintMisses = 0
+                } else {
+                    if tryHint {
+                        w.hintMisses += 1
+                        if w.hintMisses >= 8 { w.hintSkips = 32 }
+                    }
+                    (index, exact) = try descend(tree: tree, key: key, path: path)
+                }
                 if exact && !overwrite { throw .keyExists }
             }
             beginChange(w, tree: tree)
+            let shape = (trees[tree].root.depth, trees[tree].root.branchPages, trees[tree].root.leafPages)
             try withUnsafeTemporaryAllocation(byteCount: cellSize, alignment: 8) { buffer throws(LarchError) in
                 let cell = buffer.baseAddress!
                 // The cell first, and for a large value its overflow run: allocating the run before
@@ -113,13 +146,15 @@ extension TransactionCore {
                     leaf.insertCell(at: 0, copying: cell, size: cellSize)
                     return
                 }
-                try touchPath(w, tree: tree, path: path)
-                let leaf = mutable(w, path.pages[path.pages.count - 1])
+                // A hinted path was made dirty by the put that left it, and nothing changed since.
+                if !hinted { try touchPath(w, tree: tree, path: path) }
+                let leaf = mutable(w, path.leaf)
                 if exact {
                     let old = try leaf.view.leafCell(index)
                     if case .inline(let b) = old.value, inline, b.count == value.count {
                         // Same size, inline: overwrite the value bytes where they are.
                         if value.count > 0 { UnsafeMutableRawPointer(mutating: b.baseAddress!).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+                        keepAsHint = true
                         return
                     }
                     if inline { try releaseOverflow(w, tree: tree, path: path, index: index) }
@@ -127,14 +162,36 @@ extension TransactionCore {
                 } else {
                     trees[tree].root.entries += 1
                 }
-                try insert(w, tree: tree, path: path, level: path.pages.count - 1, index: index, cell: cellBytes)
+                try insert(w, tree: tree, path: path, level: path.count - 1, index: index, cell: cellBytes)
+                let r = trees[tree].root
+                keepAsHint = (r.depth, r.branchPages, r.leafPages) == shape
             }
         }
     }
 
+    /// Where `key` belongs in the leaf at the end of `path` (the previous put's path, every page of
+    /// it dirty and unchanged since), when that leaf is certainly the right one: the key lies between
+    /// the leaf's first and last keys, or after its last key in the rightmost leaf (appending).
+    /// nil otherwise, and the caller descends from the root.
+    private func hintedPosition(_ w: WriteState, path: TreePath, key: UnsafeRawBufferPointer) throws(LarchError) -> (index: Int, exact: Bool)? {
+        let leaf = mutable(w, path.leaf).view
+        let n = leaf.count
+        guard n > 0 else { return nil }
+        let last = try leaf.leafKey(n - 1)
+        let c = compareBytes(key.start, key.count, last.start, last.count)
+        if c > 0 {
+            for l in 0..<(path.count - 1) where path.index(l) != mutable(w, path.page(l)).count - 1 { return nil }
+            return (n, false)
+        }
+        if c == 0 { return (n - 1, true) }
+        let first = try leaf.leafKey(0)
+        guard compareBytes(key.start, key.count, first.start, first.count) >= 0 else { return nil }
+        return try leaf.leafSearch(key)
+    }
+
     /// Frees the overflow run of leaf cell `index` at the end of `path`, if it has one.
     private func releaseOverflow(_ w: WriteState, tree: Int, path: TreePath, index: Int) throws(LarchError) {
-        let old = try validatedPage(path.pages[path.pages.count - 1]).leafCell(index)
+        let old = try validatedPage(path.leaf).leafCell(index)
         guard case let .overflow(first, _, length) = old.value else { return }
         let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
         release(w, first, count: pages)
@@ -143,7 +200,7 @@ extension TransactionCore {
 
     /// Inserts `cell` at `index` of the dirty page at `level` of `path`, splitting when it does not fit.
     func insert(_ w: WriteState, tree: Int, path: TreePath, level: Int, index: Int, cell: UnsafeRawBufferPointer) throws(LarchError) {
-        let page = mutable(w, path.pages[level])
+        let page = mutable(w, path.page(level))
         if page.freeBytes >= cell.count + PageLayout.slotSize {
             page.insertCell(at: index, copying: cell.baseAddress!, size: cell.count)
             return
@@ -171,7 +228,7 @@ extension TransactionCore {
 
     /// Removes cell `index` of the (dirty) leaf at the end of `path`, frees its overflow run, and rebalances.
     func removeLeafCell(_ w: WriteState, tree: Int, path: TreePath, index: Int) throws(LarchError) {
-        let leaf = mutable(w, path.pages[path.pages.count - 1])
+        let leaf = mutable(w, path.leaf)
         let old = try leaf.view.leafCell(index)
         if case let .overflow(first, _, length) = old.value {
             let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
@@ -180,6 +237,6 @@ extension TransactionCore {
         }
         leaf.removeCell(at: index, leaf: true)
         trees[tree].root.entries -= 1
-        try rebalance(w, tree: tree, path: path, level: path.pages.count - 1)
+        try rebalance(w, tree: tree, path: path, level: path.count - 1)
     }
 }

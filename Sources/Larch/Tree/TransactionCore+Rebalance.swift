@@ -5,7 +5,7 @@ extension TransactionCore {
     func rebalance(_ w: WriteState, tree: Int, path: TreePath, level: Int) throws(LarchError) {
         let depth = trees[tree].root.depth
         let isLeaf = level == depth - 1
-        let pageNumber = path.pages[level]
+        let pageNumber = path.page(level)
         let page = mutable(w, pageNumber)
 
         if level == 0 {
@@ -25,9 +25,9 @@ extension TransactionCore {
         let minCount = isLeaf ? 1 : 2
         if page.usedBytes >= limits.underfullThreshold && page.count >= minCount { return }
 
-        let parentNumber = path.pages[level - 1]
+        let parentNumber = path.page(level - 1)
         let parent = mutable(w, parentNumber)
-        let pi = path.indices[level - 1]
+        let pi = path.index(level - 1)
         guard parent.count >= 2 else { return }
         let siblingIsLeft = pi > 0
         let si = siblingIsLeft ? pi - 1 : pi + 1
@@ -104,7 +104,7 @@ extension TransactionCore {
 
     /// Replaces the key of branch cell `index` on the page at `level`, splitting it if the new key does not fit.
     func replaceSeparator(_ w: WriteState, tree: Int, path: TreePath, level: Int, index: Int, key: [UInt8]) throws(LarchError) {
-        let page = mutable(w, path.pages[level])
+        let page = mutable(w, path.page(level))
         let (child, checksum) = try page.view.child(index)
         page.removeCell(at: index, leaf: false)
         let size = BranchCell.size(keyLength: key.count)

@@ -4,7 +4,7 @@ extension TransactionCore {
     func split(_ w: WriteState, tree: Int, path: TreePath, level: Int, index: Int, cell: UnsafeRawBufferPointer) throws(LarchError) {
         let depth = trees[tree].root.depth
         let isLeaf = level == depth - 1
-        let leftNumber = path.pages[level]
+        let leftNumber = path.page(level)
         let old = mutable(w, leftNumber)
         let n = old.count
         let usable = limits.usable
@@ -94,14 +94,14 @@ extension TransactionCore {
                 trees[tree].root.depth += 1
                 trees[tree].root.branchPages += 1
             } else {
-                try insert(w, tree: tree, path: path, level: level - 1, index: path.indices[level - 1] + 1, cell: parentCell)
+                try insert(w, tree: tree, path: path, level: level - 1, index: path.index(level - 1) + 1, cell: parentCell)
             }
         }
     }
 
     /// Whether every page above `level` on the path is entered through its last cell.
     private func isRightmost(_ w: WriteState, path: TreePath, below level: Int) -> Bool {
-        for l in 0..<level where path.indices[l] != mutable(w, path.pages[l]).count - 1 { return false }
+        for l in 0..<level where path.index(l) != mutable(w, path.page(l)).count - 1 { return false }
         return true
     }
 

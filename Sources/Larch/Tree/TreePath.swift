@@ -1,23 +1,62 @@
 /// The pages and cell indexes from a tree's root down to a leaf, as a modification walks them.
 /// After copy-on-write (`touchPath`) every page on it is dirty and may be changed in place.
+///
+/// The arrays keep their elements across `reset()` (only `count` goes back to 0), so that walking
+/// a path neither allocates nor shrinks and regrows the arrays on every operation.
 final class TreePath {
-    var pages: [PageNumber] = []
-    var indices: [Int] = []
+    @exclusivity(unchecked) private var pageStore: [PageNumber] = []
+    @exclusivity(unchecked) private var indexStore: [Int] = []
+    /// Levels on the path: 0 is the root.
+    @exclusivity(unchecked) private(set) var count = 0
 
     init() {
-        pages.reserveCapacity(16)
-        indices.reserveCapacity(16)
+        pageStore.reserveCapacity(16)
+        indexStore.reserveCapacity(16)
     }
 
-    func reset() {
-        pages.removeAll(keepingCapacity: true)
-        indices.removeAll(keepingCapacity: true)
-    }
+    @inline(__always)
+    func reset() { count = 0 }
 
+    @inline(__always)
     func push(_ page: PageNumber, _ index: Int) {
-        pages.append(page)
-        indices.append(index)
+        if count < pageStore.count {
+            pageStore[count] = page
+            indexStore[count] = index
+        } else {
+            pageStore.append(page)
+            indexStore.append(index)
+        }
+        count += 1
     }
+
+    /// The page at `level`.
+    @inline(__always)
+    func page(_ level: Int) -> PageNumber {
+        precondition(level < count)
+        return pageStore[level]
+    }
+
+    /// The cell index at `level`.
+    @inline(__always)
+    func index(_ level: Int) -> Int {
+        precondition(level < count)
+        return indexStore[level]
+    }
+
+    @inline(__always)
+    func setPage(_ level: Int, _ page: PageNumber) {
+        precondition(level < count)
+        pageStore[level] = page
+    }
+
+    @inline(__always)
+    func setIndex(_ level: Int, _ index: Int) {
+        precondition(level < count)
+        indexStore[level] = index
+    }
+
+    /// The leaf at the bottom of the path.
+    var leaf: PageNumber { page(count - 1) }
 }
 
 extension WriteState {
