@@ -6,8 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Larch", targets: ["Larch"]),
-        .executable(name: "larch", targets: ["larch"]),
-        .executable(name: "larch-demo", targets: ["larch-demo"]),
+        .executable(name: "larch", targets: ["LarchCLI"]),
         .executable(name: "larch-crashlab", targets: ["larch-crashlab"]),
     ],
     dependencies: [
@@ -25,16 +24,11 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // The `larch` command-line tool: stat, get/put/del/scan, dump/load (LMDB text format), check, copy, demo.
+        // The `larch` command-line tool: stat, get/put/del/scan, dump/load (LMDB text format), check,
+        // copy, demo (which uses the crash lab's simulated disk).
         .executableTarget(
-            name: "larch",
-            dependencies: ["Larch", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Sources/LarchCLI",
-            swiftSettings: [.swiftLanguageMode(.v6)]
-        ),
-        .executableTarget(
-            name: "larch-demo",
-            dependencies: ["Larch"],
+            name: "LarchCLI",
+            dependencies: ["Larch", "LarchCrashLab", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(
@@ -63,7 +57,7 @@ let package = Package(
         // Runs the built `larch` executable and checks its output and exit codes.
         .testTarget(
             name: "LarchCLITests",
-            dependencies: ["larch"],
+            dependencies: ["LarchCLI"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]

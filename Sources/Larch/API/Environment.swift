@@ -97,6 +97,29 @@ public final class Environment: Sendable {
 
     /// Reads both meta pages and returns the valid one with the higher transaction id.
     static func readCurrentMeta(_ file: any StorageDevice, path: String, fileSize: Int) throws(LarchError) -> MetaPage {
+        let (first, second) = try readMetaSlots(file, fileSize: fileSize)
+        switch (first, second) {
+        case let (.success(a), .success(b)):
+            guard a.pageSize == b.pageSize else { return a.txnID > b.txnID ? a : b }
+            return a.txnID > b.txnID ? a : b
+        case let (.success(a), .failure): return a
+        case let (.failure, .success(b)): return b
+        case let (.failure(a), .failure(b)):
+            if a == .badMagic && b == .badMagic { throw .notALarchFile(path: path) }
+            if case .unsupportedVersion(let v) = a, case .unsupportedVersion = b {
+                throw .unsupportedVersion(path: path, found: v, supported: MetaPage.formatVersion)
+            }
+            if case .truncated(let required, _) = a {
+                throw .truncatedFile(path: path, sizeBytes: fileSize, requiredBytes: required)
+            }
+            throw .bothMetaPagesInvalid(path: path, page0: a.description, page1: b.description)
+        }
+    }
+
+    /// Reads and validates both meta pages: each must decode, sit in the slot its transaction id
+    /// names, and fit the file.
+    static func readMetaSlots(_ file: any StorageDevice, fileSize: Int) throws(LarchError)
+        -> (Result<MetaPage, MetaPage.DecodeFailure>, Result<MetaPage, MetaPage.DecodeFailure>) {
         let probe = UnsafeMutableRawBufferPointer.allocate(byteCount: MetaPage.encodedSize, alignment: 8)
         defer { probe.deallocate() }
         func decode(at offset: Int) throws(LarchError) -> Result<MetaPage, MetaPage.DecodeFailure> {
@@ -126,22 +149,7 @@ public final class Environment: Sendable {
                 size *= 2
             }
         }
-        switch (first, second) {
-        case let (.success(a), .success(b)):
-            guard a.pageSize == b.pageSize else { return a.txnID > b.txnID ? a : b }
-            return a.txnID > b.txnID ? a : b
-        case let (.success(a), .failure): return a
-        case let (.failure, .success(b)): return b
-        case let (.failure(a), .failure(b)):
-            if a == .badMagic && b == .badMagic { throw .notALarchFile(path: path) }
-            if case .unsupportedVersion(let v) = a, case .unsupportedVersion = b {
-                throw .unsupportedVersion(path: path, found: v, supported: MetaPage.formatVersion)
-            }
-            if case .truncated(let required, _) = a {
-                throw .truncatedFile(path: path, sizeBytes: fileSize, requiredBytes: required)
-            }
-            throw .bothMetaPagesInvalid(path: path, page0: a.description, page1: b.description)
-        }
+        return (first, second)
     }
 
     /// Virtual address space to reserve: twice the file, at least 1 GiB, at most `maxSize`.

@@ -8,6 +8,13 @@ enum CRC32C {
         larch_crc32c(0, bytes, count)
     }
 
+    /// The checksum of the bytes before these followed by `count` bytes at `bytes`, where `crc` is
+    /// the checksum of the bytes before.
+    @inline(__always)
+    static func checksum(continuing crc: UInt32, _ bytes: UnsafeRawPointer, count: Int) -> UInt32 {
+        larch_crc32c(crc, bytes, count)
+    }
+
     /// The checksum of a buffer.
     static func checksum(_ buffer: UnsafeRawBufferPointer) -> UInt32 {
         guard let base = buffer.baseAddress else { return 0 }

@@ -115,4 +115,23 @@ struct MutablePage {
 
     /// Sets only the recorded checksum of branch cell `i`.
     func setChildChecksum(_ i: Int, _ checksum: UInt32) { (base + slot(i)).setU32(checksum, at: 8) }
+
+    /// Points leaf cell `i`, which holds an overflow reference, at another run.
+    func setOverflowReference(_ i: Int, first: PageNumber, checksum: UInt32) {
+        let p = base + slot(i)
+        assert(UnsafeRawPointer(p).u16(at: 0) & LeafCell.flagOverflow != 0, "not an overflow cell")
+        let ref = p + LeafCell.headerSize + Int(UnsafeRawPointer(p).u16(at: 2))
+        ref.setU64(first.rawValue, at: 0)
+        ref.setU32(checksum, at: 8)
+    }
+
+    /// Replaces the inline value of leaf cell `i` with `value`, which has the same length.
+    func replaceInlineValue(_ i: Int, with value: [UInt8]) {
+        let p = base + slot(i)
+        let keyLength = Int(UnsafeRawPointer(p).u16(at: 2))
+        precondition(UnsafeRawPointer(p).u16(at: 0) & LeafCell.flagOverflow == 0 && Int(UnsafeRawPointer(p).u32(at: 4)) == value.count,
+                     "replaceInlineValue needs an inline value of the same length")
+        guard !value.isEmpty else { return }
+        value.withUnsafeBytes { (p + LeafCell.headerSize + keyLength).copyMemory(from: $0.baseAddress!, byteCount: value.count) }
+    }
 }

@@ -1,0 +1,126 @@
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The file a copy is written to: created new (never over an existing file), filled page by page
+/// in increasing order through a write buffer, and finished by syncing the pages, writing both meta
+/// pages and syncing again — so a copy interrupted at any point has no valid meta and is never
+/// mistaken for a database. `discard()` removes an unfinished copy.
+final class CopyDestination {
+    let path: String
+    let pageSize: Int
+    private let descriptor: FileDescriptor
+    private let buffer: UnsafeMutableRawBufferPointer
+    private var buffered = 0
+    /// The page the first buffered byte belongs to.
+    private var bufferStart: UInt64 = 2
+    /// Pages appended so far, counting the two meta pages (which are written last).
+    private(set) var pageCount: UInt64 = 2
+    private(set) var bytesWritten = 0
+    private var closed = false
+
+    /// Creates `path`, which must not exist.
+    init(path: String, pageSize: Int) throws(LarchError) {
+        self.path = path
+        self.pageSize = pageSize
+        do {
+            descriptor = try FileDescriptor.open(
+                FilePath(path), .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch {
+            if let e = error as? Errno, e == .fileExists {
+                throw LarchError.io(operation: "create copy", path: path, errno: e.rawValue,
+                                    message: "the destination already exists; choose a new path or remove it first")
+            }
+            throw DataFile.ioError("create copy", path, error)
+        }
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(pageSize, 1 << 20) / pageSize * pageSize, alignment: 4096)
+    }
+
+    deinit {
+        buffer.deallocate()
+        if !closed { try? descriptor.close() }
+    }
+
+    /// A zeroed page-size scratch area in the write buffer for page `pageCount`, to be filled by
+    /// the caller before the next call. The page is counted as written.
+    func appendPage() throws(LarchError) -> UnsafeMutableRawPointer {
+        if buffered + pageSize > buffer.count { try flush() }
+        let p = buffer.baseAddress! + buffered
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: pageSize)
+        buffered += pageSize
+        pageCount += 1
+        return p
+    }
+
+    /// Appends `count` whole pages copied from `source`.
+    func append(pages source: UnsafeRawPointer, count: Int) throws(LarchError) {
+        var done = 0
+        while done < count {
+            if buffered + pageSize > buffer.count { try flush() }
+            let n = min(count - done, (buffer.count - buffered) / pageSize)
+            (buffer.baseAddress! + buffered).copyMemory(from: source + done * pageSize, byteCount: n * pageSize)
+            buffered += n * pageSize
+            pageCount += UInt64(n)
+            done += n
+        }
+    }
+
+    private func flush() throws(LarchError) {
+        guard buffered > 0 else { return }
+        try write(UnsafeRawBufferPointer(start: buffer.baseAddress, count: buffered), at: Int(bufferStart) * pageSize)
+        bufferStart += UInt64(buffered / pageSize)
+        buffered = 0
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
+        do { _ = try descriptor.writeAll(toAbsoluteOffset: Int64(offset), bytes) } catch {
+            throw DataFile.ioError("pwrite", path, error)
+        }
+        bytesWritten += bytes.count
+    }
+
+    private func sync() throws(LarchError) {
+        #if canImport(Darwin)
+        if fcntl(descriptor.rawValue, F_FULLFSYNC) == 0 { return }
+        if fsync(descriptor.rawValue) != 0 { throw DataFile.ioError("fsync", path, Errno(rawValue: errno)) }
+        #else
+        while fsync(descriptor.rawValue) != 0 {
+            if errno == EINTR { continue }
+            throw DataFile.ioError("fsync", path, Errno(rawValue: errno))
+        }
+        #endif
+    }
+
+    /// Syncs the pages, then writes both meta pages (`meta` in its slot, the same state one
+    /// transaction older in the other, so either can be opened) and syncs again.
+    func finish(meta: MetaPage) throws(LarchError) {
+        try flush()
+        try sync()
+        let metas = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * pageSize, alignment: 4096)
+        defer { metas.deallocate() }
+        metas.initializeMemory(as: UInt8.self, repeating: 0)
+        var older = meta
+        older.txnID = TransactionID(meta.txnID.rawValue - 1)
+        meta.encode(to: metas.baseAddress! + meta.slot * pageSize)
+        older.encode(to: metas.baseAddress! + older.slot * pageSize)
+        try write(UnsafeRawBufferPointer(metas), at: 0)
+        try sync()
+        closed = true
+        do { try descriptor.close() } catch { throw DataFile.ioError("close", path, error) }
+    }
+
+    /// Closes and removes an unfinished copy.
+    func discard() {
+        if !closed {
+            closed = true
+            try? descriptor.close()
+        }
+        unlink(path)
+    }
+}

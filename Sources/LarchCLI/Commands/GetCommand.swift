@@ -1,0 +1,51 @@
+import ArgumentParser
+import Larch
+
+/// `larch get`: print one value.
+struct GetCommand: LarchSubcommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "Print the value stored under a key.",
+        discussion: """
+            Prints the value followed by a newline; --raw prints exactly the stored bytes. Exit status 1
+            when the key is absent.
+
+            Examples:
+              larch get app.larch user:1
+              larch get app.larch --db tags user:1
+              larch get app.larch --hex 00ff10        the key as hex; the value is printed as hex
+              larch get app.larch photo:7 --raw > photo.jpg
+            """)
+
+    @OptionGroup var file: FileArgument
+    @Argument(help: "The key.")
+    var key: String
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var encoding: EncodingOption
+    @Flag(name: .long, help: "Print the value's bytes exactly, with no newline and no encoding.")
+    var raw = false
+
+    func validate() throws {
+        if raw && encoding.hex { throw ValidationError("give --hex or --raw, not both") }
+    }
+
+    func execute() throws {
+        let keyBytes = try encoding.decode(key, what: "key")
+        let env = try file.openForReading()
+        let value = try env.read { txn in try txn.get(keyBytes, in: try database.database(in: txn)) }
+        guard let value else {
+            printError("larch get: key not found: \(encoding.show(keyBytes))")
+            throw ExitCode(ExitStatus.negative)
+        }
+        let out = BufferedOutput()
+        if raw {
+            try out.write(value)
+        } else if encoding.hex {
+            try out.write(ByteEncoding.hex(value) + "\n")
+        } else {
+            try out.write(value)
+            try out.write("\n")
+        }
+        try out.flush()
+    }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Larch
+
+/// `larch load`: read mdb_dump's text format into a Larch file.
+struct LoadCommand: LarchSubcommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Load the text format of LMDB's mdb_dump (from standard input) into a Larch file.",
+        discussion: """
+            Reads every section of the input: each goes to the database its database= line names
+            (created if needed), or to the main database, or to --db NAME when given. Existing keys
+            are overwritten unless --no-overwrite. The file is created if missing, with the page size
+            of --page-size, else the dump's db_pagesize when Larch supports it, else 4096.
+            Commits every 64 MiB of data and at the end of each section; if the input turns out to be
+            malformed, the commits before the error stay and the message says how many entries they held.
+
+            Examples:
+              mdb_dump -a lmdb-dir | larch load app.larch
+              larch load app.larch --input app.dump
+              larch load app.larch --db users < users.dump
+              printf 'key\\nvalue\\n' | larch load app.larch --no-header     plain key/value line pairs (mdb_load -T)
+            """)
+
+    @OptionGroup var file: FileArgument
+    @OptionGroup var database: DatabaseOption
+    @Option(name: [.customShort("f"), .long], help: ArgumentHelp("Read this file instead of standard input.", valueName: "file"))
+    var input: String?
+    @Flag(name: [.customShort("T"), .long], help: "The input is plain pairs of lines (key, value) in the print encoding, with no headers (mdb_load -T).")
+    var noHeader = false
+    @Flag(name: [.customShort("N"), .long], help: "Keep the existing value when a key is already present.")
+    var noOverwrite = false
+    @Option(name: .long, help: ArgumentHelp("Page size when creating the file.", valueName: "bytes"))
+    var pageSize: Int?
+    @Flag(name: .shortAndLong, help: "Print nothing on success.")
+    var quiet = false
+
+    static let batchBytes = 64 << 20
+
+    func execute() throws {
+        let reader = DumpReader(lines: try LineReader.open(input), noHeader: noHeader)
+        var env: Environment? = nil
+        var committed = 0, pending = 0, skipped = 0, sections = 0, commits = 0
+        var databases = Set<String>()
+        do {
+            while let header = try reader.nextSection() {
+                sections += 1
+                if env == nil {
+                    var size = pageSize
+                    if size == nil, let p = header.pageSize, p >= 4096 && p <= 65536 && p & (p - 1) == 0 { size = p }
+                    env = try file.openForWriting(create: true, pageSize: size)
+                }
+                let name = database.db ?? header.database
+                databases.insert(name ?? "")
+                var txn: WriteTransaction? = nil
+                var db = Database.main
+                var batch = 0
+                defer { txn?.abort() }
+                while let record = try reader.nextRecord() {
+                    let (key, value) = record
+                    if txn == nil {
+                        let t = try env!.beginWrite()
+                        db = try name.map { try t.openDatabase($0, create: true) } ?? .main
+                        txn = t
+                    }
+                    do {
+                        try txn!.put(value, forKey: key, in: db, overwrite: !noOverwrite)
+                    } catch LarchError.keyExists {
+                        skipped += 1
+                        continue
+                    } catch {
+                        throw CLIError("line \(reader.lineNumber): \(error)")
+                    }
+                    pending += 1
+                    batch += key.count + value.count
+                    if batch >= Self.batchBytes {
+                        try txn!.commit()
+                        txn = nil
+                        committed += pending
+                        pending = 0
+                        batch = 0
+                        commits += 1
+                    }
+                }
+                if txn == nil, let name {   // an empty section still creates its database
+                    try env!.write { t in _ = try t.openDatabase(name, create: true) }
+                    commits += 1
+                } else if let t = txn {
+                    try t.commit()
+                    txn = nil
+                    committed += pending
+                    pending = 0
+                    commits += 1
+                }
+            }
+        } catch {
+            let note = committed > 0 ? " (\(Formatting.grouped(committed)) entries were committed before it)" : " (nothing was committed)"
+            throw CLIError("\(error)\(note)")
+        }
+        for w in reader.warnings { printError("larch load: warning: \(w)") }
+        if env == nil { env = try file.openForWriting(create: true, pageSize: pageSize) }
+        if !quiet {
+            let skippedNote = skipped > 0 ? ", \(Formatting.grouped(skipped)) existing keys kept" : ""
+            printError("larch load: \(Formatting.grouped(committed)) entries into \(databases.count) database(s) from \(sections) section(s) in \(commits) commit(s)\(skippedNote)")
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Larch
+
+/// `larch scan`: list entries in key order.
+struct ScanCommand: LarchSubcommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "List entries in key order: all, a prefix, or a range.",
+        discussion: """
+            Prints one entry per line: the key, a tab, the value. Bytes outside printable ASCII are
+            shown as a backslash and two hex digits, a backslash as two backslashes (mdb_dump's print
+            format), so every line is unambiguous; --hex shows hex instead.
+
+            Examples:
+              larch scan app.larch
+              larch scan app.larch --prefix user: --limit 10
+              larch scan app.larch --from user:100 --to user:200     from inclusive, to exclusive
+              larch scan app.larch --reverse --limit 1                the last entry
+              larch scan app.larch --db tags --keys-only
+              larch scan app.larch --count --prefix user:
+              larch scan app.larch --json --limit 100
+            """)
+
+    @OptionGroup var file: FileArgument
+    @OptionGroup var database: DatabaseOption
+    @Option(name: .long, help: ArgumentHelp("Only keys starting with this.", valueName: "prefix"))
+    var prefix: String?
+    @Option(name: .long, help: ArgumentHelp("Start at this key (inclusive).", valueName: "key"))
+    var from: String?
+    @Option(name: .long, help: ArgumentHelp("Stop before this key (exclusive).", valueName: "key"))
+    var to: String?
+    @Flag(name: .long, help: "Descending key order.")
+    var reverse = false
+    @Option(name: .long, help: ArgumentHelp("At most this many entries.", valueName: "n"))
+    var limit: Int?
+    @Flag(name: .long, help: "Print keys only.")
+    var keysOnly = false
+    @Flag(name: .long, help: "Print only the number of entries.")
+    var count = false
+    @Flag(name: .long, help: "Print a JSON array of {key, value} (strings in the same encoding as the text output).")
+    var json = false
+    @OptionGroup var encoding: EncodingOption
+
+    func validate() throws {
+        if prefix != nil && (from != nil || to != nil) { throw ValidationError("give --prefix or --from/--to, not both") }
+        if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
+        if count && json { throw ValidationError("give --count or --json, not both") }
+    }
+
+    /// One entry of the JSON output.
+    struct Entry: Encodable {
+        var key: String
+        var value: String?
+    }
+
+    func execute() throws {
+        let range: KeyRange
+        if let prefix {
+            range = .prefix(try encoding.decode(prefix, what: "prefix"))
+        } else {
+            range = KeyRange(lower: try from.map { .included(try encoding.decode($0, what: "--from key")) } ?? .unbounded,
+                             upper: try to.map { .excluded(try encoding.decode($0, what: "--to key")) } ?? .unbounded)
+        }
+        let env = try file.openForReading()
+        let out = BufferedOutput()
+        var seen = 0
+        var entries: [Entry] = []
+        let hex = encoding.hex
+        let keysOnly = keysOnly, count = count, json = json, limit = limit
+        try env.read { txn in
+            let db = try database.database(in: txn)
+            try txn.forEach(in: db, range, reverse: reverse) { key, value in
+                if let limit, seen >= limit { return false }
+                seen += 1
+                if count { return true }
+                if json {
+                    let k = key.withUnsafeBytes { hex ? ByteEncoding.hex($0) : ByteEncoding.printable($0) }
+                    let v = keysOnly ? nil : value.withUnsafeBytes { hex ? ByteEncoding.hex($0) : ByteEncoding.printable($0) }
+                    entries.append(Entry(key: k, value: v))
+                    return true
+                }
+                try out.append { buf in
+                    key.withUnsafeBytes { hex ? ByteEncoding.hex($0, into: &buf) : ByteEncoding.printable($0, into: &buf) }
+                    if !keysOnly {
+                        buf.append(UInt8(ascii: "\t"))
+                        value.withUnsafeBytes { hex ? ByteEncoding.hex($0, into: &buf) : ByteEncoding.printable($0, into: &buf) }
+                    }
+                    buf.append(UInt8(ascii: "\n"))
+                }
+                return true
+            }
+        }
+        if json {
+            try printJSON(entries)
+        } else {
+            if count { try out.write("\(seen)\n") }
+            try out.flush()
+        }
+    }
+}

@@ -1,0 +1,134 @@
+/// Reads the text format of LMDB's `mdb_dump` (see `DumpWriter`): one or more sections, each a
+/// header and key/value lines up to `DATA=END`. With `noHeader` (mdb_load -T), the input is
+/// instead plain pairs of lines in the print encoding, without headers or leading spaces.
+///
+/// Errors name the input line. Header keywords Larch has no use for (mapsize, maxreaders, mapaddr)
+/// are accepted; unknown ones are reported as warnings and ignored, as mdb_load does; database
+/// flags that Larch cannot honour (duplicates, integer or reverse key order) are errors, since
+/// loading such data would silently change its meaning.
+final class DumpReader {
+    /// The header of one section.
+    struct Header {
+        var database: String?
+        var format: DumpWriter.Format = .bytevalue
+        /// `db_pagesize=`, if given.
+        var pageSize: Int?
+    }
+
+    private let lines: LineReader
+    private let noHeader: Bool
+    private var format: DumpWriter.Format = .bytevalue
+    private var inSection = false
+    private var sectionsRead = 0
+    /// Warnings about ignored header lines.
+    private(set) var warnings: [String] = []
+
+    /// The number of the input line last read, from 1.
+    var lineNumber: Int { lines.lineNumber }
+
+    init(lines: LineReader, noHeader: Bool) {
+        self.lines = lines
+        self.noHeader = noHeader
+    }
+
+    private func error(_ message: String) -> CLIError {
+        CLIError("line \(lines.lineNumber): \(message)")
+    }
+
+    /// The next section's header, or nil at the end of the input.
+    func nextSection() throws -> Header? {
+        precondition(!inSection, "finish the section's records first")
+        if noHeader {
+            guard sectionsRead == 0 else { return nil }
+            sectionsRead += 1
+            inSection = true
+            format = .print
+            return Header(database: nil, format: .print, pageSize: nil)
+        }
+        var header = Header()
+        var sawAnything = false
+        while let raw = try lines.next() {
+            let line = raw.last == UInt8(ascii: "\r") ? raw.dropLast() : raw
+            if line.isEmpty && !sawAnything { continue }
+            sawAnything = true
+            let text = String(decoding: line, as: UTF8.self)
+            if text == "HEADER=END" {
+                sectionsRead += 1
+                inSection = true
+                format = header.format
+                return header
+            }
+            guard let eq = text.firstIndex(of: "=") else {
+                throw error("unexpected line \"\(ByteEncoding.printable(line.prefix(60)))\" in a header (expected KEYWORD=VALUE or HEADER=END); is this an mdb_dump file?")
+            }
+            let keyword = String(text[..<eq]), value = String(text[text.index(after: eq)...])
+            switch keyword {
+            case "VERSION":
+                guard value == "3" else { throw error("unsupported dump version \(value) (this reads VERSION=3)") }
+            case "format":
+                guard let f = DumpWriter.Format(rawValue: value) else {
+                    throw error("unsupported format \"\(value)\" (expected bytevalue or print)")
+                }
+                header.format = f
+            case "database":
+                guard !value.isEmpty else { throw error("empty database name") }
+                header.database = value
+            case "type":
+                guard value == "btree" else { throw error("unsupported database type \"\(value)\" (expected btree)") }
+            case "db_pagesize":
+                guard let size = Int(value) else { throw error("db_pagesize \"\(value)\" is not a number") }
+                header.pageSize = size
+            case "mapsize", "maxreaders", "mapaddr":
+                break
+            case "duplicates", "dupsort", "dupfixed", "integerdup", "reversedup":
+                if value != "0" {
+                    throw error("the database uses LMDB's sorted duplicates (\(keyword)=\(value)); Larch keeps one value per key and cannot load it")
+                }
+            case "integerkey", "reversekey":
+                if value != "0" {
+                    throw error("the database uses LMDB's \(keyword) order; Larch orders keys bytewise, so loading it would change its order")
+                }
+            default:
+                warnings.append("line \(lines.lineNumber): unrecognized keyword ignored: \(keyword)")
+            }
+        }
+        if sawAnything { throw error("the input ends inside a header (no HEADER=END)") }
+        return nil
+    }
+
+    /// The next record of the current section, or nil at its end (`DATA=END`).
+    func nextRecord() throws -> (key: [UInt8], value: [UInt8])? {
+        precondition(inSection, "read a section header first")
+        guard let key = try item(first: true) else {
+            inSection = false
+            return nil
+        }
+        guard let value = try item(first: false) else {
+            throw error("a key without a value")
+        }
+        return (key, value)
+    }
+
+    /// One key or value line, or nil at the end of the section (where a key would start).
+    private func item(first: Bool) throws -> [UInt8]? {
+        guard var line = try lines.next() else {
+            if noHeader { return nil }
+            throw error("the input ends before DATA=END")
+        }
+        if !noHeader {
+            if line.elementsEqual("DATA=END".utf8) { return nil }
+            guard line.first == UInt8(ascii: " ") else {
+                throw error("expected a data line starting with a space, or DATA=END")
+            }
+            line = line.dropFirst()
+        }
+        do {
+            switch format {
+            case .bytevalue: return try ByteEncoding.decodeHex(line)
+            case .print: return try ByteEncoding.decodePrintable(line)
+            }
+        } catch {
+            throw self.error("\(first ? "key" : "value"): \(error)")
+        }
+    }
+}

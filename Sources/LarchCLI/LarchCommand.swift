@@ -1,0 +1,32 @@
+import ArgumentParser
+
+/// `larch`: inspect, edit, move and verify Larch database files.
+@main
+struct LarchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "larch",
+        abstract: "Inspect, edit, dump, load, verify and copy Larch database files.",
+        discussion: """
+            Commands that only read open the file read-only (other read-only processes may share it);
+            commands that write need the file to be open nowhere else. Keys and values are text
+            unless --hex is given. Exit status: 0 success, 1 a negative answer (key not found, check
+            found problems), 2 an error (message on standard error), 64 a usage error.
+
+            Examples:
+              larch demo                                  load a million keys and show what it costs
+              larch put app.larch user:1 'Ada Lovelace'   store a value (creates the file)
+              larch get app.larch user:1
+              larch scan app.larch --prefix user: --limit 10
+              larch stat app.larch --all
+              larch check app.larch
+              mdb_dump -a lmdb-dir | larch load app.larch   move data from LMDB ...
+              larch dump app.larch --all | mdb_load lmdb-dir ... and back
+              larch copy app.larch backup.larch --compact
+            """,
+        version: "0.1.0",
+        subcommands: [
+            StatCommand.self, GetCommand.self, PutCommand.self, DeleteCommand.self, ScanCommand.self,
+            DumpCommand.self, LoadCommand.self, CheckCommand.self, CopyCommand.self, DemoCommand.self,
+        ]
+    )
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import Larch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Exit statuses shared by every command.
+enum ExitStatus {
+    /// The command did what was asked.
+    static let success: Int32 = 0
+    /// A negative answer: the key is absent, `check` found problems.
+    static let negative: Int32 = 1
+    /// An error: the file is missing or not a Larch file, the input is malformed, ...
+    static let failure: Int32 = 2
+}
+
+/// A `larch` subcommand: its `execute()` may throw any error, which is printed as one line on
+/// standard error (`larch get: ...`) with exit status 2 — never a stack trace.
+protocol LarchSubcommand: ParsableCommand {
+    func execute() throws
+}
+
+extension LarchSubcommand {
+    func run() throws {
+        do {
+            try execute()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            printError("larch \(Self._commandName): \(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
+    }
+}
+
+/// Prints a line to standard error.
+func printError(_ message: String) {
+    var line = Array(message.utf8)
+    line.append(UInt8(ascii: "\n"))
+    line.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress!, $0.count) }
+}
+
+/// The database file argument and how to open it.
+struct FileArgument: ParsableArguments {
+    @Argument(help: "The database file.")
+    var file: String
+
+    /// Opens an existing file read-only (a shared lock: other readers may have it open too).
+    func openForReading() throws -> Environment { try DatabaseFile.openForReading(file) }
+
+    /// Opens an existing file for writing, or creates it when `create` is set.
+    func openForWriting(create: Bool, pageSize: Int? = nil) throws -> Environment {
+        try DatabaseFile.openForWriting(file, create: create, pageSize: pageSize)
+    }
+}
+
+/// How the CLI opens database files: checksums verified on every read, missing files reported
+/// plainly.
+enum DatabaseFile {
+    static func openForReading(_ path: String) throws -> Environment {
+        try requireExisting(path)
+        return try Environment(path: path, options: Options(verifyChecksums: true, readOnly: true, createIfMissing: false))
+    }
+
+    static func openForWriting(_ path: String, create: Bool, pageSize: Int? = nil) throws -> Environment {
+        if !create { try requireExisting(path) }
+        var options = Options(verifyChecksums: true, createIfMissing: create)
+        if let pageSize { options.pageSize = pageSize }
+        return try Environment(path: path, options: options)
+    }
+
+    static func requireExisting(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw CLIError(errno == ENOENT ? "no such file: \(path)" : "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw CLIError("not a regular file: \(path)") }
+    }
+}
+
+/// `--db NAME`: which database a command works on.
+struct DatabaseOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("A named database (default: the main, unnamed database).", valueName: "name"))
+    var db: String?
+
+    /// The database in a read transaction (must exist).
+    func database(in txn: ReadTransaction) throws -> Database {
+        guard let db else { return .main }
+        return try txn.openDatabase(db)
+    }
+
+    /// The database in a write transaction, created when `create` is set.
+    func database(in txn: WriteTransaction, create: Bool) throws -> Database {
+        guard let db else { return .main }
+        return try txn.openDatabase(db, create: create)
+    }
+}
+
+/// `--hex`: keys and values given and shown as hex.
+struct EncodingOption: ParsableArguments {
+    @Flag(name: .long, help: "Keys and values are given and shown as hex digits (for binary data).")
+    var hex = false
+
+    /// The bytes of a key or value given on the command line.
+    func decode(_ text: String, what: String) throws -> [UInt8] {
+        guard hex else { return Array(text.utf8) }
+        do { return try ByteEncoding.decodeHex(text) } catch {
+            throw CLIError("bad hex in the \(what) \"\(text)\": \(error)")
+        }
+    }
+
+    /// The text shown for a key or value: hex, or the print encoding (printable ASCII as is).
+    func show(_ bytes: some Collection<UInt8>) -> String {
+        hex ? ByteEncoding.hex(bytes) : ByteEncoding.printable(bytes)
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+
+/// What a run of a command printed and how it exited.
+struct CommandResult {
+    var status: Int32
+    /// Whether the process died of a signal (a crash) rather than exiting.
+    var crashed = false
+    /// Whether it was still running after the time limit and was killed.
+    var timedOut = false
+    var stdout: [UInt8]
+    var stderr: String
+    var text: String { String(decoding: stdout, as: UTF8.self) }
+}
+
+/// A scratch directory for one test, removed when released.
+final class Scratch {
+    let path: String
+
+    init(_ label: String) throws {
+        path = NSTemporaryDirectory() + "larch-cli-\(label)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Runs the built `larch` executable and other tools, with standard streams through files (so no
+/// pipe can fill up and stall the child).
+enum CLI {
+    /// The directory holding the built products: the test bundle and the `larch` executable.
+    static var productsDirectory: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    }
+
+    static var larchPath: String { productsDirectory.appendingPathComponent("larch").path }
+
+    /// Runs `larch` with `arguments`, feeding `input` on standard input.
+    @discardableResult
+    static func larch(_ arguments: [String], input: [UInt8] = [], in scratch: Scratch,
+                      timeLimit: Duration = .seconds(300)) throws -> CommandResult {
+        try run(larchPath, arguments, input: input, in: scratch, timeLimit: timeLimit)
+    }
+
+    /// Runs `larch` and expects exit status 0.
+    @discardableResult
+    static func larchOK(_ arguments: [String], input: [UInt8] = [], in scratch: Scratch,
+                        sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
+        let r = try larch(arguments, input: input, in: scratch)
+        #expect(r.status == 0, "larch \(arguments.joined(separator: " ")) exited \(r.status): \(r.stderr)", sourceLocation: sourceLocation)
+        return r
+    }
+
+    /// The absolute path of a tool on PATH (or in /usr/bin), or nil.
+    static func which(_ tool: String) -> String? {
+        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/bin", "/usr/local/bin"]
+        return dirs.map { $0 + "/" + tool }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Runs `executable` with `arguments` in `scratch`'s directory.
+    static func run(_ executable: String, _ arguments: [String], input: [UInt8] = [], in scratch: Scratch,
+                    timeLimit: Duration = .seconds(300)) throws -> CommandResult {
+        let id = UUID().uuidString.prefix(8)
+        let inPath = scratch.file(".stdin-\(id)"), outPath = scratch.file(".stdout-\(id)"), errPath = scratch.file(".stderr-\(id)")
+        try Data(input).write(to: URL(fileURLWithPath: inPath))
+        try Data().write(to: URL(fileURLWithPath: outPath))
+        try Data().write(to: URL(fileURLWithPath: errPath))
+        defer { for p in [inPath, outPath, errPath] { try? FileManager.default.removeItem(atPath: p) } }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
+        process.standardInput = FileHandle(forReadingAtPath: inPath)
+        process.standardOutput = FileHandle(forWritingAtPath: outPath)
+        process.standardError = FileHandle(forWritingAtPath: errPath)
+        try process.run()
+        let deadline = ContinuousClock.now + timeLimit
+        var timedOut = false
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                process.terminate()
+                timedOut = true
+                break
+            }
+            usleep(2_000)
+        }
+        process.waitUntilExit()
+        let out = try Data(contentsOf: URL(fileURLWithPath: outPath))
+        let err = try Data(contentsOf: URL(fileURLWithPath: errPath))
+        return CommandResult(status: process.terminationStatus, crashed: !timedOut && process.terminationReason == .uncaughtSignal, timedOut: timedOut,
+                             stdout: [UInt8](out), stderr: String(decoding: err, as: UTF8.self))
+    }
+}
