@@ -37,5 +37,9 @@ import Larch
         #expect(report.isClean, "\(report)")
         let names = try env.read { try $0.databaseNames() }
         #expect(names == ["tags"])
+
+        try env.copy(to: dir.file("backup.larch"), compact: true)
+        let backup = try Environment(path: dir.file("backup.larch"))
+        #expect(try backup.read { try $0.getString("user:1") } == "Ada Lovelace")
     }
 }
