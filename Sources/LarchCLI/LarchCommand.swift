@@ -7,9 +7,9 @@ struct LarchCommand: ParsableCommand {
         commandName: "larch",
         abstract: "Inspect, edit, dump, load, verify and copy Larch database files.",
         discussion: """
-            Commands that only read open the file read-only (other read-only processes may share it);
-            commands that write need the file to be open nowhere else. Keys and values are text
-            unless --hex is given. Exit status: 0 success, 1 a negative answer (key not found, check
+            Commands that only read open the file read-only (other read-only processes may share it); \
+            commands that write need the file to be open nowhere else. Keys and values are text \
+            unless --hex is given. Exit status: 0 success, 1 a negative answer (key not found, check \
             found problems), 2 an error (message on standard error), 64 a usage error.
 
             Examples:

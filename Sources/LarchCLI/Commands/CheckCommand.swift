@@ -7,16 +7,16 @@ struct CheckCommand: LarchSubcommand {
         commandName: "check",
         abstract: "Verify every page, checksum, key order and free-space record of a file.",
         discussion: """
-            Walks every tree of the current snapshot: every page below the page count must be
-            reachable exactly once or free exactly once; every page must match the checksum its parent
-            recorded; headers, cells and key order must be valid; every count in a descriptor must
-            match. Every problem is listed with its page number. Safe on any file: damaged or
+            Walks every tree of the current snapshot: every page below the page count must be \
+            reachable exactly once or free exactly once; every page must match the checksum its parent \
+            recorded; headers, cells and key order must be valid; every count in a descriptor must \
+            match. Every problem is listed with its page number. Safe on any file: damaged or \
             garbage input is reported, never followed into a crash or a loop.
 
-            A meta page that is invalid while the other is current is normal after a crash during a
+            A meta page that is invalid while the other is current is normal after a crash during a \
             commit (the torn meta is rewritten by the next commit) and is shown, not counted.
 
-            Exit status: 0 clean; 1 problems found, or the file is not a usable Larch file;
+            Exit status: 0 clean; 1 problems found, or the file is not a usable Larch file; \
             2 the file could not be read at all (missing, locked, permissions).
 
             Examples:

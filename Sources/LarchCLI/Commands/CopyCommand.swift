@@ -7,13 +7,13 @@ struct CopyCommand: LarchSubcommand {
         commandName: "copy",
         abstract: "Copy a file consistently from one snapshot; --compact drops free pages and renumbers.",
         discussion: """
-            The copy is taken from a read snapshot, so it is consistent even while the source is being
-            written (by this process, through Environment.copy(to:compact:); another process that has
-            the file open for writing holds its lock). The destination must not exist. It is synced
+            The copy is taken from a read snapshot, so it is consistent even while the source is being \
+            written (by this process, through Environment.copy(to:compact:); another process that has \
+            the file open for writing holds its lock). The destination must not exist. It is synced \
             before its meta pages are written, so an interrupted copy is never a valid database.
 
-            --compact copies only the pages the trees reach, verifying their checksums, renumbered
-            densely from page 2; the free tree of the copy is empty and the file is as small as the
+            --compact copies only the pages the trees reach, verifying their checksums, renumbered \
+            densely from page 2; the free tree of the copy is empty and the file is as small as the \
             data allows.
 
             Examples:

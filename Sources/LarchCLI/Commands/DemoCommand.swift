@@ -15,9 +15,9 @@ struct DemoCommand: LarchSubcommand {
         commandName: "demo",
         abstract: "Load a million keys, read them back, overwrite some, check, and show what a crash leaves.",
         discussion: """
-            Works in a new temporary directory (removed afterwards unless --keep). Every commit is
-            durable (synced). Prints throughput, the pages and bytes each commit wrote (copy-on-write's
-            write amplification, in numbers), the result of a full check, and then what a crash in the
+            Works in a new temporary directory (removed afterwards unless --keep). Every commit is \
+            durable (synced). Prints throughput, the pages and bytes each commit wrote (copy-on-write's \
+            write amplification, in numbers), the result of a full check, and then what a crash in the \
             middle of a commit leaves behind, on a simulated disk with a volatile write cache.
 
             Examples:

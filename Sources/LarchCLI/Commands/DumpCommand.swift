@@ -14,12 +14,12 @@ struct DumpCommand: LarchSubcommand {
         commandName: "dump",
         abstract: "Write a database (or all of them) in the text format of LMDB's mdb_dump.",
         discussion: """
-            The output is exactly what mdb_dump writes (VERSION=3, format=bytevalue or print,
-            database=NAME for named databases, type=btree, HEADER=END, DATA=END), so mdb_load can
-            load it into LMDB and larch load back into Larch. The whole dump is one snapshot.
-            With --all, the main database comes first when it has entries (or when there is nothing
-            else), then every named database; like mdb_dump -a for an LMDB file whose main
-            database only names others. mapsize= is a power of two at least twice the Larch file
+            The output is exactly what mdb_dump writes (VERSION=3, format=bytevalue or print, \
+            database=NAME for named databases, type=btree, HEADER=END, DATA=END), so mdb_load can \
+            load it into LMDB and larch load back into Larch. The whole dump is one snapshot. \
+            With --all, the main database comes first when it has entries (or when there is nothing \
+            else), then every named database; like mdb_dump -a for an LMDB file whose main \
+            database only names others. mapsize= is a power of two at least twice the Larch file \
             and at least 1 GiB, so that mdb_load has room for the data.
 
             Examples:

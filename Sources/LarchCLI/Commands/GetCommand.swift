@@ -7,7 +7,7 @@ struct GetCommand: LarchSubcommand {
         commandName: "get",
         abstract: "Print the value stored under a key.",
         discussion: """
-            Prints the value followed by a newline; --raw prints exactly the stored bytes. Exit status 1
+            Prints the value followed by a newline; --raw prints exactly the stored bytes. Exit status 1 \
             when the key is absent.
 
             Examples:

@@ -7,11 +7,11 @@ struct LoadCommand: LarchSubcommand {
         commandName: "load",
         abstract: "Load the text format of LMDB's mdb_dump (from standard input) into a Larch file.",
         discussion: """
-            Reads every section of the input: each goes to the database its database= line names
-            (created if needed), or to the main database, or to --db NAME when given. Existing keys
-            are overwritten unless --no-overwrite. The file is created if missing, with the page size
-            of --page-size, else the dump's db_pagesize when Larch supports it, else 4096.
-            Commits every 64 MiB of data and at the end of each section; if the input turns out to be
+            Reads every section of the input: each goes to the database its database= line names \
+            (created if needed), or to the main database, or to --db NAME when given. Existing keys \
+            are overwritten unless --no-overwrite. The file is created if missing, with the page size \
+            of --page-size, else the dump's db_pagesize when Larch supports it, else 4096. \
+            Commits every 64 MiB of data and at the end of each section; if the input turns out to be \
             malformed, the commits before the error stay and the message says how many entries they held.
 
             Examples:

@@ -7,7 +7,7 @@ struct PutCommand: LarchSubcommand {
         commandName: "put",
         abstract: "Store a value under a key (creating the file and the named database if needed).",
         discussion: """
-            The value is the third argument, or standard input when it is "-" (read to its end, as is).
+            The value is the third argument, or standard input when it is "-" (read to its end, as is). \
             Each put is one durable commit.
 
             Examples:

@@ -7,8 +7,8 @@ struct ScanCommand: LarchSubcommand {
         commandName: "scan",
         abstract: "List entries in key order: all, a prefix, or a range.",
         discussion: """
-            Prints one entry per line: the key, a tab, the value. Bytes outside printable ASCII are
-            shown as a backslash and two hex digits, a backslash as two backslashes (mdb_dump's print
+            Prints one entry per line: the key, a tab, the value. Bytes outside printable ASCII are \
+            shown as a backslash and two hex digits, a backslash as two backslashes (mdb_dump's print \
             format), so every line is unambiguous; --hex shows hex instead.
 
             Examples:
