@@ -57,7 +57,7 @@ let package = Package(
         // Runs the built `larch` executable and checks its output and exit codes.
         .testTarget(
             name: "LarchCLITests",
-            dependencies: ["LarchCLI"],
+            dependencies: ["LarchCLI", "LarchCrashLab"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]

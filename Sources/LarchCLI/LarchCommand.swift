@@ -13,14 +13,14 @@ struct LarchCommand: ParsableCommand {
             found problems), 2 an error (message on standard error), 64 a usage error.
 
             Examples:
-              larch demo                                  load a million keys and show what it costs
-              larch put app.larch user:1 'Ada Lovelace'   store a value (creates the file)
+              larch demo                                   a million keys, in numbers
+              larch put app.larch user:1 'Ada Lovelace'    creates the file
               larch get app.larch user:1
               larch scan app.larch --prefix user: --limit 10
               larch stat app.larch --all
               larch check app.larch
-              mdb_dump -a lmdb-dir | larch load app.larch   move data from LMDB ...
-              larch dump app.larch --all | mdb_load lmdb-dir ... and back
+              mdb_dump -a lmdb-dir | larch load app.larch  from LMDB
+              larch dump app.larch --all | mdb_load lmdb   and back
               larch copy app.larch backup.larch --compact
             """,
         version: "0.1.0",

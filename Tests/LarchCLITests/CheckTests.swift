@@ -1,4 +1,5 @@
 import Foundation
+import LarchCrashLab
 import Testing
 
 /// `larch check` on damaged and garbage files: every problem reported with its page, exit status 1,
@@ -60,7 +61,7 @@ import Testing
         let s = try Scratch("garbage")
         try Self.write([], to: "empty.larch", in: s)
         try Self.write([UInt8](repeating: 0, count: 16 * 4096), to: "zeros.larch", in: s)
-        var g = SplitMix64(seed: 5)
+        var g = SplitMix(seed: 5)
         try Self.write((0..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: g.next()) }, to: "random.larch", in: s)
         try Self.write(Array("VERSION=3\nthis is a text file\n".utf8), to: "text.larch", in: s)
         for name in ["empty.larch", "zeros.larch", "random.larch", "text.larch"] {
@@ -151,7 +152,7 @@ import Testing
         // and a correct checksum, so the checker must survive arbitrary slot and cell contents.
         let s = try Scratch("fuzz")
         let good = try Self.makeDatabase("base.larch", count: 3000, in: s)
-        var g = SplitMix64(seed: 99)
+        var g = SplitMix(seed: 99)
         for round in 0..<40 {
             var bytes = good
             let meta = Self.currentMeta(bytes)

@@ -1,4 +1,5 @@
 import Foundation
+import LarchCrashLab
 import Testing
 
 /// dump and load against the real LMDB tools (Debian: lmdb-utils, which CI installs):
@@ -14,7 +15,7 @@ import Testing
     /// A dump (bytevalue format) of several named databases with binary keys, empty values and
     /// large values, as mdb_dump would write it, in random key order (mdb_load sorts).
     static func sampleDump(seed: UInt64, databases: [String], allowBackslash: Bool = true) -> String {
-        var g = SplitMix64(seed: seed)
+        var g = SplitMix(seed: seed)
         var text = ""
         for name in databases {
             text += "VERSION=3\nformat=bytevalue\ndatabase=\(name)\ntype=btree\nmapsize=1073741824\nmaxreaders=126\ndb_pagesize=4096\nHEADER=END\n"
@@ -141,18 +142,5 @@ import Testing
         #expect(try CLI.larchOK(["get", "partial.larch", "a"], in: s).text == "1\n")
         let ignored = try CLI.larchOK(["load", "w.larch"], input: Array("VERSION=3\nformat=print\nfancy=1\ntype=btree\nHEADER=END\n a\n b\nDATA=END\n".utf8), in: s)
         #expect(ignored.stderr.contains("line 3: unrecognized keyword ignored: fancy"))
-    }
-}
-
-/// SplitMix64, for reproducible sample data.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,3 @@
-import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -14,7 +13,7 @@ import Darwin
 final class CopyDestination {
     let path: String
     let pageSize: Int
-    private let descriptor: FileDescriptor
+    private let file: DataFile
     private let buffer: UnsafeMutableRawBufferPointer
     private var buffered = 0
     /// The page the first buffered byte belongs to.
@@ -28,23 +27,13 @@ final class CopyDestination {
     init(path: String, pageSize: Int) throws(LarchError) {
         self.path = path
         self.pageSize = pageSize
-        do {
-            descriptor = try FileDescriptor.open(
-                FilePath(path), .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec],
-                permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        } catch {
-            if let e = error as? Errno, e == .fileExists {
-                throw LarchError.io(operation: "create copy", path: path, errno: e.rawValue,
-                                    message: "the destination already exists; choose a new path or remove it first")
-            }
-            throw DataFile.ioError("create copy", path, error)
-        }
+        file = try DataFile.createNew(path: path)
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(pageSize, 1 << 20) / pageSize * pageSize, alignment: 4096)
     }
 
     deinit {
         buffer.deallocate()
-        if !closed { try? descriptor.close() }
+        file.close()
     }
 
     /// A zeroed page-size scratch area in the write buffer for page `pageCount`, to be filled by
@@ -79,29 +68,15 @@ final class CopyDestination {
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
-        do { _ = try descriptor.writeAll(toAbsoluteOffset: Int64(offset), bytes) } catch {
-            throw DataFile.ioError("pwrite", path, error)
-        }
+        try file.write(bytes, at: offset)
         bytesWritten += bytes.count
-    }
-
-    private func sync() throws(LarchError) {
-        #if canImport(Darwin)
-        if fcntl(descriptor.rawValue, F_FULLFSYNC) == 0 { return }
-        if fsync(descriptor.rawValue) != 0 { throw DataFile.ioError("fsync", path, Errno(rawValue: errno)) }
-        #else
-        while fsync(descriptor.rawValue) != 0 {
-            if errno == EINTR { continue }
-            throw DataFile.ioError("fsync", path, Errno(rawValue: errno))
-        }
-        #endif
     }
 
     /// Syncs the pages, then writes both meta pages (`meta` in its slot, the same state one
     /// transaction older in the other, so either can be opened) and syncs again.
     func finish(meta: MetaPage) throws(LarchError) {
         try flush()
-        try sync()
+        try file.sync()
         let metas = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * pageSize, alignment: 4096)
         defer { metas.deallocate() }
         metas.initializeMemory(as: UInt8.self, repeating: 0)
@@ -110,17 +85,17 @@ final class CopyDestination {
         meta.encode(to: metas.baseAddress! + meta.slot * pageSize)
         older.encode(to: metas.baseAddress! + older.slot * pageSize)
         try write(UnsafeRawBufferPointer(metas), at: 0)
-        try sync()
+        try file.sync()
         closed = true
-        do { try descriptor.close() } catch { throw DataFile.ioError("close", path, error) }
+        file.close()
     }
 
     /// Closes and removes an unfinished copy.
     func discard() {
         if !closed {
             closed = true
-            try? descriptor.close()
+            file.close()
+            unlink(path)
         }
-        unlink(path)
     }
 }

@@ -45,6 +45,28 @@ final class DataFile: StorageDevice {
         return DataFile(descriptor: fd, path: path, isReadOnly: readOnly)
     }
 
+    /// Creates a new file at `path`, failing when anything exists there, and locks it exclusively.
+    static func createNew(path: String) throws(LarchError) -> DataFile {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(
+                FilePath(path), .readWrite, options: [.create, .exclusiveCreate, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch {
+            if let e = error as? Errno, e == .fileExists {
+                throw LarchError.io(operation: "create", path: path, errno: e.rawValue,
+                                    message: "the destination already exists; choose a new path or remove it first")
+            }
+            throw ioError("create", path, error)
+        }
+        if flock(fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
+            let e = errno
+            try? fd.close()
+            throw ioError("flock", path, Errno(rawValue: e))
+        }
+        return DataFile(descriptor: fd, path: path, isReadOnly: false)
+    }
+
     static func ioError(_ op: String, _ path: String, _ error: any Error) -> LarchError {
         if let e = error as? Errno { return .io(operation: op, path: path, errno: e.rawValue, message: e.description) }
         return .io(operation: op, path: path, errno: 0, message: "\(error)")
