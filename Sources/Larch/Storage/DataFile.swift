@@ -16,12 +16,22 @@ final class DataFile: StorageDevice {
     let descriptor: FileDescriptor
     package let path: String
     let isReadOnly: Bool
+    /// Linux: a second descriptor opened with O_DSYNC, for `writeDurably` (the meta page). A write
+    /// through it is durable when it returns, like a write followed by fdatasync, but the kernel only
+    /// has to make that one write durable (a FUA write where the device supports it), not look for
+    /// other dirty pages. -1 when not open (read-only, or other systems).
+    private let syncDescriptor: Int32
     private let isClosed = Atomic<Bool>(false)
 
     private init(descriptor: FileDescriptor, path: String, isReadOnly: Bool) {
         self.descriptor = descriptor
         self.path = path
         self.isReadOnly = isReadOnly
+        #if canImport(Glibc)
+        syncDescriptor = isReadOnly ? -1 : Glibc.open(path, O_WRONLY | O_DSYNC | O_CLOEXEC)
+        #else
+        syncDescriptor = -1
+        #endif
     }
 
     /// Opens (and with `create`, creates) the file and takes an exclusive lock on it, so that no
@@ -74,7 +84,12 @@ final class DataFile: StorageDevice {
 
     /// Closes the descriptor (releasing the lock) once; later calls do nothing.
     package func close() {
-        if !isClosed.exchange(true, ordering: .acquiringAndReleasing) { try? descriptor.close() }
+        if !isClosed.exchange(true, ordering: .acquiringAndReleasing) {
+            #if canImport(Glibc)
+            if syncDescriptor >= 0 { _ = Glibc.close(syncDescriptor) }
+            #endif
+            try? descriptor.close()
+        }
     }
 
     /// The file's size in bytes.
@@ -131,6 +146,24 @@ final class DataFile: StorageDevice {
                 }
             }
             while let first = iov.first, first.iov_len == 0 { iov = UnsafeMutableBufferPointer(rebasing: iov[1...]) }
+        }
+    }
+
+    /// Writes `buffer` at `offset` through the O_DSYNC descriptor; write then sync where there is none.
+    package func writeDurably(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
+        guard syncDescriptor >= 0 else {
+            try write(buffer, at: offset)
+            try sync()
+            return
+        }
+        var done = 0
+        while done < buffer.count {
+            let n = pwrite(syncDescriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Self.ioError("pwrite (O_DSYNC)", path, Errno(rawValue: errno))
+            }
+            done += n
         }
     }
 

@@ -26,10 +26,20 @@ package protocol StorageDevice: AnyObject, Sendable {
     func write(vectors: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(LarchError)
     /// Makes every write so far durable.
     func sync() throws(LarchError)
+    /// Writes `buffer` at `offset` and returns once it is durable, with every write before it that
+    /// `sync()` has made durable. The default writes, then syncs.
+    func writeDurably(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError)
     /// Sets the size.
     func resize(to size: Int) throws(LarchError)
     /// A read-only view of the current contents, `sizeBytes` long (past the end, never touched).
     func map(sizeBytes: Int) throws(LarchError) -> Mapping
     /// Releases the device (and its lock). Later calls do nothing.
     func close()
+}
+
+extension StorageDevice {
+    package func writeDurably(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
+        try write(buffer, at: offset)
+        try sync()
+    }
 }

@@ -54,8 +54,14 @@ extension TransactionCore {
         }
         // 6. Write the meta into the other slot; once synced, this is the commit.
         do {
-            if !env.unsafeMetaBeforeDataSync { try writeMeta(newMeta) }
-            if env.options.durability == .full { try env.file.sync(); syncs += 1 }
+            if env.unsafeMetaBeforeDataSync {
+                if env.options.durability == .full { try env.file.sync(); syncs += 1 }
+            } else if env.options.durability == .full {
+                try writeMeta(newMeta, durably: true)   // write and sync in one (O_DSYNC on Linux)
+                syncs += 1
+            } else {
+                try writeMeta(newMeta)
+            }
         } catch {
             // The new meta may or may not be on disk: the in-memory state can no longer be trusted.
             w.failure = error
@@ -88,11 +94,15 @@ extension TransactionCore {
     }
 
     /// Writes `meta` into its slot (a whole page, zero after the meta).
-    private func writeMeta(_ meta: MetaPage) throws(LarchError) {
+    private func writeMeta(_ meta: MetaPage, durably: Bool = false) throws(LarchError) {
         try withUnsafeTemporaryAllocation(byteCount: pageSize, alignment: 16) { page throws(LarchError) in
             page.initializeMemory(as: UInt8.self, repeating: 0)
             meta.encode(to: page.baseAddress!)
-            try env.file.write(UnsafeRawBufferPointer(page), at: meta.slot * pageSize)
+            if durably {
+                try env.file.writeDurably(UnsafeRawBufferPointer(page), at: meta.slot * pageSize)
+            } else {
+                try env.file.write(UnsafeRawBufferPointer(page), at: meta.slot * pageSize)
+            }
         }
     }
 

@@ -11,7 +11,8 @@ final class WriteState {
     let txnID: TransactionID
     let buffers: PageBufferPool
     let maxSizeBytes: Int
-    @exclusivity(unchecked) var dirty = DirtyTable()
+    /// Starts small (a one-put commit touches a handful of pages) and doubles as it fills.
+    @exclusivity(unchecked) var dirty = DirtyTable(capacity: 32)
     /// The high-water mark: pages at or above it have never been used.
     @exclusivity(unchecked) var nextPage: UInt64
     /// Reusable pages, sorted descending when `poolSorted` (so `popLast` yields the lowest page).
@@ -32,9 +33,12 @@ final class WriteState {
     @exclusivity(unchecked) var sparePaths: [TreePath] = []
     /// The path of the last put that changed no page boundaries, valid for tree `hintTree` until
     /// any other change to that tree (`beginChange` sets `hintTree` to -1): the next put there
-    /// tries its leaf before descending from the root.
-    @exclusivity(unchecked) var hintPath: TreePath?
+    /// tries its leaf (buffer `hintLeaf`) before descending from the root. `hintRightmost`: every
+    /// page on the path is entered through its last cell, so keys past the leaf's end belong to it.
+    let hintPath = TreePath()
     @exclusivity(unchecked) var hintTree = -1
+    @exclusivity(unchecked) var hintLeaf: UnsafeMutableRawPointer?
+    @exclusivity(unchecked) var hintRightmost = false
     /// Consecutive puts the hint did not serve, and puts left before it is tried again.
     @exclusivity(unchecked) var hintMisses = 0
     @exclusivity(unchecked) var hintSkips = 0
@@ -52,7 +56,6 @@ final class WriteState {
     /// Returns every buffer to the pool (at commit or abort).
     func releaseBuffers() {
         dirty.forEach { _, d in buffers.give(d.buffer, pages: d.pageCount) }
-        dirty.removeAll()
         dirty.deallocate()
         buffers.give(scratch, pages: 1)
     }

@@ -77,32 +77,32 @@ extension TransactionCore {
         try modifying { w throws(LarchError) in
             let inline = limits.isInline(keyLength: key.count, valueLength: value.count)
             let cellSize = LeafCell.size(keyLength: key.count, valueLength: value.count, overflow: !inline)
-            var path = w.takePath()
+            let path = w.takePath()
             // A put that changes no page boundaries leaves its path as the hint for the next put.
             var keepAsHint = false
+            var hinted = false
             defer {
                 if keepAsHint {
-                    if let old = w.hintPath { w.givePath(old) }
-                    w.hintPath = path
+                    if !hinted {
+                        w.hintPath.copy(from: path)
+                        w.hintRightmost = isRightmost(w, path: path, below: path.count - 1)
+                    }
+                    w.hintLeaf = w.dirty[path.leaf]!.buffer
                     w.hintTree = tree
-                } else {
-                    w.givePath(path)
                 }
+                w.givePath(path)
             }
             var index = 0
             var exact = false
-            var hinted = false
             if !trees[tree].root.isEmpty {
                 // Random keys rarely land in the last leaf: after 8 misses in a row, the hint is
                 // tried only on every 33rd put.
                 var tryHint = false
-                if w.hintTree == tree && w.hintPath != nil {
+                if w.hintTree == tree {
                     if w.hintSkips > 0 { w.hintSkips -= 1 } else { tryHint = true }
                 }
-                if tryHint, let hint = w.hintPath, let r = try hintedPosition(w, path: hint, key: key) {
-                    w.hintPath = nil
-                    w.givePath(path)
-                    path = hint
+                if tryHint, let r = try hintedPosition(w, key: key) {
+                    path.copy(from: w.hintPath)
                     path.setIndex(path.count - 1, r.index)
                     (index, exact) = r
                     hinted = true
@@ -169,20 +169,18 @@ extension TransactionCore {
         }
     }
 
-    /// Where `key` belongs in the leaf at the end of `path` (the previous put's path, every page of
-    /// it dirty and unchanged since), when that leaf is certainly the right one: the key lies between
-    /// the leaf's first and last keys, or after its last key in the rightmost leaf (appending).
-    /// nil otherwise, and the caller descends from the root.
-    private func hintedPosition(_ w: WriteState, path: TreePath, key: UnsafeRawBufferPointer) throws(LarchError) -> (index: Int, exact: Bool)? {
-        let leaf = mutable(w, path.leaf).view
+    /// Where `key` belongs in the hint's leaf (the previous put's leaf: dirty, and its tree unchanged
+    /// since), when that leaf is certainly the right one: the key lies between the leaf's first and
+    /// last keys, or after its last key in the rightmost leaf (appending). nil otherwise, and the
+    /// caller descends from the root.
+    private func hintedPosition(_ w: WriteState, key: UnsafeRawBufferPointer) throws(LarchError) -> (index: Int, exact: Bool)? {
+        guard let buffer = w.hintLeaf else { return nil }
+        let leaf = PageView(base: UnsafeRawPointer(buffer), pageSize: pageSize, number: w.hintPath.leaf)
         let n = leaf.count
         guard n > 0 else { return nil }
         let last = try leaf.leafKey(n - 1)
         let c = compareBytes(key.start, key.count, last.start, last.count)
-        if c > 0 {
-            for l in 0..<(path.count - 1) where path.index(l) != mutable(w, path.page(l)).count - 1 { return nil }
-            return (n, false)
-        }
+        if c > 0 { return w.hintRightmost ? (n, false) : nil }
         if c == 0 { return (n - 1, true) }
         let first = try leaf.leafKey(0)
         guard compareBytes(key.start, key.count, first.start, first.count) >= 0 else { return nil }

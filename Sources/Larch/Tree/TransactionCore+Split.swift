@@ -68,14 +68,19 @@ extension TransactionCore {
                 for j in (k + 1)...n { let (p, s) = entry(j); right.insertCell(at: right.count, copying: p, size: s) }
             }
         }
-        // The left half is rebuilt in the scratch page, then copied over the old page.
-        let scratch = MutablePage(base: w.scratch, pageSize: pageSize)
-        scratch.initialize(kind: isLeaf ? .leaf : .branch, number: leftNumber)
-        for j in 0..<k { let (p, s) = entry(j); scratch.insertCell(at: scratch.count, copying: p, size: s) }
-        if isLeaf {
-            separator = try shortestSeparator(after: scratch.view.leafKey(k - 1), upTo: right.view.leafKey(0))
+        if isLeaf && k == n && index == n {
+            // Appending: the left page keeps all its cells exactly as they are.
+            separator = try shortestSeparator(after: old.view.leafKey(n - 1), upTo: right.view.leafKey(0))
+        } else {
+            // The left half is rebuilt in the scratch page, then copied over the old page.
+            let scratch = MutablePage(base: w.scratch, pageSize: pageSize)
+            scratch.initialize(kind: isLeaf ? .leaf : .branch, number: leftNumber)
+            for j in 0..<k { let (p, s) = entry(j); scratch.insertCell(at: scratch.count, copying: p, size: s) }
+            if isLeaf {
+                separator = try shortestSeparator(after: scratch.view.leafKey(k - 1), upTo: right.view.leafKey(0))
+            }
+            old.base.copyMemory(from: w.scratch, byteCount: pageSize)
         }
-        old.base.copyMemory(from: w.scratch, byteCount: pageSize)
         if isLeaf { trees[tree].root.leafPages += 1 } else { trees[tree].root.branchPages += 1 }
 
         // The separator goes up.
@@ -100,7 +105,7 @@ extension TransactionCore {
     }
 
     /// Whether every page above `level` on the path is entered through its last cell.
-    private func isRightmost(_ w: WriteState, path: TreePath, below level: Int) -> Bool {
+    func isRightmost(_ w: WriteState, path: TreePath, below level: Int) -> Bool {
         for l in 0..<level where path.index(l) != mutable(w, path.page(l)).count - 1 { return false }
         return true
     }

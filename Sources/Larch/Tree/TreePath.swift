@@ -55,6 +55,12 @@ final class TreePath {
         indexStore[level] = index
     }
 
+    /// Makes this path a copy of `other`.
+    func copy(from other: TreePath) {
+        reset()
+        for l in 0..<other.count { push(other.pageStore[l], other.indexStore[l]) }
+    }
+
     /// The leaf at the bottom of the path.
     var leaf: PageNumber { page(count - 1) }
 }
