@@ -114,13 +114,20 @@ extension TransactionCore {
         trees[tree].root.rootChecksum = finalizePage(w, root.root, level: 0, depth: root.depth)
     }
 
+    ///
+    /// A branch cell that points to a dirty page always records checksum 0: every way a dirty page
+    /// gets linked (copy-on-write, split, new root, merge or borrow) writes 0 or copies a cell that
+    /// has it. So only cells recording 0 can point to dirty pages, and only those are looked up in
+    /// the dirty table (a clean page whose checksum happens to be 0 is looked up and skipped).
     private func finalizePage(_ w: WriteState, _ page: PageNumber, level: Int, depth: Int) -> UInt32 {
         let buf = w.dirty[page]!.buffer
         if level < depth - 1 {
             let m = MutablePage(base: buf, pageSize: pageSize)
             for i in 0..<m.count {
-                let child = PageNumber(UnsafeRawPointer(buf + m.slot(i)).u64(at: 0))
-                if w.dirty[child] != nil {
+                let cell = UnsafeRawPointer(buf + m.slot(i))
+                let child = PageNumber(cell.u64(at: 0))
+                assert(cell.u32(at: 8) == 0 || w.dirty[child] == nil, "dirty page \(child) linked with a nonzero checksum")
+                if cell.u32(at: 8) == 0 && w.dirty[child] != nil {
                     m.setChildChecksum(i, finalizePage(w, child, level: level + 1, depth: depth))
                 }
             }
@@ -128,7 +135,14 @@ extension TransactionCore {
         return CRC32C.checksum(UnsafeRawPointer(buf), count: pageSize)
     }
 
-    /// Writes every dirty page in page order, one vectored write per contiguous run; returns the page count.
+    /// The most pages one vectored write covers. Linux sizes the page-cache folios a buffered write
+    /// creates by the write's length, and every later write of a single page into a large folio costs
+    /// time in proportion to the folio's size (ext4 walks all its blocks); runs of at most 16 pages
+    /// (64 KiB at 4 KiB pages) keep later copy-on-write writes cheap.
+    static let maxPagesPerWrite: UInt64 = 16
+
+    /// Writes every dirty page in page order, one vectored write per contiguous run (of at most
+    /// `maxPagesPerWrite` pages); returns the page count.
     private func writeDirtyPages(_ w: WriteState) throws(LarchError) -> Int {
         var pages: [(key: PageNumber, value: DirtyPage)] = []
         pages.reserveCapacity(w.dirty.count)
@@ -142,7 +156,7 @@ extension TransactionCore {
                 var runEnd = runStart
                 var next = pages[runStart].key.rawValue + UInt64(pages[runStart].value.pageCount)
                 iov[0] = iovec(iov_base: pages[runStart].value.buffer, iov_len: pages[runStart].value.pageCount * pageSize)
-                while runEnd + 1 < pages.count, pages[runEnd + 1].key.rawValue == next {
+                while runEnd + 1 < pages.count, pages[runEnd + 1].key.rawValue == next, next - pages[runStart].key.rawValue < TransactionCore.maxPagesPerWrite {
                     runEnd += 1
                     let d = pages[runEnd].value
                     iov[runEnd - runStart] = iovec(iov_base: d.buffer, iov_len: d.pageCount * pageSize)

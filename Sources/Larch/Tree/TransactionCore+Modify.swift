@@ -83,11 +83,12 @@ extension TransactionCore {
             var hinted = false
             defer {
                 if keepAsHint {
+                    // A hinted put leaves the hint's pages as they were; a descended one replaces it.
                     if !hinted {
                         w.hintPath.copy(from: path)
                         w.hintRightmost = isRightmost(w, path: path, below: path.count - 1)
+                        w.hintLeaf = w.dirty[path.leaf]!.buffer
                     }
-                    w.hintLeaf = w.dirty[path.leaf]!.buffer
                     w.hintTree = tree
                 }
                 w.givePath(path)
@@ -102,8 +103,7 @@ extension TransactionCore {
                     if w.hintSkips > 0 { w.hintSkips -= 1 } else { tryHint = true }
                 }
                 if tryHint, let r = try hintedPosition(w, key: key) {
-                    path.copy(from: w.hintPath)
-                    path.setIndex(path.count - 1, r.index)
+                    // `path` is filled from the hint only if the put needs more than the leaf.
                     (index, exact) = r
                     hinted = true
                     w.hintMisses = 0
@@ -117,6 +117,33 @@ extension TransactionCore {
                 if exact && !overwrite { throw .keyExists }
             }
             beginChange(w, tree: tree)
+            // A hinted path was made dirty by the put that left it, and nothing changed since.
+            var pathTouched = hinted
+            if inline && !trees[tree].root.isEmpty {
+                // The common cases, written straight into the leaf: a new key that fits, or a value
+                // replaced by one of the same size.
+                if !pathTouched { try touchPath(w, tree: tree, path: path) }
+                pathTouched = true
+                let leaf = hinted ? MutablePage(base: w.hintLeaf!, pageSize: pageSize) : mutable(w, path.leaf)
+                if exact {
+                    if case .inline(let b) = try leaf.view.leafCell(index).value, b.count == value.count {
+                        if value.count > 0 { UnsafeMutableRawPointer(mutating: b.baseAddress!).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+                        keepAsHint = true
+                        return
+                    }
+                } else if leaf.freeBytes >= cellSize + PageLayout.slotSize {
+                    let p = leaf.insertCell(at: index, size: cellSize)
+                    MutablePage.writeLeafCellHeader(at: p, key: key, valueLength: value.count, overflow: false)
+                    if value.count > 0 { (p + LeafCell.headerSize + key.count).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+                    trees[tree].root.entries += 1
+                    keepAsHint = true
+                    return
+                }
+            }
+            if hinted {
+                path.copy(from: w.hintPath)
+                path.setIndex(path.count - 1, index)
+            }
             let shape = (trees[tree].root.depth, trees[tree].root.branchPages, trees[tree].root.leafPages)
             try withUnsafeTemporaryAllocation(byteCount: cellSize, alignment: 8) { buffer throws(LarchError) in
                 let cell = buffer.baseAddress!
@@ -146,8 +173,7 @@ extension TransactionCore {
                     leaf.insertCell(at: 0, copying: cell, size: cellSize)
                     return
                 }
-                // A hinted path was made dirty by the put that left it, and nothing changed since.
-                if !hinted { try touchPath(w, tree: tree, path: path) }
+                if !pathTouched { try touchPath(w, tree: tree, path: path) }
                 let leaf = mutable(w, path.leaf)
                 if exact {
                     let old = try leaf.view.leafCell(index)
