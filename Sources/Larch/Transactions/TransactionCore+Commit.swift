@@ -156,7 +156,8 @@ extension TransactionCore {
                 var runEnd = runStart
                 var next = pages[runStart].key.rawValue + UInt64(pages[runStart].value.pageCount)
                 iov[0] = iovec(iov_base: pages[runStart].value.buffer, iov_len: pages[runStart].value.pageCount * pageSize)
-                while runEnd + 1 < pages.count, pages[runEnd + 1].key.rawValue == next, next - pages[runStart].key.rawValue < TransactionCore.maxPagesPerWrite {
+                while runEnd + 1 < pages.count, pages[runEnd + 1].key.rawValue == next,
+                      pages[runEnd + 1].value.pageCount > 1 || next - pages[runStart].key.rawValue < TransactionCore.maxPagesPerWrite {
                     runEnd += 1
                     let d = pages[runEnd].value
                     iov[runEnd - runStart] = iovec(iov_base: d.buffer, iov_len: d.pageCount * pageSize)
