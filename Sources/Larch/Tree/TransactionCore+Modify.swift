@@ -21,12 +21,14 @@ extension TransactionCore {
     }
 
     /// Marks `tree` changed, and has cursors on it remember their position first.
+    /// The version is bumped only while cursors are open: only they compare it, and a cursor opened
+    /// later starts from the version it finds.
     func beginChange(_ w: WriteState, tree: Int) {
         if !w.cursors.isEmpty {
             for (_, c) in w.cursors { c.takeUnretainedValue().treeWillChange(tree) }
+            trees[tree].version &+= 1
         }
-        trees[tree].isDirty = true
-        trees[tree].version &+= 1
+        if !trees[tree].isDirty { trees[tree].isDirty = true }
         if w.hintTree == tree { w.hintTree = -1 }   // the put that made the change sets a new hint
     }
 
