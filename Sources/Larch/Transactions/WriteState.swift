@@ -30,7 +30,10 @@ final class WriteState {
     let scratch: UnsafeMutableRawPointer
     /// Write transactions' live cursors, told to remember their position before the tree changes.
     @exclusivity(unchecked) var cursors: [ObjectIdentifier: Unmanaged<CursorState>] = [:]
-    @exclusivity(unchecked) var sparePaths: [TreePath] = []
+    /// The paths `withPath` lends to a modification and to one nested in it; `pathsInUse` of them are lent.
+    let operationPath = TreePath()
+    let nestedPath = TreePath()
+    @exclusivity(unchecked) var pathsInUse = 0
     /// The path of the last put that changed no page boundaries, valid for tree `hintTree` until
     /// any other change to that tree (`beginChange` sets `hintTree` to -1): the next put there
     /// tries its leaf (buffer `hintLeaf`) before descending from the root. `hintRightmost`: every
@@ -43,7 +46,9 @@ final class WriteState {
     @exclusivity(unchecked) var hintMisses = 0
     @exclusivity(unchecked) var hintSkips = 0
     /// Set when an operation failed part-way: the transaction can only be aborted.
-    @exclusivity(unchecked) var failure: LarchError?
+    @exclusivity(unchecked) var failure: LarchError? { didSet { hasFailed = failure != nil } }
+    /// `failure != nil`, read on every put and delete without copying the error.
+    @exclusivity(unchecked) private(set) var hasFailed = false
 
     init(txnID: TransactionID, nextPage: UInt64, buffers: PageBufferPool, maxSizeBytes: Int) {
         self.txnID = txnID

@@ -5,8 +5,11 @@ extension TransactionCore {
     /// abort then leaves the database exactly as it was.
     @inline(__always)
     func modifying<R>(_ body: (WriteState) throws(LarchError) -> R) throws(LarchError) -> R {
-        let w = try checkWritable()
-        if let f = w.failure { throw f }
+        // Bound from the constant `write` (not through `checkWritable()`, which returns a copy), so
+        // that `w` is borrowed from this transaction rather than retained for each put.
+        guard state == .active else { throw .transactionEnded }
+        guard let w = write else { throw .readOnlyTransaction }
+        if w.hasFailed, let f = w.failure { throw f }
         do {
             return try body(w)
         } catch {
@@ -77,9 +80,13 @@ extension TransactionCore {
         try validateKey(key)
         guard value.count <= PageLimits.maxValueSize else { throw .valueTooLarge(size: value.count, limit: PageLimits.maxValueSize) }
         try modifying { w throws(LarchError) in
+            // Puts never nest (deletes nest in them: a free-tree record taken for a page), so a
+            // put always has the first path, read straight from its constant without a retain.
+            precondition(w.pathsInUse == 0, "a put nested in another modification")
+            w.pathsInUse = 1
+            let path = w.operationPath
             let inline = limits.isInline(keyLength: key.count, valueLength: value.count)
             let cellSize = LeafCell.size(keyLength: key.count, valueLength: value.count, overflow: !inline)
-            let path = w.takePath()
             // A put that changes no page boundaries leaves its path as the hint for the next put.
             var keepAsHint = false
             var hinted = false
@@ -93,7 +100,7 @@ extension TransactionCore {
                     }
                     w.hintTree = tree
                 }
-                w.givePath(path)
+                w.pathsInUse = 0
             }
             var index = 0
             var exact = false
@@ -241,8 +248,8 @@ extension TransactionCore {
         try validateKey(key)
         return try modifying { w throws(LarchError) in
             guard !trees[tree].root.isEmpty else { return false }
-            let path = w.takePath()
-            defer { w.givePath(path) }
+            let path = w.lendPath()
+            defer { w.returnPath() }
             let (index, exact) = try descend(tree: tree, key: key, path: path)
             guard exact else { return false }
             beginChange(w, tree: tree)
