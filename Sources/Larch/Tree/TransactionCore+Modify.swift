@@ -5,13 +5,17 @@ extension TransactionCore {
     /// abort then leaves the database exactly as it was.
     @inline(__always)
     func modifying<R>(_ body: (WriteState) throws(LarchError) -> R) throws(LarchError) -> R {
-        // Bound from the constant `write` (not through `checkWritable()`, which returns a copy), so
-        // that `w` is borrowed from this transaction rather than retained for each put.
         guard state == .active else { throw .transactionEnded }
-        guard let w = write else { throw .readOnlyTransaction }
+        guard write != nil else { throw .readOnlyTransaction }
+        // `w` is lent to `body` without a retain: `write` is a constant of this transaction, which
+        // the caller keeps alive (a retain and release per put were a tenth of a sequential fill).
+        unowned(unsafe) let w = write.unsafelyUnwrapped
         if w.hasFailed, let f = w.failure { throw f }
+        let result = Unmanaged.passUnretained(w)._withUnsafeGuaranteedRef { w in
+            Result { () throws(LarchError) -> R in try body(w) }
+        }
         do {
-            return try body(w)
+            return try result.get()
         } catch {
             switch error {
             case .keyExists, .emptyKey, .keyTooLarge, .valueTooLarge, .databaseNotFound, .invalidDatabaseName:
