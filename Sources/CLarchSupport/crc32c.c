@@ -114,7 +114,144 @@ static int detect(void) {
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
     return (c & bit_SSE4_2) != 0;
 }
-#define HW_IMPL crc32c_sse42
+
+// ---- Folding with carry-less multiplication (AVX-512 VPCLMULQDQ) ------------------------------
+// Long buffers are folded 256 bytes at a time in four 512-bit accumulators, then folded down to
+// 128 bits, which the CRC instruction finishes. In the reflected representation a 128-bit register
+// R holds the polynomial Lo·x^64 + Hi (Lo its low quadword, the earlier bytes). Moving R forward by
+// D bits multiplies it by x^D: Lo·x^(64+D) + Hi·x^D, and modulo P each factor is a 32-bit constant.
+// A carry-less product of two reflected quadwords carries one extra factor x, so the constants
+// are x^(D+63) and x^(D-1) mod P, each shifted into the high half of its quadword.
+#include <immintrin.h>
+
+/// x^n mod P, reflected (bit 31 is the coefficient of x^0).
+static uint32_t x_pow(size_t n) {
+    uint32_t c = 0x80000000u;
+    while (n--) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+    return c;
+}
+
+/// Fold constants for D = 128, 512 and 2048 bits: { for the low quadword, for the high quadword }.
+static uint64_t fold_constants[3][2];
+static int fold_constants_ready = 0;
+
+static void compute_fold_constants(void) {
+    static const size_t distances[3] = { 128, 512, 2048 };
+    for (int i = 0; i < 3; i++) {
+        fold_constants[i][0] = (uint64_t)x_pow(distances[i] + 63) << 32;
+        fold_constants[i][1] = (uint64_t)x_pow(distances[i] - 1) << 32;
+    }
+    __atomic_store_n(&fold_constants_ready, 1, __ATOMIC_RELEASE); // idempotent, racing is harmless
+}
+
+#define FOLD_TARGET __attribute__((target("avx512f,avx512vl,vpclmulqdq,pclmul,sse4.2")))
+
+FOLD_TARGET static inline __m512i fold512(__m512i x, __m512i k, __m512i next) {
+    return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00),
+                                     _mm512_clmulepi64_epi128(x, k, 0x11), next, 0x96);
+}
+
+FOLD_TARGET static inline __m128i fold128(__m128i x, __m128i k, __m128i next) {
+    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), next);
+}
+
+/// The CRC of `length` (at least 256) bytes at `p`, continuing from `crc`; when `copy` is not
+/// NULL the bytes are also copied there, read once for both.
+FOLD_TARGET static uint32_t crc32c_fold(uint32_t crc, const uint8_t *p, size_t length, uint8_t *copy) {
+    if (!__atomic_load_n(&fold_constants_ready, __ATOMIC_ACQUIRE)) compute_fold_constants();
+    const __m128i k128 = _mm_set_epi64x((long long)fold_constants[0][1], (long long)fold_constants[0][0]);
+    const __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_constants[1][1], (long long)fold_constants[1][0]));
+    const __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_constants[2][1], (long long)fold_constants[2][0]));
+
+    __m512i x0 = _mm512_loadu_si512(p), x1 = _mm512_loadu_si512(p + 64);
+    __m512i x2 = _mm512_loadu_si512(p + 128), x3 = _mm512_loadu_si512(p + 192);
+    if (copy) {
+        _mm512_storeu_si512(copy, x0); _mm512_storeu_si512(copy + 64, x1);
+        _mm512_storeu_si512(copy + 128, x2); _mm512_storeu_si512(copy + 192, x3);
+        copy += 256;
+    }
+    // The running CRC enters as the first four bytes' XOR.
+    x0 = _mm512_xor_si512(x0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)~crc)));
+    p += 256; length -= 256;
+    while (length >= 256) {
+        __m512i y0 = _mm512_loadu_si512(p), y1 = _mm512_loadu_si512(p + 64);
+        __m512i y2 = _mm512_loadu_si512(p + 128), y3 = _mm512_loadu_si512(p + 192);
+        if (copy) {
+            _mm512_storeu_si512(copy, y0); _mm512_storeu_si512(copy + 64, y1);
+            _mm512_storeu_si512(copy + 128, y2); _mm512_storeu_si512(copy + 192, y3);
+            copy += 256;
+        }
+        x0 = fold512(x0, k2048, y0); x1 = fold512(x1, k2048, y1);
+        x2 = fold512(x2, k2048, y2); x3 = fold512(x3, k2048, y3);
+        p += 256; length -= 256;
+    }
+    __m512i x = fold512(fold512(fold512(x0, k512, x1), k512, x2), k512, x3);
+    while (length >= 64) {
+        __m512i y = _mm512_loadu_si512(p);
+        if (copy) { _mm512_storeu_si512(copy, y); copy += 64; }
+        x = fold512(x, k512, y);
+        p += 64; length -= 64;
+    }
+    __m128i r = _mm512_extracti32x4_epi32(x, 0);
+    r = fold128(r, k128, _mm512_extracti32x4_epi32(x, 1));
+    r = fold128(r, k128, _mm512_extracti32x4_epi32(x, 2));
+    r = fold128(r, k128, _mm512_extracti32x4_epi32(x, 3));
+    while (length >= 16) {
+        __m128i y = _mm_loadu_si128((const __m128i *)p);
+        if (copy) { _mm_storeu_si128((__m128i *)copy, y); copy += 16; }
+        r = fold128(r, k128, y);
+        p += 16; length -= 16;
+    }
+    if (copy && length) memcpy(copy, p, length);
+    // The folded 128 bits are a message whose CRC from state 0 is the CRC so far.
+    uint64_t c = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(r));
+    c = _mm_crc32_u64(c, (uint64_t)_mm_extract_epi64(r, 1));
+    uint32_t c32 = (uint32_t)c;
+    while (length >= 8) { uint64_t w; memcpy(&w, p, 8); c32 = (uint32_t)_mm_crc32_u64(c32, w); p += 8; length -= 8; }
+    while (length--) c32 = _mm_crc32_u8(c32, *p++);
+    return ~c32;
+}
+
+static int detect_fold(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (!(c & bit_SSE4_2) || !(c & bit_PCLMUL) || !(c & bit_OSXSAVE)) return 0;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 0xE6) != 0xE6) return 0;   // the OS saves SSE, AVX and all AVX-512 state
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & bit_AVX512F) && (b & bit_AVX512VL) && (c & bit_VPCLMULQDQ);
+}
+
+static int fold_state = -1; // -1 unknown, 0 no, 1 yes
+static int has_fold(void) {
+    int s = __atomic_load_n(&fold_state, __ATOMIC_RELAXED);
+    if (s < 0) { s = detect_fold(); __atomic_store_n(&fold_state, s, __ATOMIC_RELAXED); }
+    return s;
+}
+
+/// Below this length the CRC instruction's three streams are as fast as folding.
+#define FOLD_MINIMUM 512
+
+static uint32_t crc32c_x86(uint32_t crc, const void *bytes, size_t length) {
+    if (length >= FOLD_MINIMUM && has_fold()) return crc32c_fold(crc, (const uint8_t *)bytes, length, NULL);
+    return crc32c_sse42(crc, bytes, length);
+}
+
+uint32_t larch_crc32c_copy(uint32_t crc, void *destination, const void *source, size_t length) {
+    if (length >= FOLD_MINIMUM && has_fold()) return crc32c_fold(crc, (const uint8_t *)source, length, (uint8_t *)destination);
+    if (length) memcpy(destination, source, length);
+    return larch_crc32c(crc, source, length);
+}
+
+int larch_crc32c_is_folding(void) { return has_fold(); }
+
+int larch_crc32c_is_hardware(void);
+uint32_t larch_crc32c_without_folding(uint32_t crc, const void *bytes, size_t length) {
+    return larch_crc32c_is_hardware() ? crc32c_sse42(crc, bytes, length) : larch_crc32c_portable(crc, bytes, length);
+}
+#define HW_IMPL crc32c_x86
+#define HAS_COPY_IMPL 1
 #elif defined(__aarch64__) && (defined(__linux__) || defined(__APPLE__))
 #include <arm_acle.h>
 #if defined(__linux__)
@@ -163,4 +300,13 @@ uint32_t larch_crc32c(uint32_t crc, const void *bytes, size_t length) {
 #else
 int larch_crc32c_is_hardware(void) { return 0; }
 uint32_t larch_crc32c(uint32_t crc, const void *bytes, size_t length) { return larch_crc32c_portable(crc, bytes, length); }
+#endif
+
+#ifndef HAS_COPY_IMPL
+uint32_t larch_crc32c_copy(uint32_t crc, void *destination, const void *source, size_t length) {
+    if (length) memcpy(destination, source, length);
+    return larch_crc32c(crc, source, length);
+}
+int larch_crc32c_is_folding(void) { return 0; }
+uint32_t larch_crc32c_without_folding(uint32_t crc, const void *bytes, size_t length) { return larch_crc32c(crc, bytes, length); }
 #endif

@@ -10,13 +10,29 @@ import CLarchSupport
         #expect([UInt8](repeating: 0xFF, count: 32).withUnsafeBytes { CRC32C.checksum($0) } == 0x62A8_AB43)
     }
 
-    @Test func hardwareAndPortableCRCAgree() {
-        var g = SystemRandomNumberGenerator()
-        for length in [0, 1, 7, 8, 9, 63, 64, 65, 4095, 4096, 10_001] {
-            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &g) }
-            bytes.withUnsafeBytes { b in
-                let base = b.baseAddress ?? UnsafeRawPointer(bitPattern: 16)!
-                #expect(larch_crc32c(0, base, b.count) == larch_crc32c_portable(0, base, b.count), "length \(length)")
+    /// Every implementation (folding, the CRC instruction, the portable table, and the copying
+    /// variant) gives the same checksum, for every length up to 2,100 (each tail of the folding
+    /// loops), long buffers, unaligned starts and continued checksums.
+    @Test func crcImplementationsAgree() {
+        let seed = TestEnvironment.seed(default: 0xC3C3_2C2C)
+        var g = SeededGenerator(seed: seed)
+        let pool = (0..<70_000).map { _ in UInt8.random(in: 0...255, using: &g) }
+        var destination = [UInt8](repeating: 0, count: 70_016)
+        let lengths = Array(0...2100) + (0..<60).map { _ in Int.random(in: 2100...69_000, using: &g) }
+        pool.withUnsafeBytes { p in
+            destination.withUnsafeMutableBytes { d in
+                for length in lengths {
+                    let offset = Int.random(in: 0...7, using: &g)
+                    let start = p.baseAddress! + offset
+                    let initial = UInt32.random(in: 0...UInt32.max, using: &g)
+                    let expected = larch_crc32c_portable(initial, start, length)
+                    #expect(larch_crc32c(initial, start, length) == expected, "length \(length) offset \(offset), seed \(seed)")
+                    #expect(larch_crc32c_without_folding(initial, start, length) == expected, "length \(length), seed \(seed)")
+                    let target = d.baseAddress! + (offset ^ 5)
+                    #expect(larch_crc32c_copy(initial, target, start, length) == expected, "copy, length \(length), seed \(seed)")
+                    #expect(UnsafeRawBufferPointer(start: target, count: length).elementsEqual(UnsafeRawBufferPointer(start: start, count: length)),
+                            "copy, length \(length), seed \(seed)")
+                }
             }
         }
     }

@@ -15,6 +15,13 @@ enum CRC32C {
         larch_crc32c(crc, bytes, count)
     }
 
+    /// Copies `count` bytes from `source` to `destination` (not overlapping) and returns the
+    /// checksum of the bytes before (`crc`) followed by them, reading the source once where it can.
+    @inline(__always)
+    static func copy(continuing crc: UInt32, to destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int) -> UInt32 {
+        larch_crc32c_copy(crc, destination, source, count)
+    }
+
     /// The checksum of a buffer.
     static func checksum(_ buffer: UnsafeRawBufferPointer) -> UInt32 {
         guard let base = buffer.baseAddress else { return 0 }
@@ -23,4 +30,7 @@ enum CRC32C {
 
     /// Whether the SSE4.2 / ARMv8 CRC instructions are in use on this machine.
     static var isHardwareAccelerated: Bool { larch_crc32c_is_hardware() != 0 }
+
+    /// Whether long buffers are folded with carry-less multiplication (AVX-512 VPCLMULQDQ).
+    static var isFolding: Bool { larch_crc32c_is_folding() != 0 }
 }

@@ -84,10 +84,15 @@ extension TransactionCore {
         buf.storeBytes(of: PageKind.overflow.rawValue, toByteOffset: PageLayout.kindOffset, as: UInt8.self)
         buf.setU32(UInt32(pages), at: PageLayout.runPagesOffset)
         buf.setU64(first.rawValue, at: PageLayout.pageNumberOffset)
-        if value.count > 0 { (buf + OverflowLayout.headerSize).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        // The run's checksum is taken as it is filled, so the value is read once.
+        var crc = CRC32C.checksum(UnsafeRawPointer(buf), count: OverflowLayout.headerSize)
+        if value.count > 0 {
+            crc = CRC32C.copy(continuing: crc, to: buf + OverflowLayout.headerSize, from: value.baseAddress!, count: value.count)
+        }
         let used = OverflowLayout.headerSize + value.count
         (buf + used).initializeMemory(as: UInt8.self, repeating: 0, count: total - used)
+        crc = CRC32C.checksum(continuing: crc, UnsafeRawPointer(buf + used), count: total - used)
         w.dirty.insert(first, DirtyPage(buffer: buf, pageCount: pages))
-        return (first, CRC32C.checksum(UnsafeRawPointer(buf), count: total))
+        return (first, crc)
     }
 }
