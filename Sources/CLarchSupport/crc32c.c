@@ -212,6 +212,22 @@ FOLD_TARGET static uint32_t crc32c_fold(uint32_t crc, const uint8_t *p, size_t l
     return ~c32;
 }
 
+#ifndef bit_AVX512F
+#define bit_AVX512F (1u << 16)
+#endif
+#ifndef bit_AVX512VL
+#define bit_AVX512VL (1u << 31)
+#endif
+#ifndef bit_VPCLMULQDQ
+#define bit_VPCLMULQDQ (1u << 10)
+#endif
+#ifndef bit_PCLMUL
+#define bit_PCLMUL (1u << 1)
+#endif
+#ifndef bit_OSXSAVE
+#define bit_OSXSAVE (1u << 27)
+#endif
+
 static int detect_fold(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
