@@ -152,6 +152,7 @@ func report(_ c: Config, _ p: Parameters, results: [Row: [EngineKind: Cell]], st
          "all other workloads commit without syncing on every engine (Larch `.noSync`; LMDB `MDB_NOSYNC|MDB_NOMETASYNC`; SQLite WAL `synchronous=OFF`)")
     line("- SQLite: `kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID`, WAL, prepared statements, UPSERT for puts, 256 MiB page cache per connection")
     line("- workloads 4–7 and 9 first load the N keys in key order (transactions of 10,000) and scan them once, untimed")
+    line("- read phases (4, 5, and 8's read back) repeat whole passes over their keys until \(fixed(c.readerSeconds / 10, 2)) s have passed; ops/s counts every pass")
     line("- bytes written: Larch from `CommitStats.bytesWritten` (pages + meta page); LMDB and SQLite from the process's write(2) bytes " +
          "(`wchar` in /proc/self/io), through closing the database. Per logical byte: bytes written ÷ (key + value bytes stored; key bytes for deletes)")
     line()
