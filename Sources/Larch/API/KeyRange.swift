@@ -55,6 +55,18 @@ public struct KeyRange: Sendable, Equatable {
         }
     }
 
+    /// Whether the range ends before the last key (`upper` is not `.unbounded`).
+    var hasUpperBound: Bool {
+        if case .unbounded = upper { return false }
+        return true
+    }
+
+    /// Whether the range starts after the first key (`lower` is not `.unbounded`).
+    var hasLowerBound: Bool {
+        if case .unbounded = lower { return false }
+        return true
+    }
+
     /// Whether `key` is at or below the upper end.
     func isBelowUpper(_ key: UnsafeRawBufferPointer) -> Bool {
         switch upper {

@@ -20,17 +20,17 @@ public class ReadTransaction {
     }
 
     /// Whether the transaction can still be used.
-    public var isActive: Bool { core.state == .active }
+    public final var isActive: Bool { core.state == .active }
 
     /// The id of the snapshot this transaction reads (for write transactions, the one it started from).
-    public var snapshotID: UInt64 { core.meta.txnID.rawValue }
+    public final var snapshotID: UInt64 { core.meta.txnID.rawValue }
 
     /// Ends the transaction, discarding any changes. Calling it again does nothing.
-    public func abort() {
+    public final func abort() {
         if core.state == .active { end(as: .aborted) }
     }
 
-    func end(as state: TransactionCore.State) {
+    final func end(as state: TransactionCore.State) {
         core.state = state
         if let slot = core.readerSlot {
             core.env.readers.release(slot: slot)
@@ -45,7 +45,7 @@ public class ReadTransaction {
     // MARK: Databases
 
     /// The tree index for `db`, loading a named database's descriptor on first use.
-    func tree(_ db: Database) throws(LarchError) -> Int {
+    final func tree(_ db: Database) throws(LarchError) -> Int {
         try core.checkActive()
         if db.index == TreeIndex.main { return TreeIndex.main }
         guard db.environment == ObjectIdentifier(core.env), let name = db.name else { throw .foreignDatabase }
@@ -54,13 +54,13 @@ public class ReadTransaction {
     }
 
     /// Opens the existing named database `name`; throws `databaseNotFound` if there is none.
-    public func openDatabase(_ name: String) throws(LarchError) -> Database {
+    public final func openDatabase(_ name: String) throws(LarchError) -> Database {
         let db = try handle(name)
         _ = try tree(db)
         return db
     }
 
-    func handle(_ name: String) throws(LarchError) -> Database {
+    final func handle(_ name: String) throws(LarchError) -> Database {
         try core.checkActive()
         guard !name.isEmpty else { throw .invalidDatabaseName(name: name, reason: "names must not be empty") }
         guard name.utf8.count <= core.limits.maxKeySize else {
@@ -70,7 +70,7 @@ public class ReadTransaction {
     }
 
     /// The names of all named databases, in byte order.
-    public func databaseNames() throws(LarchError) -> [String] {
+    public final func databaseNames() throws(LarchError) -> [String] {
         try core.checkActive()
         var names: [String] = []
         let c = CursorState(core: core, tree: TreeIndex.catalog)
@@ -83,41 +83,41 @@ public class ReadTransaction {
     }
 
     /// Statistics of `db` in this snapshot.
-    public func stats(_ db: Database = .main) throws(LarchError) -> DatabaseStats {
+    public final func stats(_ db: Database = .main) throws(LarchError) -> DatabaseStats {
         DatabaseStats(core.trees[try tree(db)].root)
     }
 
     // MARK: Reading
 
     /// A copy of the value stored under `key`, or nil.
-    public func get(_ key: some Collection<UInt8>, in db: Database = .main) throws(LarchError) -> [UInt8]? {
+    public final func get(_ key: some Collection<UInt8>, in db: Database = .main) throws(LarchError) -> [UInt8]? {
         try valueBuffer(forKey: key, in: db).map { Array($0) }
     }
 
     /// A copy of the value stored under the UTF-8 bytes of `key`, or nil.
-    public func get(_ key: String, in db: Database = .main) throws(LarchError) -> [UInt8]? {
+    public final func get(_ key: String, in db: Database = .main) throws(LarchError) -> [UInt8]? {
         try withBytes(key) { k throws(LarchError) in try valueBuffer(forKey: k, in: db).map { Array($0) } }
     }
 
     /// The value under `key` decoded as UTF-8, or nil.
-    public func getString(_ key: String, in db: Database = .main) throws(LarchError) -> String? {
+    public final func getString(_ key: String, in db: Database = .main) throws(LarchError) -> String? {
         try get(key, in: db).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Whether `key` is present.
-    public func contains(_ key: some Collection<UInt8>, in db: Database = .main) throws(LarchError) -> Bool {
+    public final func contains(_ key: some Collection<UInt8>, in db: Database = .main) throws(LarchError) -> Bool {
         try valueBuffer(forKey: key, in: db) != nil
     }
 
     /// Whether the UTF-8 bytes of `key` are present.
-    public func contains(_ key: String, in db: Database = .main) throws(LarchError) -> Bool {
+    public final func contains(_ key: String, in db: Database = .main) throws(LarchError) -> Bool {
         try withBytes(key) { k throws(LarchError) in try valueBuffer(forKey: k, in: db) != nil }
     }
 
     /// Calls `body` with the value under `key`, read in place from the map (no copy); nil when absent.
     /// The span is valid only inside `body`.
     @inlinable
-    public func withValue<R>(forKey key: some Collection<UInt8>, in db: Database = .main,
+    public final func withValue<R>(forKey key: some Collection<UInt8>, in db: Database = .main,
                              _ body: (RawSpan) throws -> R) throws -> R? {
         guard let b = try valueBuffer(forKey: key, in: db) else { return nil }
         return try body(b.bytes)
@@ -125,13 +125,13 @@ public class ReadTransaction {
 
     /// The value under `key`, in place: valid until the transaction ends or next changes `db`.
     @inlinable
-    func valueBuffer(forKey key: some Collection<UInt8>, in db: Database) throws(LarchError) -> UnsafeRawBufferPointer? {
+    final func valueBuffer(forKey key: some Collection<UInt8>, in db: Database) throws(LarchError) -> UnsafeRawBufferPointer? {
         try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db) }
     }
 
     /// `valueBuffer` on contiguous key bytes: the non-generic body of every read.
     @usableFromInline
-    final func valueBytes(forKey k: UnsafeRawBufferPointer, in db: Database) throws(LarchError) -> UnsafeRawBufferPointer? {
+    func valueBytes(forKey k: UnsafeRawBufferPointer, in db: Database) throws(LarchError) -> UnsafeRawBufferPointer? {
         let t = try tree(db)
         try core.validateKey(k)
         guard let e = try core.lookup(tree: t, key: k) else { return nil }
@@ -139,7 +139,7 @@ public class ReadTransaction {
     }
 
     /// A cursor over `db`, unpositioned.
-    public func cursor(_ db: Database = .main) throws(LarchError) -> Cursor {
+    public final func cursor(_ db: Database = .main) throws(LarchError) -> Cursor {
         Cursor(state: CursorState(core: core, tree: try tree(db)), transaction: self)
     }
 
@@ -147,34 +147,36 @@ public class ReadTransaction {
     ///
     /// Iteration stops at the first error (a corrupt page); `Entries.error` then holds it. Use
     /// `forEach(in:range:reverse:_:)` to have errors thrown.
-    public func entries(in db: Database = .main, _ range: KeyRange = .all, reverse: Bool = false) throws(LarchError) -> Entries {
+    public final func entries(in db: Database = .main, _ range: KeyRange = .all, reverse: Bool = false) throws(LarchError) -> Entries {
         Entries(cursor: try cursor(db), range: range, reverse: reverse)
     }
 
-    public func entries(in db: Database = .main, _ range: Range<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
+    public final func entries(in db: Database = .main, _ range: Range<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
         try entries(in: db, KeyRange(range), reverse: reverse)
     }
-    public func entries(in db: Database = .main, _ range: ClosedRange<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
+    public final func entries(in db: Database = .main, _ range: ClosedRange<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
         try entries(in: db, KeyRange(range), reverse: reverse)
     }
-    public func entries(in db: Database = .main, _ range: PartialRangeFrom<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
+    public final func entries(in db: Database = .main, _ range: PartialRangeFrom<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
         try entries(in: db, KeyRange(range), reverse: reverse)
     }
-    public func entries(in db: Database = .main, _ range: PartialRangeUpTo<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
+    public final func entries(in db: Database = .main, _ range: PartialRangeUpTo<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
         try entries(in: db, KeyRange(range), reverse: reverse)
     }
-    public func entries(in db: Database = .main, _ range: PartialRangeThrough<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
+    public final func entries(in db: Database = .main, _ range: PartialRangeThrough<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
         try entries(in: db, KeyRange(range), reverse: reverse)
     }
 
     /// Calls `body` with each entry of `db` within `range`, zero-copy; errors are thrown.
     /// Return false from `body` to stop early.
-    public func forEach(in db: Database = .main, _ range: KeyRange = .all, reverse: Bool = false,
+    public final func forEach(in db: Database = .main, _ range: KeyRange = .all, reverse: Bool = false,
                         _ body: (_ key: RawSpan, _ value: RawSpan) throws -> Bool) throws {
         let c = try cursor(db)
         var more = try c.start(range, reverse: reverse)
         // Read-only snapshots never change: walk each leaf's cells in a local loop.
         let fast = core.write == nil
+        // Only a bounded end needs a comparison per entry.
+        let bounded = reverse ? range.hasLowerBound : range.hasUpperBound
         while more {
             if fast {
                 let (leaf, start) = c.state.leafPosition
@@ -183,7 +185,7 @@ public class ReadTransaction {
                 let step = reverse ? -1 : 1
                 while i != end {
                     let e = try leaf.leafCell(i)
-                    if reverse ? !range.isAboveLower(e.key) : !range.isBelowUpper(e.key) { return }
+                    if bounded, reverse ? !range.isAboveLower(e.key) : !range.isBelowUpper(e.key) { return }
                     guard try body(e.key.bytes, core.valueBytes(e).bytes) else { return }
                     i += step
                 }
