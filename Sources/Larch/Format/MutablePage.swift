@@ -125,6 +125,42 @@ struct MutablePage {
         ref.setU32(checksum, at: 8)
     }
 
+    /// Replaces the inline value of leaf cell `i` with `value` in place when the cell holds an inline
+    /// value of the same length; returns false (changing nothing) otherwise.
+    @inline(__always)
+    func overwriteInlineValue(_ i: Int, with value: UnsafeRawBufferPointer) throws(LarchError) -> Bool {
+        guard case .inline(let old) = try view.leafCell(i).value, old.count == value.count else { return false }
+        if value.count > 0 { UnsafeMutableRawPointer(mutating: old.baseAddress!).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        return true
+    }
+
+    /// Inserts a leaf cell holding `key` and the inline `value` as cell `i` when it fits; returns
+    /// false (changing nothing) when it does not.
+    @inline(__always)
+    func insertLeafCell(at i: Int, key: UnsafeRawBufferPointer, inlineValue value: UnsafeRawBufferPointer) -> Bool {
+        let size = LeafCell.size(keyLength: key.count, valueLength: value.count, overflow: false)
+        guard freeBytes >= size + PageLayout.slotSize else { return false }
+        Self.writeLeafCell(at: insertCell(at: i, size: size), key: key, inlineValue: value)
+        return true
+    }
+
+    /// Writes a leaf cell holding `key` and the inline `value` at `p`.
+    @inline(__always)
+    static func writeLeafCell(at p: UnsafeMutableRawPointer, key: UnsafeRawBufferPointer, inlineValue value: UnsafeRawBufferPointer) {
+        writeLeafCellHeader(at: p, key: key, valueLength: value.count, overflow: false)
+        if value.count > 0 { (p + LeafCell.headerSize + key.count).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+    }
+
+    /// Writes a leaf cell holding `key` and a reference to the overflow run at `first` (holding
+    /// `valueLength` bytes, with `checksum`) at `p`.
+    static func writeLeafCell(at p: UnsafeMutableRawPointer, key: UnsafeRawBufferPointer, overflowValueLength valueLength: Int,
+                              first: PageNumber, checksum: UInt32) {
+        writeLeafCellHeader(at: p, key: key, valueLength: valueLength, overflow: true)
+        let ref = p + LeafCell.headerSize + key.count
+        ref.setU64(first.rawValue, at: 0)
+        ref.setU32(checksum, at: 8)
+    }
+
     /// Replaces the inline value of leaf cell `i` with `value`, which has the same length.
     func replaceInlineValue(_ i: Int, with value: [UInt8]) {
         let p = base + slot(i)

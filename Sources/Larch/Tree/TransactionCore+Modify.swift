@@ -139,15 +139,11 @@ extension TransactionCore {
                 pathTouched = true
                 let leaf = hinted ? MutablePage(base: w.hintLeaf!, pageSize: pageSize) : mutable(w, path.leaf)
                 if exact {
-                    if case .inline(let b) = try leaf.view.leafCell(index).value, b.count == value.count {
-                        if value.count > 0 { UnsafeMutableRawPointer(mutating: b.baseAddress!).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+                    if try leaf.overwriteInlineValue(index, with: value) {
                         keepAsHint = true
                         return
                     }
-                } else if leaf.freeBytes >= cellSize + PageLayout.slotSize {
-                    let p = leaf.insertCell(at: index, size: cellSize)
-                    MutablePage.writeLeafCellHeader(at: p, key: key, valueLength: value.count, overflow: false)
-                    if value.count > 0 { (p + LeafCell.headerSize + key.count).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+                } else if leaf.insertLeafCell(at: index, key: key, inlineValue: value) {
                     trees[tree].root.entries += 1
                     keepAsHint = true
                     return
@@ -162,15 +158,12 @@ extension TransactionCore {
                 let cell = buffer.baseAddress!
                 // The cell first, and for a large value its overflow run: allocating the run before
                 // the single pages of copy-on-write keeps long free runs whole for it.
-                MutablePage.writeLeafCellHeader(at: cell, key: key, valueLength: value.count, overflow: !inline)
-                let payload = cell + LeafCell.headerSize + key.count
                 if inline {
-                    if value.count > 0 { payload.copyMemory(from: value.baseAddress!, byteCount: value.count) }
+                    MutablePage.writeLeafCell(at: cell, key: key, inlineValue: value)
                 } else {
                     if exact { try releaseOverflow(w, tree: tree, path: path, index: index) }
                     let (first, checksum) = try writeOverflow(w, value: value)
-                    payload.setU64(first.rawValue, at: 0)
-                    payload.setU32(checksum, at: 8)
+                    MutablePage.writeLeafCell(at: cell, key: key, overflowValueLength: value.count, first: first, checksum: checksum)
                     trees[tree].root.overflowPages += UInt64(OverflowLayout.pageCount(valueLength: value.count, pageSize: pageSize))
                 }
                 let cellBytes = UnsafeRawBufferPointer(start: cell, count: cellSize)
@@ -189,10 +182,8 @@ extension TransactionCore {
                 if !pathTouched { try touchPath(w, tree: tree, path: path) }
                 let leaf = mutable(w, path.leaf)
                 if exact {
-                    let old = try leaf.view.leafCell(index)
-                    if case .inline(let b) = old.value, inline, b.count == value.count {
-                        // Same size, inline: overwrite the value bytes where they are.
-                        if value.count > 0 { UnsafeMutableRawPointer(mutating: b.baseAddress!).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+                    // Same size, inline: overwrite the value bytes where they are.
+                    if inline, try leaf.overwriteInlineValue(index, with: value) {
                         keepAsHint = true
                         return
                     }
