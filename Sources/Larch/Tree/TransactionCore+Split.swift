@@ -17,8 +17,11 @@ extension TransactionCore {
         }
         @inline(__always) func branchKeyLength(_ p: UnsafeRawPointer) -> Int { Int(p.u16(at: 12)) }
 
-        // Choose k, the number of entries kept on the left.
-        let k: Int = try withUnsafeTemporaryAllocation(of: Int.self, capacity: n + 2) { prefix throws(LarchError) -> Int in
+        // Choose k, the number of entries kept on the left. Appending past the last key of the
+        // rightmost leaf (sequential inserts) leaves the left page as it is, full, and starts the
+        // right page with the new cell alone, which always fits an empty page.
+        let appending = isLeaf && index == n && n > 0 && isRightmost(w, path: path, below: level)
+        let k: Int = appending ? n : try withUnsafeTemporaryAllocation(of: Int.self, capacity: n + 2) { prefix throws(LarchError) -> Int in
             prefix[0] = 0
             for j in 0...n { prefix[j + 1] = prefix[j] + entry(j).1 + PageLayout.slotSize }
             let total = prefix[n + 1]
@@ -29,12 +32,6 @@ extension TransactionCore {
             }
             let lo = isLeaf ? 1 : 2
             let hi = isLeaf ? n : n - 1
-            // Appending past the last key of the rightmost leaf (sequential inserts): leave the left
-            // page full and start the right page with the new cell alone.
-            if isLeaf && index == n && isRightmost(w, path: path, below: level) {
-                let (l, r) = sizes(n)
-                if l <= usable && r <= usable { return n }
-            }
             var best = -1
             var bestImbalance = Int.max
             if lo <= hi {
