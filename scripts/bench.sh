@@ -10,6 +10,9 @@
 #   scripts/bench.sh profile WORKLOAD [options]     perf profile of Larch alone on one workload, sampling
 #                                                   only its timed part; top symbols to standard output,
 #                                                   the call-graph report and perf.data to Benchmarks/results/
+#   scripts/bench.sh doc [options]                  the runs behind docs/BENCHMARKS.md (N = 100,000, medians
+#                                                   of 5; N = 1,000,000, medians of 3), each report written
+#                                                   into the document between its markers
 #
 # Installs what it needs with apt-get when missing (liblmdb-dev, libsqlite3-dev; linux-perf to
 # profile), builds Benchmarks/ in release mode, and runs Benchmarks/.build/release/larch-bench.
@@ -18,7 +21,10 @@ cd "$(dirname "$0")/.."
 if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then export PATH=/opt/swift/usr/bin:$PATH; fi
 
 mode=run
-if [ "${1:-}" = profile ]; then
+if [ "${1:-}" = doc ]; then
+    mode=doc
+    shift
+elif [ "${1:-}" = profile ]; then
     mode=profile
     shift
     [ $# -ge 1 ] || { echo "usage: scripts/bench.sh profile WORKLOAD [larch-bench options]" >&2; exit 2; }
@@ -63,6 +69,37 @@ if [ "$mode" = run ]; then
     } | tee "$out"
     echo "bench.sh: report written to $out" >&2
     exit "${PIPESTATUS[0]}"
+fi
+
+if [ "$mode" = doc ]; then
+    # Replaces the lines between "<!-- bench:NAME begin -->" and "<!-- bench:NAME end -->" in the
+    # document with the report in file $3.
+    replace_section() {
+        local doc=$1 name=$2 report=$3 tmp
+        grep -q "<!-- bench:$name begin -->" "$doc" || { echo "bench.sh: no bench:$name markers in $doc" >&2; exit 1; }
+        tmp=$(mktemp)
+        awk -v begin="<!-- bench:$name begin -->" -v end="<!-- bench:$name end -->" -v report="$report" '
+            $0 == begin { print; while ((getline line < report) > 0) print line; skipping = 1; next }
+            $0 == end { skipping = 0 }
+            !skipping { print }
+        ' "$doc" > "$tmp"
+        mv "$tmp" "$doc"
+    }
+    for spec in "100k:--keys 100000 --reps 5" "1m:--keys 1000000 --reps 3"; do
+        name=${spec%%:*}
+        args=${spec#*:}
+        report=Benchmarks/results/doc-$name.md
+        echo "bench.sh: running larch-bench $args $*" >&2
+        # shellcheck disable=SC2086 # $args is a list of options
+        {
+            echo "Larch revision $(revision); command \`scripts/bench.sh doc\`, which runs \`larch-bench $args${*:+ $*}\`."
+            echo
+            "$bin" $args "$@" | sed 's/^## larch-bench/### larch-bench/'
+        } > "$report"
+        replace_section docs/BENCHMARKS.md "$name" "$report"
+    done
+    echo "bench.sh: docs/BENCHMARKS.md updated" >&2
+    exit 0
 fi
 
 # profile: perf samples only between the benchmark's enable/disable commands (the timed parts).
