@@ -155,6 +155,15 @@ FOLD_TARGET static inline __m128i fold128(__m128i x, __m128i k, __m128i next) {
     return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), next);
 }
 
+/// Loads the 256 bytes at `p` into `y`, and stores them at `copy` unless it is NULL; returns where
+/// the next copy goes.
+FOLD_TARGET static inline uint8_t *load256(const uint8_t *p, uint8_t *copy, __m512i y[4]) {
+    for (int i = 0; i < 4; i++) y[i] = _mm512_loadu_si512(p + 64 * i);
+    if (!copy) return NULL;
+    for (int i = 0; i < 4; i++) _mm512_storeu_si512(copy + 64 * i, y[i]);
+    return copy + 256;
+}
+
 /// The CRC of `length` (at least 256) bytes at `p`, continuing from `crc`; when `copy` is not
 /// NULL the bytes are also copied there, read once for both.
 FOLD_TARGET static uint32_t crc32c_fold(uint32_t crc, const uint8_t *p, size_t length, uint8_t *copy) {
@@ -163,39 +172,27 @@ FOLD_TARGET static uint32_t crc32c_fold(uint32_t crc, const uint8_t *p, size_t l
     const __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_constants[1][1], (long long)fold_constants[1][0]));
     const __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_constants[2][1], (long long)fold_constants[2][0]));
 
-    __m512i x0 = _mm512_loadu_si512(p), x1 = _mm512_loadu_si512(p + 64);
-    __m512i x2 = _mm512_loadu_si512(p + 128), x3 = _mm512_loadu_si512(p + 192);
-    if (copy) {
-        _mm512_storeu_si512(copy, x0); _mm512_storeu_si512(copy + 64, x1);
-        _mm512_storeu_si512(copy + 128, x2); _mm512_storeu_si512(copy + 192, x3);
-        copy += 256;
-    }
+    __m512i x[4], y[4];
+    copy = load256(p, copy, x);
     // The running CRC enters as the first four bytes' XOR.
-    x0 = _mm512_xor_si512(x0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)~crc)));
+    x[0] = _mm512_xor_si512(x[0], _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)~crc)));
     p += 256; length -= 256;
     while (length >= 256) {
-        __m512i y0 = _mm512_loadu_si512(p), y1 = _mm512_loadu_si512(p + 64);
-        __m512i y2 = _mm512_loadu_si512(p + 128), y3 = _mm512_loadu_si512(p + 192);
-        if (copy) {
-            _mm512_storeu_si512(copy, y0); _mm512_storeu_si512(copy + 64, y1);
-            _mm512_storeu_si512(copy + 128, y2); _mm512_storeu_si512(copy + 192, y3);
-            copy += 256;
-        }
-        x0 = fold512(x0, k2048, y0); x1 = fold512(x1, k2048, y1);
-        x2 = fold512(x2, k2048, y2); x3 = fold512(x3, k2048, y3);
+        copy = load256(p, copy, y);
+        for (int i = 0; i < 4; i++) x[i] = fold512(x[i], k2048, y[i]);
         p += 256; length -= 256;
     }
-    __m512i x = fold512(fold512(fold512(x0, k512, x1), k512, x2), k512, x3);
+    __m512i folded = fold512(fold512(fold512(x[0], k512, x[1]), k512, x[2]), k512, x[3]);
     while (length >= 64) {
-        __m512i y = _mm512_loadu_si512(p);
-        if (copy) { _mm512_storeu_si512(copy, y); copy += 64; }
-        x = fold512(x, k512, y);
+        __m512i next = _mm512_loadu_si512(p);
+        if (copy) { _mm512_storeu_si512(copy, next); copy += 64; }
+        folded = fold512(folded, k512, next);
         p += 64; length -= 64;
     }
-    __m128i r = _mm512_extracti32x4_epi32(x, 0);
-    r = fold128(r, k128, _mm512_extracti32x4_epi32(x, 1));
-    r = fold128(r, k128, _mm512_extracti32x4_epi32(x, 2));
-    r = fold128(r, k128, _mm512_extracti32x4_epi32(x, 3));
+    __m128i r = _mm512_extracti32x4_epi32(folded, 0);
+    r = fold128(r, k128, _mm512_extracti32x4_epi32(folded, 1));
+    r = fold128(r, k128, _mm512_extracti32x4_epi32(folded, 2));
+    r = fold128(r, k128, _mm512_extracti32x4_epi32(folded, 3));
     while (length >= 16) {
         __m128i y = _mm_loadu_si128((const __m128i *)p);
         if (copy) { _mm_storeu_si128((__m128i *)copy, y); copy += 16; }
