@@ -86,6 +86,12 @@ func makeTempDir(in base: String, prefix: String) throws -> String {
 }
 
 /// Removes `dir` and the files directly in it (the engines create no subdirectories).
+/// Writes back every dirty page on the machine (sync(2)) before a run, so that no run pays for
+/// the writeback of the run before it.
+func flushFileSystems() {
+    sync()
+}
+
 func removeDir(_ dir: String) {
     if let d = opendir(dir) {
         while let e = readdir(d) {

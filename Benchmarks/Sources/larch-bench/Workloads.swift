@@ -135,6 +135,7 @@ private struct ReaderOutcome: Sendable {
 
 /// Runs one workload on one engine in a new directory, and returns a sample per row it produces.
 func run(_ w: Workload, on kind: EngineKind, ctx: Context) throws -> [(Row, Sample)] {
+    flushFileSystems()
     let dir = try makeTempDir(in: ctx.baseDir, prefix: "larch-bench-\(kind.rawValue)")
     defer { removeDir(dir) }
     let engine = try kind.open(dir: dir, durable: w == .durable, keys: ctx.keys)
