@@ -100,6 +100,40 @@ struct DirtyTable {
         for i in 0...mask where keys[i] != 0 { try body(PageNumber(keys[i]), values[i]) }
     }
 
+    /// Every entry in ascending page order, for writing pages in file order at commit.
+    ///
+    /// An LSD radix sort on the page number, a byte per pass and only as many passes as the
+    /// largest page number needs (two for a file under 256 MiB at 4 KiB pages): a comparison sort
+    /// of the tuples was 2–3% of a commit of 1,000 random puts.
+    func sortedByPage() -> [(page: PageNumber, dirty: DirtyPage)] {
+        var sorted: [(page: PageNumber, dirty: DirtyPage)] = []
+        sorted.reserveCapacity(count)
+        var largest: UInt64 = 0
+        for i in 0...mask where keys[i] != 0 {
+            sorted.append((PageNumber(keys[i]), values[i]))
+            largest = max(largest, keys[i])
+        }
+        guard sorted.count > 32 else {
+            sorted.sort { $0.page < $1.page }
+            return sorted
+        }
+        var other = sorted
+        var shift: UInt64 = 0
+        while shift < 64 && largest >> shift != 0 {
+            var starts = [Int](repeating: 0, count: 257)
+            for e in sorted { starts[Int((e.page.rawValue >> shift) & 0xFF) + 1] += 1 }
+            for d in 1...256 { starts[d] += starts[d - 1] }
+            for e in sorted {
+                let d = Int((e.page.rawValue >> shift) & 0xFF)
+                other[starts[d]] = e
+                starts[d] += 1
+            }
+            swap(&sorted, &other)
+            shift += 8
+        }
+        return sorted
+    }
+
     /// Empties the table, keeping its storage.
     mutating func removeAll() {
         keys.update(repeating: 0, count: mask + 1)

@@ -144,29 +144,26 @@ extension TransactionCore {
     /// Writes every dirty page in page order, one vectored write per contiguous run (of at most
     /// `maxPagesPerWrite` pages); returns the page count.
     private func writeDirtyPages(_ w: WriteState) throws(LarchError) -> Int {
-        var pages: [(key: PageNumber, value: DirtyPage)] = []
-        pages.reserveCapacity(w.dirty.count)
-        w.dirty.forEach { pages.append(($0, $1)) }
-        pages.sort { $0.key < $1.key }
+        let pages = w.dirty.sortedByPage()
         guard !pages.isEmpty else { return 0 }
         var total = 0
         return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: pages.count) { iov throws(LarchError) -> Int in
             var runStart = 0
             while runStart < pages.count {
                 var runEnd = runStart
-                var next = pages[runStart].key.rawValue + UInt64(pages[runStart].value.pageCount)
-                iov[0] = iovec(iov_base: pages[runStart].value.buffer, iov_len: pages[runStart].value.pageCount * pageSize)
-                while runEnd + 1 < pages.count, pages[runEnd + 1].key.rawValue == next,
-                      pages[runEnd + 1].value.pageCount > 1 || next - pages[runStart].key.rawValue < TransactionCore.maxPagesPerWrite {
+                var next = pages[runStart].page.rawValue + UInt64(pages[runStart].dirty.pageCount)
+                iov[0] = iovec(iov_base: pages[runStart].dirty.buffer, iov_len: pages[runStart].dirty.pageCount * pageSize)
+                while runEnd + 1 < pages.count, pages[runEnd + 1].page.rawValue == next,
+                      pages[runEnd + 1].dirty.pageCount > 1 || next - pages[runStart].page.rawValue < TransactionCore.maxPagesPerWrite {
                     runEnd += 1
-                    let d = pages[runEnd].value
+                    let d = pages[runEnd].dirty
                     iov[runEnd - runStart] = iovec(iov_base: d.buffer, iov_len: d.pageCount * pageSize)
                     next += UInt64(d.pageCount)
                 }
                 let n = runEnd - runStart + 1
                 try env.file.write(vectors: UnsafeMutableBufferPointer(rebasing: iov[0..<n]),
-                                   at: Int(pages[runStart].key.rawValue) * pageSize)
-                for j in runStart...runEnd { total += pages[j].value.pageCount }
+                                   at: Int(pages[runStart].page.rawValue) * pageSize)
+                for j in runStart...runEnd { total += pages[j].dirty.pageCount }
                 runStart = runEnd + 1
             }
             return total
