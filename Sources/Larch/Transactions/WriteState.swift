@@ -30,7 +30,8 @@ final class WriteState {
     let scratch: UnsafeMutableRawPointer
     /// Write transactions' live cursors, told to remember their position before the tree changes.
     @exclusivity(unchecked) var cursors: [ObjectIdentifier: Unmanaged<CursorState>] = [:]
-    /// The paths `withPath` lends to a modification and to one nested in it; `pathsInUse` of them are lent.
+    /// The path a put (or a top-level delete) walks, and the one a delete nested in it borrows
+    /// (`lendPath`); `pathsInUse` of them are in use.
     let operationPath = TreePath()
     let nestedPath = TreePath()
     @exclusivity(unchecked) var pathsInUse = 0
