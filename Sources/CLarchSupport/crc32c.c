@@ -257,8 +257,6 @@ uint32_t larch_crc32c_copy(uint32_t crc, void *destination, const void *source, 
     return larch_crc32c(crc, source, length);
 }
 
-int larch_crc32c_is_folding(void) { return has_fold(); }
-
 int larch_crc32c_is_hardware(void);
 uint32_t larch_crc32c_without_folding(uint32_t crc, const void *bytes, size_t length) {
     return larch_crc32c_is_hardware() ? crc32c_sse42(crc, bytes, length) : larch_crc32c_portable(crc, bytes, length);
@@ -320,6 +318,5 @@ uint32_t larch_crc32c_copy(uint32_t crc, void *destination, const void *source, 
     if (length) memcpy(destination, source, length);
     return larch_crc32c(crc, source, length);
 }
-int larch_crc32c_is_folding(void) { return 0; }
 uint32_t larch_crc32c_without_folding(uint32_t crc, const void *bytes, size_t length) { return larch_crc32c(crc, bytes, length); }
 #endif

@@ -19,9 +19,6 @@ int larch_crc32c_is_hardware(void);
 /// CRC32C of those bytes continuing from `crc`, reading the source once where the CPU can fold.
 uint32_t larch_crc32c_copy(uint32_t crc, void *destination, const void *source, size_t length);
 
-/// 1 when long buffers are folded with carry-less multiplication (x86-64 with AVX-512 VPCLMULQDQ).
-int larch_crc32c_is_folding(void);
-
 /// The hardware CRC instruction (or the portable loop) without folding, for tests to compare.
 uint32_t larch_crc32c_without_folding(uint32_t crc, const void *bytes, size_t length);
 

@@ -30,7 +30,4 @@ enum CRC32C {
 
     /// Whether the SSE4.2 / ARMv8 CRC instructions are in use on this machine.
     static var isHardwareAccelerated: Bool { larch_crc32c_is_hardware() != 0 }
-
-    /// Whether long buffers are folded with carry-less multiplication (AVX-512 VPCLMULQDQ).
-    static var isFolding: Bool { larch_crc32c_is_folding() != 0 }
 }

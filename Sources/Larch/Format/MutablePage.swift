@@ -161,13 +161,10 @@ struct MutablePage {
         ref.setU32(checksum, at: 8)
     }
 
-    /// Replaces the inline value of leaf cell `i` with `value`, which has the same length.
+    /// Replaces the inline value of leaf cell `i` with `value`, which has the same length (the
+    /// caller has just written or checked the cell; anything else is a programming error).
     func replaceInlineValue(_ i: Int, with value: [UInt8]) {
-        let p = base + slot(i)
-        let keyLength = Int(UnsafeRawPointer(p).u16(at: 2))
-        precondition(UnsafeRawPointer(p).u16(at: 0) & LeafCell.flagOverflow == 0 && Int(UnsafeRawPointer(p).u32(at: 4)) == value.count,
-                     "replaceInlineValue needs an inline value of the same length")
-        guard !value.isEmpty else { return }
-        value.withUnsafeBytes { (p + LeafCell.headerSize + keyLength).copyMemory(from: $0.baseAddress!, byteCount: value.count) }
+        let replaced = value.withUnsafeBytes { (try? overwriteInlineValue(i, with: $0)) ?? false }
+        precondition(replaced, "replaceInlineValue needs an inline value of the same length")
     }
 }

@@ -119,8 +119,9 @@ struct DirtyTable {
         }
         var other = sorted
         var shift: UInt64 = 0
+        var starts = [Int](repeating: 0, count: 257)
         while shift < 64 && largest >> shift != 0 {
-            var starts = [Int](repeating: 0, count: 257)
+            for d in 0...256 { starts[d] = 0 }
             for e in sorted { starts[Int((e.page.rawValue >> shift) & 0xFF) + 1] += 1 }
             for d in 1...256 { starts[d] += starts[d - 1] }
             for e in sorted {
