@@ -1,11 +1,11 @@
 /// Page allocation, release and copy-on-write for write transactions.
 extension TransactionCore {
     /// Allocates `count` contiguous pages: from the pool, then from free-tree records no reader
-    /// needs, then from the end of the file. Throws `mapFull` when the file would exceed its limit.
+    /// needs, then — only when no reusable record is left — from the end of the file. Throws `mapFull` when the file would exceed its limit.
     func allocate(_ w: WriteState, pages count: Int = 1) throws(LarchError) -> PageNumber {
         while true {
             if let p = takeFromPool(w, count: count) { return PageNumber(p) }
-            if try !takeFreeRecord(w) { break }
+            if try !claimFreeRecord(w, wantPages: count) { break }
         }
         let first = w.nextPage
         let end = first + UInt64(count)
@@ -18,7 +18,7 @@ extension TransactionCore {
     private func takeFromPool(_ w: WriteState, count: Int) -> UInt64? {
         guard !w.pool.isEmpty else { return nil }
         w.sortPoolIfNeeded()
-        if count == 1 { return w.pool.popLast() }
+        if count == 1 { return w.allocateFromTop ? w.pool.removeFirst() : w.pool.popLast() }
         // Descending order: a run of `count` pages ending at index i + count - 1 has the lowest page last.
         guard w.pool.count >= count else { return nil }
         var i = w.pool.count - count

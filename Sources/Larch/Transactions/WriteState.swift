@@ -21,11 +21,18 @@ final class WriteState {
     @exclusivity(unchecked) var freed: [UInt64] = []
     /// The oldest snapshot any reader (or this writer) may still read, computed once.
     @exclusivity(unchecked) var oldestSnapshot: TransactionID?
-    /// Set while a free-tree record is being taken, and during the commit's free-tree save, when
-    /// allocations must not take further records.
+    /// Set while the free tree is being changed: allocations then claim only records already read
+    /// ahead, and the deletion of claimed records waits (`pendingDeletes`).
     @exclusivity(unchecked) var freeTreeBusy = false
-    /// Free-tree keys already taken (so a failed delete is never retried into a loop).
-    @exclusivity(unchecked) var pagesFromFreeTree = 0
+    /// Reusable free-tree records read ahead and not yet claimed, newest first (`popLast` yields the
+    /// oldest), and the pages they hold.
+    @exclusivity(unchecked) var claimable: [ClaimableRecord] = []
+    @exclusivity(unchecked) var claimablePages = 0
+    /// Keys of records whose pages were claimed into the pool, to delete from the free tree.
+    @exclusivity(unchecked) var pendingDeletes: [[UInt8]] = []
+    /// While set, single-page allocations take the pool's highest page rather than its lowest
+    /// (saving a record of unused pages draws from that record's own pages).
+    @exclusivity(unchecked) var allocateFromTop = false
     /// A page-size scratch buffer for rebuilding pages during splits.
     let scratch: UnsafeMutableRawPointer
     /// Write transactions' live cursors, told to remember their position before the tree changes.

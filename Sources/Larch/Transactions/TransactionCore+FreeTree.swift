@@ -1,0 +1,222 @@
+/// Reusing free pages: claiming free-tree records no snapshot needs, and saving the free tree at commit.
+///
+/// Why it is built this way: pages the free tree itself needs while it is being changed can only
+/// come from the pool or from the end of the file, because a record cannot be deleted in the middle
+/// of another change to the same tree. If the pool is empty at such a moment, the file grows although
+/// reusable pages are listed; the pages so added are freed later, the list of free pages grows by
+/// them, and every later commit needs the same again: the file grows without bound (issue 9, first
+/// seen after one long reader made the free tree more than one leaf). So:
+/// - records are **read ahead** (copied out of the tree) and **claimed** without touching the tree:
+///   their pages join the pool at once and their deletion waits until no free-tree change is under
+///   way (`pendingDeletes`). An allocation inside a free-tree change can therefore still reuse pages;
+/// - before each put of the commit's save, the pool and the claimable records hold at least what
+///   one put can allocate (`saveReserve`);
+/// - a record of unused pool pages is put while allocations take the pool's highest pages, which
+///   are that record's own, and is then trimmed to the pages still unused (its key, the lowest page,
+///   stays). No unused page is left out and none is listed that was used.
+/// The file grows only when no reusable page is left: its size is independent of history.
+extension TransactionCore {
+    /// The oldest snapshot that may still be read: the oldest reader's, this writer's own, or the
+    /// newest one whose meta is durable (with `noMetaSync`, the last commit's meta may not be).
+    func oldestSnapshot(_ w: WriteState) -> TransactionID {
+        if let o = w.oldestSnapshot { return o }
+        let o = env.oldestNeededSnapshot(current: meta.txnID)
+        w.oldestSnapshot = o
+        return o
+    }
+
+    /// Moves the pages of one reusable free-tree record into the pool, reading records ahead when
+    /// none are at hand and the free tree is not being changed. Its deletion follows at once when
+    /// the free tree is not being changed, else at the save loop's next step. Returns false when no
+    /// reusable record is left (or none can be read now).
+    func claimFreeRecord(_ w: WriteState, wantPages: Int) throws(LarchError) -> Bool {
+        if w.claimable.isEmpty {
+            guard !w.freeTreeBusy, w.pendingDeletes.isEmpty else { return false }
+            try readAhead(w, wantPages: wantPages)
+        }
+        guard let record = w.claimable.popLast() else { return false }
+        for (first, count) in record.extents {
+            for p in first..<(first + UInt64(count)) { w.pool.append(p) }
+        }
+        w.poolSorted = false
+        w.claimablePages -= record.pages
+        w.pendingDeletes.append(record.key)
+        if !w.freeTreeBusy { try flushPendingDeletes(w) }
+        return true
+    }
+
+    /// Copies reusable records from the start of the free tree (its leftmost leaf) into `claimable`:
+    /// enough for `wantPages` pages and the deletions that follow, at most 32 records.
+    private func readAhead(_ w: WriteState, wantPages: Int) throws(LarchError) {
+        let root = trees[TreeIndex.free].root
+        guard !root.isEmpty else { return }
+        let oldest = oldestSnapshot(w).rawValue
+        var page = root.root
+        var checksum = root.rootChecksum
+        for _ in 0..<(root.depth - 1) {
+            (page, checksum) = try node(page, checksum: checksum, kind: .branch).child(0)
+        }
+        let leaf = try node(page, checksum: checksum, kind: .leaf)
+        let target = wantPages + 2 * root.depth + 2
+        // Records this transaction saved may list pages it added to the file.
+        let limit = w.nextPage
+        var read: [ClaimableRecord] = []
+        var pages = 0
+        var i = 0
+        while i < leaf.count, read.count < 32, pages < target {
+            let entry = try leaf.leafCell(i)
+            guard entry.key.count == FreeRecord.keySize else {
+                throw .corruptPage(page: page.rawValue, reason: "free-tree key of \(entry.key.count) bytes")
+            }
+            guard FreeRecord.transaction(ofKey: entry.key) <= oldest else { break }
+            var record = ClaimableRecord(key: Array(entry.key))
+            try FreeRecord.forEachExtent(try valueBytes(entry), page: page) { first, count throws(LarchError) in
+                guard first >= 2, count > 0, first <= limit, UInt64(count) <= limit - first else {
+                    throw .corruptPage(page: page.rawValue, reason: "free extent \(first)+\(count) lies outside the file's \(limit) pages")
+                }
+                record.extents.append((first, count))
+                record.pages += count
+            }
+            pages += record.pages
+            read.append(record)
+            i += 1
+        }
+        w.claimable = read.reversed()   // popLast yields the oldest
+        w.claimablePages = pages
+    }
+
+    /// Deletes the records whose pages were claimed. Deleting may allocate (copy-on-write of the
+    /// free tree's pages), which may claim further records: their keys are deleted by this loop too.
+    func flushPendingDeletes(_ w: WriteState) throws(LarchError) {
+        w.freeTreeBusy = true
+        defer { w.freeTreeBusy = false }
+        while let key = w.pendingDeletes.popLast() {
+            let deleted = try withBytes(key) { k throws(LarchError) in try delete(tree: TreeIndex.free, key: k) }
+            guard deleted else {
+                throw .corruptPage(page: trees[TreeIndex.free].root.root.rawValue, reason: "free-tree record vanished while being taken")
+            }
+        }
+    }
+
+    /// Pages one put into the free tree can allocate: a copy of each page on its path, a new page
+    /// per level when every level splits, and a new root.
+    private func saveReserve() -> Int {
+        2 * trees[TreeIndex.free].root.depth + 1
+    }
+
+    /// Before a put of the save: pending deletions done, and the pool holding more than `pages`
+    /// (claiming records while reusable ones exist), so that the put never grows the file while
+    /// reusable pages are listed.
+    private func prepareSavePut(_ w: WriteState, pages: Int) throws(LarchError) {
+        try flushPendingDeletes(w)
+        while w.pool.count <= pages {
+            guard try claimFreeRecord(w, wantPages: pages + 1 - w.pool.count) else { break }
+        }
+    }
+
+    /// Records this transaction's freed pages, and the pool's unused pages, in the free tree.
+    ///
+    /// Writing the tree changes it: copy-on-write frees more pages, splits take pages from the pool,
+    /// claims add records to delete. The loop ends because each free-tree page is copied at most once
+    /// per transaction, splits only add room, and records of unused pages draw from themselves.
+    func saveFreeTree(_ w: WriteState) throws(LarchError) {
+        let maxExtents = FreeRecord.maxExtents(limits)
+        var savedFreed = 0
+        while true {
+            if !w.pendingDeletes.isEmpty {
+                try flushPendingDeletes(w)
+            } else if savedFreed < w.freed.count {
+                let end = w.freed.count
+                let batch = w.freed[savedFreed..<end].sorted()
+                savedFreed = end
+                let extents = FreeRecord.extents(ofSorted: batch[...])
+                var i = 0
+                while i < extents.count {
+                    try prepareSavePut(w, pages: saveReserve())
+                    try putFreeRecord(w, txn: w.txnID.rawValue, extents: extents[i..<min(i + maxExtents, extents.count)])
+                    i += maxExtents
+                }
+            } else if !w.pool.isEmpty {
+                // Records at hand, so that the put of a small record can claim pages.
+                if w.claimable.isEmpty { try readAhead(w, wantPages: saveReserve()) }
+                try saveUnusedPages(w, maxExtents: maxExtents)
+            } else {
+                break
+            }
+        }
+    }
+
+    /// Saves unused pool pages in a record keyed 0: the pool's highest pages, as many extents as one
+    /// record holds.
+    ///
+    /// A record of more pages than its put can allocate (`2 × depth + 1`) is put while allocations
+    /// take the pool's highest pages — the record's own, so the pages below it stay for the next
+    /// record — and is then trimmed to its pages still unused. Its key, the lowest page, holds:
+    /// allocations took the highest first and cannot have taken them all. A smaller record leaves
+    /// the pool first, and its put draws from the pages below it, from records read ahead, or, when
+    /// no reusable page is left, from the end of the file (a record of one page in an empty free tree
+    /// cannot be stored in its own page).
+    private func saveUnusedPages(_ w: WriteState, maxExtents: Int) throws(LarchError) {
+        w.sortPoolIfNeeded()
+        let extents = FreeRecord.extents(ofSorted: ArraySlice(w.pool.reversed())).suffix(maxExtents)
+        let recordPages = extents.reduce(0) { $0 + $1.1 }
+        let reserve = saveReserve()
+        guard recordPages > reserve else {
+            w.pool.removeFirst(recordPages)   // the pool is descending: the record's pages come first
+            try putFreeRecord(w, txn: 0, extents: extents)
+            return
+        }
+        let listed = Array(w.pool[0..<recordPages])
+        do {
+            w.allocateFromTop = true
+            defer { w.allocateFromTop = false }
+            try putFreeRecord(w, txn: 0, extents: extents)
+        }
+        // The put's allocations changed the pool.
+        let inPool = Set(w.pool)
+        let unused = listed.reversed().filter { inPool.contains($0) }
+        precondition(recordPages - unused.count <= reserve, "a free-tree put allocated more than \(reserve) pages")
+        guard unused[0] == extents.first!.0 else {
+            // Only a page listed twice in the free tree (a damaged file) can get here.
+            throw .corruptPage(page: trees[TreeIndex.free].root.root.rawValue,
+                               reason: "free page \(extents.first!.0) is listed twice in the free tree")
+        }
+        if unused.count < recordPages {
+            let pageCount = w.nextPage
+            let poolCount = w.pool.count
+            try putFreeRecord(w, txn: 0, extents: FreeRecord.extents(ofSorted: unused[...])[...], overwrite: true)
+            // A shorter value, in a leaf the put just copied, allocates nothing.
+            precondition(w.nextPage == pageCount && w.pool.count == poolCount, "trimming a free-tree record allocated a page")
+        }
+        let unusedSet = Set(unused)
+        w.pool.removeAll { unusedSet.contains($0) }
+    }
+
+    private func putFreeRecord(_ w: WriteState, txn: UInt64, extents: ArraySlice<(UInt64, Int)>, overwrite: Bool = false) throws(LarchError) {
+        let key = FreeRecord.key(txn: txn, firstPage: extents.first!.0)
+        let value = FreeRecord.encode(extents)
+        w.freeTreeBusy = true
+        defer { w.freeTreeBusy = false }
+        try withBytes(key) { k throws(LarchError) in
+            try withBytes(value) { v throws(LarchError) in try put(tree: TreeIndex.free, key: k, value: v, overwrite: overwrite) }
+        }
+    }
+}
+
+extension Environment {
+    /// Free-tree records keyed at or below this id may be reused: no live reader, no writer, and no
+    /// meta that may be the one found after a crash can reach their pages.
+    func oldestNeededSnapshot(current: TransactionID) -> TransactionID {
+        var o = committed.withLock { $0.durableTxn }
+        if current < o { o = current }
+        if let r = readers.oldestSnapshot(), r < o { o = r }
+        return o
+    }
+}
+
+/// A free-tree record copied out of the tree, whose pages a writer may claim.
+struct ClaimableRecord {
+    var key: [UInt8]
+    var extents: [(UInt64, Int)] = []
+    var pages = 0
+}
