@@ -21,6 +21,10 @@ package struct CrashLabConfiguration: Sendable {
     package var randomImagesPerPoint: Int = 1
     /// Test only: write the meta before syncing the data (an unsafe ordering the lab must catch).
     package var unsafeMetaBeforeDataSync = false
+    /// Close the environment and open it again on the same disk after every this many
+    /// transactions (0: never), as a process that exits and restarts between commits would; with
+    /// `noMetaSync` the last meta may then still be only in the disk's volatile cache.
+    package var reopenEvery = 0
     package init() {}
 }
 
@@ -40,6 +44,7 @@ package struct CrashLabReport: Sendable, CustomStringConvertible {
 
     package var description: String {
         var s = "crash lab: seed \(configuration.seed), \(configuration.transactions) transactions (\(commits) commits), durability \(configuration.durability)"
+        if configuration.reopenEvery > 0 { s += ", reopened every \(configuration.reopenEvery) transaction(s)" }
         if configuration.unsafeMetaBeforeDataSync { s += ", UNSAFE ordering: meta before data sync" }
         s += "\n  \(operations) I/O operations, \(crashPoints) crash points, \(images) crash images\n"
         s += "  images per policy:\n"
@@ -70,10 +75,14 @@ package enum CrashLab {
 
         let workload = Workload(seed: config.seed, transactionCount: config.transactions)
         let disk = SimulatedDisk(capacity: 64 << 20, image: base)
-        let env = try Environment(storage: disk, options: options, unsafeMetaBeforeDataSync: config.unsafeMetaBeforeDataSync)
+        var env = try Environment(storage: disk, options: options, unsafeMetaBeforeDataSync: config.unsafeMetaBeforeDataSync)
         // acks[i] = (txn id, index of the last operation of that commit) for acknowledged commits.
         var acks: [(txn: UInt64, lastOperation: Int)] = []
-        for t in workload.transactions {
+        for (i, t) in workload.transactions.enumerated() {
+            if config.reopenEvery > 0 && i > 0 && i % config.reopenEvery == 0 {
+                env.close()
+                env = try Environment(storage: disk, options: options, unsafeMetaBeforeDataSync: config.unsafeMetaBeforeDataSync)
+            }
             let txn = try env.beginWrite()
             try Workload.apply(t, to: txn)
             if t.commits {

@@ -45,6 +45,22 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
 
     /// With noSync nothing is promised across power loss; a process crash (the page cache survives)
     /// must still leave the last acknowledged commit or the one in progress, intact.
+    /// A process that exits after a `noMetaSync` commit leaves its meta in the page cache only; the
+    /// next process must not reuse pages the previous meta (the one a power loss falls back to) can
+    /// reach. Issue 10, hazard 3: open took the newest meta as durable.
+    @Test func noMetaSyncReopenedBetweenCommitsNeverCorrupts() throws {
+        var config = CrashLabConfiguration()
+        config.seed = 7
+        config.transactions = 40 * crashScale
+        config.durability = .noMetaSync
+        config.randomImagesPerPoint = 2
+        config.reopenEvery = 1
+        let r = try CrashLab.run(config)
+        print(r)
+        #expect(r.corrupt == 0 && r.lost == 0, "\(r)")
+        #expect(r.images >= 500)
+    }
+
     @Test func noSyncSurvivesProcessCrashes() throws {
         let r = try run(.noSync, seed: 11, transactions: 60)
         #expect(r.corrupt == 0 && r.lost == 0, "\(r)")

@@ -63,6 +63,11 @@ public final class Environment: Sendable {
             let meta = try Self.readCurrentMeta(file, path: path, fileSize: size)
             pageSize = meta.pageSize
             let mapping = try file.map(sizeBytes: Self.reservation(fileSize: size, maxSize: max(options.maxSize, size), pageSize: meta.pageSize))
+            // The newest meta may be in the page cache only (a process that committed with
+            // noMetaSync and exited), and then a power loss falls back to the one before it, whose
+            // pages must not be reused: a writable open syncs once, so that the newest is durable.
+            // (noSync promises nothing across power loss.)
+            if !options.readOnly && options.durability != .noSync { try file.sync() }
             committed = Mutex(Committed(meta: meta, mapping: mapping, fileSizeBytes: size, durableTxn: meta.txnID))
         } catch {
             file.close()

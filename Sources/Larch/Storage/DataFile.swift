@@ -28,9 +28,54 @@ final class DataFile: StorageDevice {
         self.path = path
         self.isReadOnly = isReadOnly
         #if canImport(Glibc)
-        syncDescriptor = isReadOnly ? -1 : Glibc.open(path, O_WRONLY | O_DSYNC | O_CLOEXEC)
+        // Without it, meta pages are written and synced through the main descriptor.
+        syncDescriptor = isReadOnly ? -1 : ((try? Self.reopen(descriptor.rawValue, path: path, flags: O_WRONLY | O_DSYNC)) ?? -1)
         #else
         syncDescriptor = -1
+        #endif
+    }
+
+    /// A new descriptor, with its own open file description, for the file `fd` has open — never for
+    /// whatever is at `path` now: the file may have been renamed or replaced since it was opened.
+    /// Linux reopens through /proc/self/fd; elsewhere (or without /proc) `path` is opened and must
+    /// be the same file (device and inode), else the call fails.
+    static func reopen(_ fd: Int32, path: String, flags: Int32) throws(LarchError) -> Int32 {
+        var held = stat()
+        guard fstat(fd, &held) == 0 else { throw ioError("fstat", path, Errno(rawValue: errno)) }
+        var new: Int32 = -1
+        #if os(Linux)
+        new = openDescriptor("/proc/self/fd/\(fd)", flags | O_CLOEXEC)
+        #endif
+        if new < 0 {
+            new = openDescriptor(path, flags | O_CLOEXEC)
+            guard new >= 0 else { throw ioError("reopen", path, Errno(rawValue: errno)) }
+        }
+        var found = stat()
+        guard fstat(new, &found) == 0, found.st_dev == held.st_dev, found.st_ino == held.st_ino else {
+            _ = closeDescriptor(new)
+            throw LarchError.io(operation: "reopen", path: path, errno: 0,
+                                message: "the file at this path is no longer the database file this environment opened (it was renamed or replaced); close and reopen the environment")
+        }
+        return new
+    }
+
+    private static func openDescriptor(_ path: String, _ flags: Int32) -> Int32 {
+        #if canImport(Glibc)
+        return Glibc.open(path, flags)
+        #elseif canImport(Musl)
+        return Musl.open(path, flags)
+        #else
+        return Darwin.open(path, flags)
+        #endif
+    }
+
+    private static func closeDescriptor(_ fd: Int32) -> Int32 {
+        #if canImport(Glibc)
+        return Glibc.close(fd)
+        #elseif canImport(Musl)
+        return Musl.close(fd)
+        #else
+        return Darwin.close(fd)
         #endif
     }
 
@@ -201,8 +246,14 @@ final class DataFile: StorageDevice {
         #endif
     }
 
+    /// Maps the file this descriptor has open (see `reopen`), not whatever is at `path` now.
     package func map(sizeBytes: Int) throws(LarchError) -> Mapping {
-        try Mapping.mapFile(path: path, sizeBytes: sizeBytes)
+        // Through a descriptor of its own: a mapping keeps its open file description alive, and with
+        // it any flock taken on it, so mapping the locked descriptor would keep the file locked after
+        // `Environment.close()` for as long as a transaction holds this mapping.
+        let fd = try Self.reopen(descriptor.rawValue, path: path, flags: O_RDONLY)
+        defer { _ = Self.closeDescriptor(fd) }
+        return try Mapping.map(descriptor: fd, path: path, sizeBytes: sizeBytes)
     }
 
     /// Sets the file's size.

@@ -28,17 +28,9 @@ package final class Mapping: @unchecked Sendable {
         self.release = release
     }
 
-    /// Maps `path` read-only and shared.
-    static func mapFile(path: String, sizeBytes: Int) throws(LarchError) -> Mapping {
-        // Map through a descriptor of its own: a mapping keeps its open file description alive, and
-        // with it any flock taken on it, so mapping the locked descriptor would keep the file locked
-        // after `Environment.close()` for as long as a transaction holds this mapping.
-        let fd: FileDescriptor
-        do { fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec]) } catch {
-            throw DataFile.ioError("open for mmap", path, error)
-        }
-        defer { try? fd.close() }
-        guard let p = mmap(nil, sizeBytes, PROT_READ, MAP_SHARED, fd.rawValue, 0), p != MAP_FAILED else {
+    /// Maps the file open on `fd` read-only and shared (`path` names it in errors).
+    static func map(descriptor fd: Int32, path: String, sizeBytes: Int) throws(LarchError) -> Mapping {
+        guard let p = mmap(nil, sizeBytes, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else {
             throw DataFile.ioError("mmap of \(sizeBytes) bytes", path, Errno(rawValue: errno))
         }
         return Mapping(base: UnsafeRawPointer(p), sizeBytes: sizeBytes) { base, size in
