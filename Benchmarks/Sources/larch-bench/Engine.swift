@@ -64,5 +64,9 @@ protocol Engine: AnyObject, Sendable {
 protocol EngineReader: AnyObject, Sendable {
     /// One read transaction of `count` point reads of random keys.
     func readRandom(count: Int, rng: inout SplitMix64) throws -> ReadResult
+    /// Begins a read transaction, reads one key, and keeps the transaction (and so its snapshot)
+    /// open until `release()`.
+    func hold(key: UnsafeBufferPointer<UInt8>) throws
+    func release() throws
     func close()
 }

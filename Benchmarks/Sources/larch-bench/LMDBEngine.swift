@@ -142,5 +142,21 @@ final class LMDBReader: EngineReader, @unchecked Sendable {
         return r
     }
 
-    func close() {}
+    private var held: OpaquePointer?
+
+    func hold(key: UnsafeBufferPointer<UInt8>) throws {
+        let txn = try LMDBEngine.beginRead(env)
+        var k = mdbVal(key)
+        var v = MDB_val()
+        let rc = mdb_get(txn, dbi, &k, &v)
+        if rc != 0 && rc != MDB_NOTFOUND { mdb_txn_abort(txn); try lmdbCheck(rc, "get") }
+        held = txn
+    }
+
+    func release() throws {
+        if let held { mdb_txn_abort(held) }
+        held = nil
+    }
+
+    func close() { if let held { mdb_txn_abort(held) } }
 }

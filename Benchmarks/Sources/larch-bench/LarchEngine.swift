@@ -98,5 +98,18 @@ final class LarchReader: EngineReader, @unchecked Sendable {
         return r
     }
 
-    func close() {}
+    private var held: ReadTransaction?
+
+    func hold(key: UnsafeBufferPointer<UInt8>) throws {
+        let txn = try env.beginRead()
+        _ = try txn.get(key)
+        held = txn
+    }
+
+    func release() throws {
+        held?.abort()
+        held = nil
+    }
+
+    func close() { held?.abort() }
 }

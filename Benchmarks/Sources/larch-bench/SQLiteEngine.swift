@@ -202,5 +202,19 @@ final class SQLiteReader: EngineReader, @unchecked Sendable {
         return r
     }
 
+    private var holding = false
+
+    func hold(key: UnsafeBufferPointer<UInt8>) throws {
+        var r = ReadResult()
+        try conn.run(begin)
+        holding = true
+        try SQLiteEngine.read(conn, select, key, full: false, into: &r)
+    }
+
+    func release() throws {
+        if holding { try conn.run(commit) }
+        holding = false
+    }
+
     func close() { conn.close() }
 }

@@ -1,7 +1,7 @@
 import Synchronization
 
 enum Workload: String, CaseIterable, Sendable {
-    case seqfill, randfill, durable, randread, scan, overwrite, delete, large, readers
+    case seqfill, randfill, durable, randread, scan, overwrite, delete, large, readers, growth
 
     var summary: String {
         switch self {
@@ -14,6 +14,7 @@ enum Workload: String, CaseIterable, Sendable {
         case .delete: return "random deletes: all N keys in random order, transactions of 1,000"
         case .large: return "large values: 100 KiB values put in transactions of 10, then read back once in random order"
         case .readers: return "concurrent readers: 1 then 2 threads of random point reads (1,000 per read transaction) while a writer commits 100 overwrites every 5 ms"
+        case .growth: return "file growth after a long reader: 1,000 keys (50-byte values); commits of 4 overwrites: 2,000, then 100 while one read transaction stays open, then 10,000 more; the file size is the result"
         }
     }
 }
@@ -42,6 +43,7 @@ enum Row: String, CaseIterable {
     case seqfill, randfill, durable, randread, scan, overwrite, delete
     case largePut = "large-put", largeGet = "large-get"
     case readers1 = "readers-1", readers2 = "readers-2"
+    case growth
 
     var workload: Workload {
         switch self {
@@ -54,6 +56,7 @@ enum Row: String, CaseIterable {
         case .delete: return .delete
         case .largePut, .largeGet: return .large
         case .readers1, .readers2: return .readers
+        case .growth: return .growth
         }
     }
 
@@ -70,6 +73,7 @@ enum Row: String, CaseIterable {
         case .largeGet: return "8 large value read back"
         case .readers1: return "9 reads, 1 reader thread + writer"
         case .readers2: return "9 reads, 2 reader threads + writer"
+        case .growth: return "10 commits after a long reader (file size)"
         }
     }
 }
@@ -346,5 +350,31 @@ func run(_ w: Workload, on kind: EngineKind, ctx: Context) throws -> [(Row, Samp
         try closeAndMeasure(&last)
         for i in out.indices { out[i].1.fileSize = last.fileSize }
         return out
+
+    case .growth:
+        // Issue 9's reproduction: after one reader held across 100 commits, freed pages must go
+        // back into use, so the file stays at the size the reader left it.
+        let keyCount = min(1_000, n)
+        let valueSize = 50
+        try engine.putBatch(ctx.sequential[0..<keyCount], round: 0, valueSize: valueSize, append: false)
+        var commit = 0
+        func commits(_ count: Int) throws {
+            for _ in 0..<count {
+                commit += 1
+                let batch = (0..<4).map { j in (commit * 7 + j * 331) % keyCount }
+                try engine.putBatch(batch[...], round: commit, valueSize: valueSize, append: false)
+            }
+        }
+        let reader = try engine.makeReader()
+        defer { reader.close() }
+        let total = 2_000 + 100 + 10_000
+        let s = try measure(ops: total, commits: total, logical: total * 4 * (KeySet.keySize + valueSize), closing: true) {
+            try commits(2_000)
+            try reader.hold(key: ctx.keys.key(0))
+            try commits(100)
+            try reader.release()
+            try commits(10_000)
+        }
+        return [(.growth, s)]
     }
 }

@@ -242,6 +242,11 @@ func report(_ c: Config, _ p: Parameters, results: [Row: [EngineKind: Cell]], st
             targets.append(("file size after \(row == .seqfill ? "sequential" : "random") fill ≤ 1.1× LMDB", fixed(l / m, 2) + "×", l <= 1.1 * m, ""))
         }
     }
+    if let l = results[.growth]?[.larch]?.medianOf({ $0.fileSize.map(Double.init) }),
+       let m = results[.growth]?[.lmdb]?.medianOf({ $0.fileSize.map(Double.init) }) {
+        targets.append(("file size after a long reader and 10,000 commits ≤ LMDB", fixed(l / m, 2) + "×", l <= m,
+                        "Larch \(bytesString(l)), LMDB \(bytesString(m))"))
+    }
     if let a = results[.readers1]?[.larch], let b = results[.readers2]?[.larch], !a.samples.isEmpty, !b.samples.isEmpty {
         let s = b.medianRate / a.medianRate
         let perCPU1 = a.medianOf { s in s.cpuSeconds.map { Double(s.ops) / $0 } }
