@@ -27,7 +27,7 @@ extension ReadTransaction {
         try core.checkActive()
         let snapshot = TransactionCore(env: core.env, meta: core.meta, mapping: core.mapping, readerSlot: nil, write: nil)
         let destination = try CopyDestination(path: path, pageSize: snapshot.pageSize)
-        do {
+        do throws(LarchError) {
             let meta: MetaPage
             if compact {
                 var compactor = Compactor(core: snapshot, destination: destination)
@@ -35,6 +35,9 @@ extension ReadTransaction {
                 meta = try compactor.run()
             } else {
                 let source = snapshot.meta
+                guard snapshot.readablePages == source.pageCount else {
+                    throw LarchError.corruptPage(page: snapshot.readablePages, reason: "the memory map ends before the snapshot's \(source.pageCount) pages")
+                }
                 try destination.append(pages: snapshot.mapping.page(PageNumber(2), pageSize: snapshot.pageSize),
                                        count: Int(source.pageCount) - 2)
                 var m = source

@@ -62,7 +62,7 @@ public final class Environment: Sendable {
             }
             let meta = try Self.readCurrentMeta(file, path: path, fileSize: size)
             pageSize = meta.pageSize
-            let mapping = try file.map(sizeBytes: Self.reservation(fileSize: size, maxSize: max(options.maxSize, size), pageSize: meta.pageSize))
+            let mapping = try file.map(sizeBytes: Self.reservation(fileSize: size, options: options, pageSize: meta.pageSize))
             // The newest meta may be in the page cache only (a process that committed with
             // noMetaSync and exited), and then a power loss falls back to the one before it, whose
             // pages must not be reused: a writable open syncs once, so that the newest is durable.
@@ -157,10 +157,11 @@ public final class Environment: Sendable {
         return (first, second)
     }
 
-    /// Virtual address space to reserve: twice the file, at least 1 GiB, at most `maxSize`.
-    static func reservation(fileSize: Int, maxSize: Int, pageSize: Int) -> Int {
-        let want = max(2 * fileSize, 1 << 30)
-        let r = min(want, maxSize)
+    /// Virtual address space to reserve: twice the file, at least 1 GiB (`minimumReservation`), at
+    /// most `maxSize` (or the file, if it is larger).
+    static func reservation(fileSize: Int, options: Options, pageSize: Int) -> Int {
+        let want = max(2 * fileSize, options.minimumReservation)
+        let r = max(min(want, options.maxSize), fileSize)
         return (r + pageSize - 1) / pageSize * pageSize
     }
 
@@ -170,6 +171,7 @@ public final class Environment: Sendable {
     public func beginRead() throws(LarchError) -> ReadTransaction {
         let (meta, mapping, slot) = try committed.withLock { c throws(LarchError) in
             guard !c.closed else { throw LarchError.environmentClosed }
+            if let f = c.failure { throw LarchError.environmentFailed(reason: f) }
             let slot = try readers.claim(snapshot: c.meta.txnID)
             return (c.meta, c.mapping, slot)
         }

@@ -26,6 +26,9 @@ public struct Options: Sendable {
     public var readOnly: Bool = false
     /// Create the file when it does not exist.
     public var createIfMissing: Bool = true
+    /// The least address space the memory map reserves (it reserves twice the file, up to `maxSize`).
+    /// Internal: tests make it small, so that commits outgrow the map and remap.
+    var minimumReservation: Int = 1 << 30
 
     public init(pageSize: Int = 4096, maxSize: Int = 1 << 40, durability: Durability = .full,
                 verifyChecksums: Bool = false, maxReaders: Int = 126, readOnly: Bool = false, createIfMissing: Bool = true) {

@@ -75,7 +75,10 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     /// Makes the changes durable and visible to new transactions (see `Durability`), and ends the
-    /// transaction. If it throws, nothing was committed and the transaction has ended.
+    /// transaction, which has ended too if it throws. An error before the meta page is written
+    /// (most: `mapFull`, a failed data write or sync) means nothing was committed. An error while
+    /// the meta page is written or synced leaves it unknown whether the commit reached the disk:
+    /// the environment then refuses further use (`environmentFailed`); reopen it to find out.
     @discardableResult
     public func commit() throws(LarchError) -> CommitStats {
         try core.checkActive()

@@ -19,10 +19,11 @@ struct Checker {
     init(core: TransactionCore) {
         self.core = core
         pageSize = core.pageSize
-        pageCount = core.meta.pageCount
+        // Pages past the memory map are never read: they count as outside the file.
+        pageCount = core.readablePages
         owners = [UInt8](repeating: 0, count: Int(core.meta.pageCount))
         report.transactionID = core.meta.txnID.rawValue
-        report.pageCount = pageCount
+        report.pageCount = core.meta.pageCount
     }
 
     mutating func problem(_ page: UInt64?, _ message: String) {
@@ -50,6 +51,7 @@ struct Checker {
     mutating func run() -> CheckReport {
         let meta = core.meta
         if meta.pageCount < 2 { problem(nil, "meta page count \(meta.pageCount) is below 2") }
+        if pageCount < meta.pageCount { problem(nil, "the memory map covers \(pageCount) of the snapshot's \(meta.pageCount) pages") }
         var named: [(String, TreeRoot)] = []
         checkTree("main database", meta.main)
         checkTree("catalog", meta.catalog) { checker, page, key, value in
@@ -247,14 +249,16 @@ extension Environment {
     public func check() throws(LarchError) -> CheckReport {
         let txn = try beginRead()
         defer { txn.abort() }
-        return txn.check()
+        return try txn.check()
     }
 }
 
 extension ReadTransaction {
     /// Verifies this transaction's snapshot completely. For a write transaction, checks the
-    /// snapshot it started from.
-    public func check() -> CheckReport {
+    /// snapshot it started from. Throws `transactionEnded` after the transaction ended (its
+    /// snapshot's pages may be reused by then).
+    public func check() throws(LarchError) -> CheckReport {
+        try core.checkActive()
         var c = Checker(core: TransactionCore(env: core.env, meta: core.meta, mapping: core.mapping, readerSlot: nil, write: nil))
         return c.run()
     }

@@ -191,12 +191,17 @@ final class DataFile: StorageDevice {
     package func write(vectors: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(LarchError) {
         var iov = vectors
         var pos = offset
-        while !iov.isEmpty {
+        while true {
+            while let first = iov.first, first.iov_len == 0 { iov = UnsafeMutableBufferPointer(rebasing: iov[1...]) }
+            if iov.isEmpty { return }
             let batch = min(iov.count, 1024)
             let n = pwritev(descriptor.rawValue, iov.baseAddress, Int32(batch), off_t(pos))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw Self.ioError("pwritev", path, Errno(rawValue: errno))
+            }
+            if n == 0 {   // no progress: retrying would loop for ever
+                throw LarchError.io(operation: "pwritev", path: path, errno: EIO, message: "wrote no bytes (is the disk full?)")
             }
             // Advance past what was written, which may end inside a vector.
             var left = n
@@ -211,7 +216,6 @@ final class DataFile: StorageDevice {
                     left = 0
                 }
             }
-            while let first = iov.first, first.iov_len == 0 { iov = UnsafeMutableBufferPointer(rebasing: iov[1...]) }
         }
     }
 

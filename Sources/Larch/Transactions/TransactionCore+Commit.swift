@@ -39,11 +39,17 @@ extension TransactionCore {
         let requiredBytes = Int(w.nextPage) * pageSize
         var syncs = 0
         var written = 0
+        var newMapping: Mapping? = nil
         do {
-            // 4. Grow the file to cover every page in use, then write the dirty pages, all at
-            //    free offsets: nothing the current meta or a live reader can reach is overwritten.
+            // 4. Grow the file to cover every page in use, and the memory map with it (before the
+            //    commit point, so that a failure aborts the commit rather than publishing a snapshot
+            //    the map does not cover); then write the dirty pages, all at free offsets: nothing
+            //    the current meta or a live reader can reach is overwritten.
             let fileSize = env.committed.withLock { $0.fileSizeBytes }
             if requiredBytes > fileSize { try env.file.resize(to: requiredBytes) }
+            if requiredBytes > mapping.sizeBytes {
+                newMapping = try env.file.map(sizeBytes: Environment.reservation(fileSize: requiredBytes, options: env.options, pageSize: pageSize))
+            }
             if env.unsafeMetaBeforeDataSync { try writeMeta(newMeta) }   // crash-lab negative test only
             written = try writeDirtyPages(w)
             // 5. Make the data durable before any meta can point at it.
@@ -68,15 +74,10 @@ extension TransactionCore {
             env.committed.withLock { $0.failure = "committing transaction \(w.txnID) failed after writing its meta page: \(error)" }
             throw error
         }
-        // 7. Publish the new snapshot to new transactions, remapping if the file outgrew the map.
+        // 7. Publish the new snapshot, with the map that covers it, to new transactions.
         let stats = CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written,
                                 bytesWritten: (written + 1) * pageSize, pagesFreed: w.freed.count,
                                 pageCount: w.nextPage, syncs: syncs)
-        var newMapping: Mapping? = nil
-        if requiredBytes > mapping.sizeBytes {
-            newMapping = try? env.file.map(sizeBytes: Environment.reservation(
-                fileSize: requiredBytes, maxSize: env.options.maxSize, pageSize: pageSize))
-        }
         env.committed.withLock { c in
             c.meta = newMeta
             if let m = newMapping { c.mapping = m }
@@ -85,9 +86,6 @@ extension TransactionCore {
             switch env.options.durability {
             case .full, .noSync: c.durableTxn = newMeta.txnID   // noSync promises nothing across power loss
             case .noMetaSync: c.durableTxn = meta.txnID          // the data sync flushed the previous meta
-            }
-            if newMapping == nil && requiredBytes > c.mapping.sizeBytes {
-                c.failure = "the file outgrew its memory map and remapping failed"
             }
         }
         return stats

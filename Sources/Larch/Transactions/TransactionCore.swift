@@ -19,6 +19,10 @@ final class TransactionCore {
     let pageSize: Int
     let limits: PageLimits
     let verifyChecksums: Bool
+    /// Pages of the snapshot that may be read from the map: below its page count, and inside the
+    /// mapping (a snapshot is only ever published with a map that covers it; this bound holds even
+    /// if that were broken).
+    let readablePages: UInt64
     @exclusivity(unchecked) var state: State = .active
     @exclusivity(unchecked) var trees: [TreeSlot]
     /// Reader-table slot, for read transactions.
@@ -33,6 +37,7 @@ final class TransactionCore {
         self.pageSize = meta.pageSize
         self.limits = PageLimits(pageSize: meta.pageSize)
         self.verifyChecksums = env.options.verifyChecksums
+        self.readablePages = min(meta.pageCount, UInt64(mapping.sizeBytes / meta.pageSize))
         self.readerSlot = readerSlot
         self.write = write
         var t = [TreeSlot](repeating: TreeSlot(), count: TreeIndex.firstNamed)
@@ -66,7 +71,7 @@ final class TransactionCore {
         if let w = write, let d = w.dirty[page] {
             return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page)
         }
-        guard page.rawValue >= 2, page.rawValue < meta.pageCount else {
+        guard page.rawValue >= 2, page.rawValue < readablePages else {
             throw .corruptPage(page: page.rawValue, reason: "page number is outside the file's \(meta.pageCount) pages")
         }
         let base = mapping.page(page, pageSize: pageSize)
@@ -99,7 +104,7 @@ final class TransactionCore {
         if let w = write, let d = w.dirty[first] {
             base = UnsafeRawPointer(d.buffer)
         } else {
-            guard first.rawValue >= 2, first.rawValue <= meta.pageCount, UInt64(pages) <= meta.pageCount - first.rawValue else {
+            guard first.rawValue >= 2, first.rawValue <= readablePages, UInt64(pages) <= readablePages - first.rawValue else {
                 throw .corruptPage(page: first.rawValue, reason: "overflow run of \(pages) pages lies outside the file's \(meta.pageCount) pages")
             }
             base = mapping.page(first, pageSize: pageSize)

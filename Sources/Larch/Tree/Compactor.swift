@@ -137,7 +137,7 @@ struct Compactor {
     /// The mapped bytes of `count` source pages from `first`, after checking that they lie in the
     /// snapshot and match `checksum`.
     private func sourcePages(_ first: PageNumber, count: Int, checksum: UInt32) throws(LarchError) -> UnsafeRawPointer {
-        let limit = core.meta.pageCount
+        let limit = core.readablePages
         guard first.rawValue >= 2, first.rawValue < limit, UInt64(count) <= limit - first.rawValue else {
             throw .corruptPage(page: first.rawValue, reason: "\(count) page(s) from here lie outside the snapshot's \(limit) pages")
         }
