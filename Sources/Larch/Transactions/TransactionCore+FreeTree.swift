@@ -122,9 +122,16 @@ extension TransactionCore {
     func saveFreeTree(_ w: WriteState) throws(LarchError) {
         let maxExtents = FreeRecord.maxExtents(limits)
         var savedFreed = 0
+        var pathCopied = false
         while true {
             if !w.pendingDeletes.isEmpty {
                 try flushPendingDeletes(w)
+            } else if !pathCopied && !w.freed.isEmpty {
+                // Copy the path where this transaction's records go first, so that the pages that
+                // copy frees join the first record rather than needing a record of their own.
+                pathCopied = true
+                try prepareSavePut(w, pages: saveReserve())
+                try copyPath(w, toKey: FreeRecord.key(txn: w.txnID.rawValue, firstPage: 0))
             } else if savedFreed < w.freed.count {
                 let end = w.freed.count
                 let batch = w.freed[savedFreed..<end].sorted()
@@ -190,6 +197,18 @@ extension TransactionCore {
         }
         let unusedSet = Set(unused)
         w.pool.removeAll { unusedSet.contains($0) }
+    }
+
+    /// Copies (makes dirty) every page on the free tree's path to `key`, as a put there would.
+    private func copyPath(_ w: WriteState, toKey key: [UInt8]) throws(LarchError) {
+        guard !trees[TreeIndex.free].root.isEmpty else { return }
+        w.freeTreeBusy = true
+        defer { w.freeTreeBusy = false }
+        let path = w.lendPath()
+        defer { w.returnPath() }
+        _ = try withBytes(key) { k throws(LarchError) in try descend(tree: TreeIndex.free, key: k, path: path) }
+        beginChange(w, tree: TreeIndex.free)
+        try touchPath(w, tree: TreeIndex.free, path: path)
     }
 
     private func putFreeRecord(_ w: WriteState, txn: UInt64, extents: ArraySlice<(UInt64, Int)>, overwrite: Bool = false) throws(LarchError) {
