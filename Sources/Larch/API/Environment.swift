@@ -178,10 +178,18 @@ public final class Environment: Sendable {
         return ReadTransaction(core: TransactionCore(env: self, meta: meta, mapping: mapping, readerSlot: slot, write: nil))
     }
 
-    /// Begins the write transaction, waiting while another one is open. End it with `commit()` or `abort()`.
+    /// Begins the write transaction, blocking the calling thread while another one is open. End it
+    /// with `commit()` or `abort()`. Throws `nestedWriteTransaction` if this thread has it open
+    /// already. From async code, use `write(_:) async`, which suspends instead of blocking a thread
+    /// of the cooperative pool (blocked, those threads could not run the task that holds the writer).
     public func beginWrite() throws(LarchError) -> WriteTransaction {
         guard !options.readOnly else { throw .readOnlyEnvironment }
-        writerLock.lock()
+        try writerLock.lock()
+        return try beginWriteHoldingLock()
+    }
+
+    /// Begins the write transaction once this caller holds the writer lock.
+    private func beginWriteHoldingLock() throws(LarchError) -> WriteTransaction {
         do {
             let (meta, mapping) = try committed.withLock { c throws(LarchError) in
                 guard !c.closed else { throw LarchError.environmentClosed }
@@ -204,8 +212,23 @@ public final class Environment: Sendable {
     }
 
     /// Runs `body` in a write transaction: commits when it returns, aborts when it throws.
+    /// Blocks the calling thread while another write transaction is open (see `beginWrite()`);
+    /// from async code, use `write(_:) async`.
     public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
-        let txn = try beginWrite()
+        try run(try beginWrite(), body)
+    }
+
+    /// Runs `body` in a write transaction: commits when it returns, aborts when it throws. While
+    /// another write transaction is open, the calling task suspends — it does not block its
+    /// thread — and writers are served in the order they arrived. `body` itself is synchronous,
+    /// so the transaction is never held across a suspension point.
+    public func write<R>(_ body: (WriteTransaction) throws -> R) async throws -> R {
+        guard !options.readOnly else { throw LarchError.readOnlyEnvironment }
+        await writerLock.lockAsync()
+        return try run(try beginWriteHoldingLock(), body)
+    }
+
+    private func run<R>(_ txn: WriteTransaction, _ body: (WriteTransaction) throws -> R) throws -> R {
         do {
             let r = try body(txn)
             if txn.isActive { try txn.commit() }
@@ -231,8 +254,10 @@ public final class Environment: Sendable {
     /// Open read transactions stay readable until they end (their memory map outlives the file
     /// descriptor). Also happens when the environment is released.
     public func close() {
-        writerLock.lock()
-        defer { writerLock.unlock() }
+        // On a thread that has the write transaction open, closing waits for nothing: the
+        // transaction's later calls throw `environmentClosed`.
+        let locked = (try? writerLock.lock()) != nil
+        defer { if locked { writerLock.unlock() } }
         committed.withLock { $0.closed = true }
         file.close()
     }

@@ -48,6 +48,9 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
     case environmentFailed(reason: String)
     /// The environment has been closed.
     case environmentClosed
+    /// This thread already has the write transaction open: a second one would wait for the first
+    /// for ever. Use the open one, or end it first.
+    case nestedWriteTransaction
 
     public var description: String {
         switch self {
@@ -97,6 +100,8 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
             return "environment failed: \(reason); close and reopen the environment"
         case .environmentClosed:
             return "environment closed: it can no longer be used"
+        case .nestedWriteTransaction:
+            return "nested write transaction: the environment's write transaction was begun on this thread and is still open, so waiting for it here could wait for ever; use the open one, or commit or abort it first (in async code, a task that holds it across a suspension blocks the threads that wait: use `await env.write { ... }`)"
         }
     }
 }

@@ -1,12 +1,100 @@
 import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
-/// Serializes write transactions: at most one is open at a time; a second writer waits.
+/// Serializes write transactions: at most one is open at a time; later writers wait their turn,
+/// first come first served.
 ///
-/// The lock has no owner thread (a write transaction may end on another thread than it began),
-/// and can later be backed by a lock shared between processes.
+/// A thread waits by blocking (`lock`), a task by suspending (`lockAsync`), so that waiting for
+/// the writer never blocks a thread of Swift's cooperative pool. The lock has no owner in the
+/// mutex sense (a write transaction may end on another thread than it began), but it remembers
+/// the thread that took it, so that a thread asking for it again while it still holds it gets an
+/// error instead of waiting for itself for ever. It can later be backed by a lock shared between
+/// processes.
 final class WriterLock: Sendable {
-    private let semaphore = DispatchSemaphore(value: 1)
+    /// A thread's identity, compared with `pthread_equal`.
+    private struct ThreadID: @unchecked Sendable {
+        let id: pthread_t
+        static var current: ThreadID { ThreadID(id: pthread_self()) }
+        func isCurrent() -> Bool { pthread_equal(id, pthread_self()) != 0 }
+    }
 
-    func lock() { semaphore.wait() }
-    func unlock() { semaphore.signal() }
+    private enum Waiter: Sendable {
+        case thread(DispatchSemaphore)
+        case task(CheckedContinuation<Void, Never>)
+    }
+
+    private struct State {
+        var held = false
+        var holder: ThreadID?
+        var waiters: [Waiter] = []
+        var head = 0   // waiters before it have been served
+    }
+    private let state = Mutex(State())
+
+    /// Takes the lock, blocking the calling thread while another write transaction is open.
+    /// Throws `nestedWriteTransaction` when this thread already holds it.
+    func lock() throws(LarchError) {
+        let wait: DispatchSemaphore? = try state.withLock { s throws(LarchError) in
+            if s.held, let h = s.holder, h.isCurrent() { throw LarchError.nestedWriteTransaction }
+            guard s.held else {
+                s.held = true
+                s.holder = .current
+                return nil
+            }
+            let w = DispatchSemaphore(value: 0)
+            s.waiters.append(.thread(w))
+            return w
+        }
+        if let wait {
+            wait.wait()
+            state.withLock { $0.holder = .current }
+        }
+    }
+
+    /// Takes the lock, suspending the calling task (not blocking its thread) while another write
+    /// transaction is open.
+    func lockAsync() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s in
+                guard s.held else {
+                    s.held = true
+                    s.holder = nil
+                    return true
+                }
+                s.waiters.append(.task(c))
+                return false
+            }
+            if now { c.resume() }
+        }
+        // The task may run on any thread of the pool: no thread owns the lock.
+        state.withLock { $0.holder = nil }
+    }
+
+    /// Releases the lock, handing it to the longest waiter if there is one.
+    func unlock() {
+        let next: Waiter? = state.withLock { s in
+            s.holder = nil
+            guard s.head < s.waiters.count else {
+                s.held = false
+                s.waiters.removeAll(keepingCapacity: true)
+                s.head = 0
+                return nil
+            }
+            let w = s.waiters[s.head]
+            s.head += 1
+            return w   // the lock stays held: it passes to `w`
+        }
+        switch next {
+        case .thread(let w)?: w.signal()
+        case .task(let c)?: c.resume()
+        case nil: break
+        }
+    }
 }
