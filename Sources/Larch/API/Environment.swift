@@ -105,7 +105,6 @@ public final class Environment: Sendable {
         let (first, second) = try readMetaSlots(file, fileSize: fileSize)
         switch (first, second) {
         case let (.success(a), .success(b)):
-            guard a.pageSize == b.pageSize else { return a.txnID > b.txnID ? a : b }
             return a.txnID > b.txnID ? a : b
         case let (.success(a), .failure): return a
         case let (.failure, .success(b)): return b
@@ -145,6 +144,9 @@ public final class Environment: Sendable {
         var second: Result<MetaPage, MetaPage.DecodeFailure> = .failure(.badMagic)
         if case .success(let m) = first {
             second = checked(try decode(at: m.pageSize), slot: 1)
+            if case .success(let n) = second, n.pageSize != m.pageSize {
+                second = .failure(.pageSizeMismatch(found: n.pageSize, expected: m.pageSize))
+            }
         } else {
             var size = PageLayout.minPageSize
             while size <= PageLayout.maxPageSize {

@@ -35,6 +35,8 @@ struct MetaPage: Equatable, Sendable {
         case checksumMismatch(expected: UInt32, found: UInt32)
         case truncated(requiredBytes: Int, fileSize: Int)
         case wrongSlot(txnID: UInt64, slot: Int)
+        /// Page 1 records another page size than page 0 (FORMAT.md §13: it is then invalid).
+        case pageSizeMismatch(found: Int, expected: Int)
 
         var description: String {
             switch self {
@@ -44,6 +46,7 @@ struct MetaPage: Equatable, Sendable {
             case .checksumMismatch(let e, let f): return "checksum mismatch: stored \(hex32(e)), computed \(hex32(f))"
             case .wrongSlot(let txn, let slot): return "transaction \(txn) belongs in meta slot \(txn % 2), found in slot \(slot)"
             case .truncated(let required, let size): return "it needs \(required) bytes but the file has only \(size)"
+            case .pageSizeMismatch(let found, let expected): return "page size \(found), but page 0 records \(expected)"
             }
         }
     }

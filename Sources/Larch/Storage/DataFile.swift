@@ -21,7 +21,6 @@ final class DataFile: StorageDevice {
     /// has to make that one write durable (a FUA write where the device supports it), not look for
     /// other dirty pages. -1 when not open (read-only, or other systems).
     private let syncDescriptor: Int32
-    private let isClosed = Atomic<Bool>(false)
 
     private init(descriptor: FileDescriptor, path: String, isReadOnly: Bool) {
         self.descriptor = descriptor
@@ -148,25 +147,87 @@ final class DataFile: StorageDevice {
         return .io(operation: op, path: path, errno: 0, message: "\(error)")
     }
 
-    /// Closes the descriptor (releasing the lock) once; later calls do nothing.
+    /// Closes the descriptors (releasing the lock) once; later calls do nothing. An operation under
+    /// way on another thread finishes first, and the last one closes them: a descriptor is never
+    /// closed under an operation, whose number the system could otherwise give to another file.
+    /// Operations that begin after `close()` throw `environmentClosed`.
     package func close() {
-        if !isClosed.exchange(true, ordering: .acquiringAndReleasing) {
-            #if canImport(Glibc)
-            if syncDescriptor >= 0 { _ = Glibc.close(syncDescriptor) }
-            #endif
-            try? descriptor.close()
+        let now = use.withLock { u in
+            guard !u.closing else { return false }
+            u.closing = true
+            return u.inFlight == 0
         }
+        if now { closeDescriptors() }
+    }
+
+    private func closeDescriptors() {
+        #if canImport(Glibc)
+        if syncDescriptor >= 0 { _ = Glibc.close(syncDescriptor) }
+        #endif
+        try? descriptor.close()
+    }
+
+    /// Operations in flight, and whether `close()` was called.
+    private struct Use {
+        var inFlight = 0
+        var closing = false
+    }
+    private let use = Mutex(Use())
+
+    /// Runs `body` with the descriptors open (see `close()`).
+    private func whileOpen<R>(_ body: () throws(LarchError) -> R) throws(LarchError) -> R {
+        let admitted = use.withLock { u in
+            guard !u.closing else { return false }
+            u.inFlight += 1
+            return true
+        }
+        guard admitted else { throw .environmentClosed }
+        defer {
+            let last = use.withLock { u in
+                u.inFlight -= 1
+                return u.closing && u.inFlight == 0
+            }
+            if last { closeDescriptors() }
+        }
+        return try body()
     }
 
     /// The file's size in bytes.
-    package func size() throws(LarchError) -> Int {
+    package func size() throws(LarchError) -> Int { try whileOpen { () throws(LarchError) in try openSize() } }
+    /// Reads exactly `buffer.count` bytes at `offset`; bytes past the end of the file read as zero.
+    package func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(LarchError) {
+        try whileOpen { () throws(LarchError) in try openRead(into: buffer, at: offset) }
+    }
+    /// Writes all of `buffer` at `offset`.
+    package func write(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
+        try whileOpen { () throws(LarchError) in try openWrite(buffer, at: offset) }
+    }
+    /// Writes the buffers back to back starting at `offset`, in as few system calls as the kernel allows.
+    package func write(vectors: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(LarchError) {
+        try whileOpen { () throws(LarchError) in try openWrite(vectors: vectors, at: offset) }
+    }
+    /// Writes `buffer` at `offset` and returns once it is durable (see `openWriteDurably`).
+    package func writeDurably(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
+        try whileOpen { () throws(LarchError) in try openWriteDurably(buffer, at: offset) }
+    }
+    /// Makes everything written so far durable.
+    package func sync() throws(LarchError) { try whileOpen { () throws(LarchError) in try openSync() } }
+    /// Maps the file this environment opened.
+    package func map(sizeBytes: Int) throws(LarchError) -> Mapping {
+        try whileOpen { () throws(LarchError) in try openMap(sizeBytes: sizeBytes) }
+    }
+    /// Sets the file's size.
+    package func resize(to size: Int) throws(LarchError) { try whileOpen { () throws(LarchError) in try openResize(to: size) } }
+
+    /// The file's size in bytes.
+    private func openSize() throws(LarchError) -> Int {
         var st = stat()
         guard fstat(descriptor.rawValue, &st) == 0 else { throw Self.ioError("fstat", path, Errno(rawValue: errno)) }
         return Int(st.st_size)
     }
 
     /// Reads exactly `buffer.count` bytes at `offset`; bytes past the end of the file read as zero.
-    package func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(LarchError) {
+    private func openRead(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(LarchError) {
         var done = 0
         while done < buffer.count {
             let n: Int
@@ -183,12 +244,12 @@ final class DataFile: StorageDevice {
     }
 
     /// Writes all of `buffer` at `offset`.
-    package func write(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
+    private func openWrite(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
         do { _ = try descriptor.writeAll(toAbsoluteOffset: Int64(offset), buffer) } catch { throw Self.ioError("pwrite", path, error) }
     }
 
     /// Writes the buffers back to back starting at `offset`, in as few system calls as the kernel allows.
-    package func write(vectors: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(LarchError) {
+    private func openWrite(vectors: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(LarchError) {
         var iov = vectors
         var pos = offset
         while true {
@@ -220,10 +281,10 @@ final class DataFile: StorageDevice {
     }
 
     /// Writes `buffer` at `offset` through the O_DSYNC descriptor; write then sync where there is none.
-    package func writeDurably(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
+    private func openWriteDurably(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
         guard syncDescriptor >= 0 else {
-            try write(buffer, at: offset)
-            try sync()
+            try openWrite(buffer, at: offset)
+            try openSync()
             return
         }
         var done = 0
@@ -233,12 +294,15 @@ final class DataFile: StorageDevice {
                 if errno == EINTR { continue }
                 throw Self.ioError("pwrite (O_DSYNC)", path, Errno(rawValue: errno))
             }
+            if n == 0 {   // no progress: retrying would loop for ever
+                throw LarchError.io(operation: "pwrite (O_DSYNC)", path: path, errno: EIO, message: "wrote no bytes (is the disk full?)")
+            }
             done += n
         }
     }
 
     /// Makes everything written so far durable (fdatasync; F_FULLFSYNC on Darwin).
-    package func sync() throws(LarchError) {
+    private func openSync() throws(LarchError) {
         #if canImport(Darwin)
         if fcntl(descriptor.rawValue, F_FULLFSYNC) == 0 { return }
         if fsync(descriptor.rawValue) != 0 { throw Self.ioError("fsync", path, Errno(rawValue: errno)) }
@@ -251,7 +315,7 @@ final class DataFile: StorageDevice {
     }
 
     /// Maps the file this descriptor has open (see `reopen`), not whatever is at `path` now.
-    package func map(sizeBytes: Int) throws(LarchError) -> Mapping {
+    private func openMap(sizeBytes: Int) throws(LarchError) -> Mapping {
         // Through a descriptor of its own: a mapping keeps its open file description alive, and with
         // it any flock taken on it, so mapping the locked descriptor would keep the file locked after
         // `Environment.close()` for as long as a transaction holds this mapping.
@@ -261,7 +325,7 @@ final class DataFile: StorageDevice {
     }
 
     /// Sets the file's size.
-    package func resize(to size: Int) throws(LarchError) {
+    private func openResize(to size: Int) throws(LarchError) {
         do { try descriptor.resize(to: Int64(size)) } catch { throw Self.ioError("ftruncate", path, error) }
     }
 }

@@ -1,0 +1,92 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import Larch
+
+// Issue 10, hazard 6 (smaller items). Every read of an ended transaction throws, the checker included (after a read
+// transaction ends, the pages of its snapshot may be reused).
+@Suite struct EndedTransactionTests {
+    @Test func checkingAnEndedReadTransactionThrows() throws {
+        let dir = try TemporaryDirectory("ended-check")
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        try env.write { txn in try txn.put("v", forKey: "k") }
+        let txn = try env.beginRead()
+        #expect(try txn.check().isClean)
+        txn.abort()
+        #expect(throws: LarchError.transactionEnded) { try txn.check() }
+    }
+}
+
+// Issue 10, hazard 6: FORMAT.md §13 says page 1 is invalid unless it records page 0's page size;
+// open used to take the newer of two metas whatever their page sizes.
+@Suite struct MetaPageSizeTests {
+    @Test func aSecondMetaWithAnotherPageSizeIsIgnored() throws {
+        let dir = try TemporaryDirectory("meta-page-size")
+        let path = dir.file()
+        do {
+            let env = try Environment(path: path, options: Options(durability: .noSync))
+            try env.write { try $0.put("v1", forKey: "k") }
+            try env.write { try $0.put("v2", forKey: "k") }
+            env.close()
+        }
+        // A valid meta, newer than both, that claims 8 KiB pages, written into page 1.
+        let forged = MetaPage(pageSize: 8192, txnID: TransactionID(99), pageCount: 2, main: .empty, catalog: .empty, free: .empty)
+        var page = [UInt8](repeating: 0, count: 4096)
+        page.withUnsafeMutableBytes { forged.encode(to: $0.baseAddress!) }
+        let fd = open(path, O_WRONLY)
+        #expect(fd >= 0)
+        #expect(pwrite(fd, page, 4096, 4096) == 4096)
+        close(fd)
+
+        let env = try Environment(path: path, options: Options(durability: .noSync))
+        // Page 1 held commit 3 ("v2") before it was overwritten; page 0 holds commit 2 ("v1").
+        #expect(try env.read { try $0.getString("k") } == "v1", "page 0's commit is the current one")
+        #expect(try env.check().isClean)
+        let metas = try env.metaPages()
+        #expect(metas[1].problem?.contains("page size 8192") == true, "\(metas)")
+        #expect(metas[0].isCurrent)
+    }
+}
+
+// Issue 10, hazard 6: `sync()` and `metaPages()` raced `close()`: one could check that the
+// environment was open, then use its descriptor after `close()` had closed it and the system had
+// given the number to another file. Now a descriptor is closed only after the operations under way.
+@Suite struct CloseRaceTests {
+    @Test func metaPagesRacingCloseNeverReadsAnotherFile() throws {
+        let dir = try TemporaryDirectory("close-race")
+        let decoy = dir.file("decoy")
+        #expect(FileManager.default.createFile(atPath: decoy, contents: Data(repeating: 0xEE, count: 16_384)))
+        var wrong = 0
+        var closedErrors = 0
+        for round in 0..<150 {
+            let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+            try env.write { try $0.put("v\(round)", forKey: "k") }
+            let results = Mutex<(wrong: Int, closed: Int)>((0, 0))
+            let started = DispatchSemaphore(value: 0)
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                started.signal()
+                for _ in 0..<200 {
+                    do {
+                        let metas = try env.metaPages()
+                        if metas.contains(where: { $0.problem?.contains("magic") == true }) { results.withLock { $0.wrong += 1 } }
+                        try env.sync()
+                    } catch {
+                        results.withLock { $0.closed += 1 }
+                    }
+                }
+                done.signal()
+            }.start()
+            started.wait()
+            env.close()
+            // Take descriptor numbers the environment just gave back.
+            let fds = (0..<4).map { _ in open(decoy, O_RDONLY) }
+            done.wait()
+            for fd in fds where fd >= 0 { close(fd) }
+            wrong += results.withLock { $0.wrong }
+            closedErrors += results.withLock { $0.closed }
+        }
+        print("close race: \(closedErrors) calls after close refused, \(wrong) read another file")
+        #expect(wrong == 0, "metaPages() read another file through a reused descriptor \(wrong) times")
+    }
+}
