@@ -90,3 +90,39 @@ import Testing
         #expect(wrong == 0, "metaPages() read another file through a reused descriptor \(wrong) times")
     }
 }
+
+// Issue 10, hazard 6: FORMAT.md §15.4 says the checker verifies that an overflow run's tail (after
+// the value) is zero; it did not, and no test showed it.
+@Suite struct OverflowTailTests {
+    @Test func theCheckerReportsANonzeroOverflowTail() throws {
+        let dir = try TemporaryDirectory("overflow-tail")
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        let value = [UInt8](repeating: 0x5C, count: 5_000)   // a 2-page run at 4 KiB pages
+        try env.write { try $0.put(value, forKey: Array("clean".utf8)) }
+        #expect(try env.check().isClean)
+
+        // A run whose tail holds a stray byte, with every checksum above it correct.
+        let txn = try env.beginWrite()
+        try txn.put(value, forKey: Array("dirty".utf8))
+        let core = txn.core
+        let w = try #require(core.write)
+        let leafNumber = core.trees[TreeIndex.main].root.root
+        #expect(core.trees[TreeIndex.main].root.depth == 1)
+        let leaf = core.mutable(w, leafNumber)
+        let index = try Array("dirty".utf8).withUnsafeBytes { k in try leaf.view.leafSearch(k).index }
+        guard case let .overflow(first, _, length) = try leaf.view.leafCell(index).value else {
+            Issue.record("the value should be in an overflow run")
+            return
+        }
+        let pages = OverflowLayout.pageCount(valueLength: length, pageSize: core.pageSize)
+        let run = try #require(w.dirty[first]).buffer
+        run.storeBytes(of: 0xAB, toByteOffset: OverflowLayout.headerSize + length + 17, as: UInt8.self)
+        leaf.setOverflowReference(index, first: first, checksum: CRC32C.checksum(UnsafeRawPointer(run), count: pages * core.pageSize))
+        try txn.commit()
+
+        let report = try env.check()
+        #expect(!report.isClean)
+        #expect(report.problems.contains { $0.message.contains("nonzero bytes after") }, "\(report)")
+        #expect(try env.read { try $0.get(Array("dirty".utf8)) } == value, "the value itself reads back whole")
+    }
+}

@@ -217,6 +217,10 @@ struct Checker {
                         problem(first.rawValue, "\(name): overflow run header does not match its \(pages)-page reference")
                         continue
                     }
+                    let used = OverflowLayout.headerSize + length
+                    if UnsafeRawBufferPointer(start: runBase + used, count: pages * pageSize - used).contains(where: { $0 != 0 }) {
+                        problem(first.rawValue, "\(name): overflow run has nonzero bytes after its \(length)-byte value (its tail must be zero)")
+                    }
                     value = UnsafeRawBufferPointer(start: runBase + OverflowLayout.headerSize, count: length)
                 }
                 let shouldBeInline = core.limits.isInline(keyLength: e.key.count, valueLength: e.valueLength)
