@@ -126,3 +126,68 @@ import Testing
         #expect(try env.read { try $0.get(Array("dirty".utf8)) } == value, "the value itself reads back whole")
     }
 }
+
+// Issue 10, hazard 4: inside a zero-copy view the caller could change or end the same transaction,
+// which frees or reuses the buffer the view points to. Until the transaction types make this a
+// compile error, it is a typed error (`viewInUse`), and an end inside a view waits for the view.
+@Suite struct ViewLifetimeTests {
+    @Test func changesInsideAViewOfTheSameTransactionThrow() throws {
+        let dir = try TemporaryDirectory("view-lifetime")
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        let big = [UInt8](repeating: 7, count: 9_000)
+        try env.write { txn in
+            try txn.put(big, forKey: Array("big".utf8))
+            try txn.put("small", forKey: "small")
+        }
+        try env.write { txn in
+            try txn.put("x", forKey: "dirty")   // the transaction has dirty pages of its own
+            let seen = try txn.withValue(forKey: Array("big".utf8)) { span -> Int in
+                #expect(throws: LarchError.viewInUse) { try txn.put("y", forKey: "big") }
+                #expect(throws: LarchError.viewInUse) { _ = try txn.delete("big") }
+                #expect(throws: LarchError.viewInUse) { try txn.clear() }
+                #expect(throws: LarchError.viewInUse) { _ = try txn.commit() }
+                return span.byteCount
+            }
+            #expect(seen == 9_000)
+            try txn.forEach { _, _ in
+                #expect(throws: LarchError.viewInUse) { try txn.put("z", forKey: "small") }
+                return false
+            }
+            let cursor = try txn.cursor()
+            try cursor.first()
+            _ = try cursor.withCurrent { _, _ in
+                #expect(throws: LarchError.viewInUse) { try cursor.put(Array("v".utf8), forKey: Array("w".utf8)) }
+            }
+            // After the views, the transaction changes as usual.
+            try txn.put("after", forKey: "small")
+        }
+        #expect(try env.read { try $0.getString("small") } == "after")
+    }
+
+    @Test func endingATransactionInsideAViewWaitsForTheView() throws {
+        let dir = try TemporaryDirectory("view-end")
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        let big = [UInt8](repeating: 9, count: 9_000)
+        try env.write { try $0.put(big, forKey: Array("big".utf8)) }
+
+        let txn = try env.beginWrite()
+        try txn.put([UInt8](repeating: 3, count: 9_000), forKey: Array("mine".utf8))
+        let intact = try txn.withValue(forKey: Array("mine".utf8)) { span -> Bool in
+            txn.abort()
+            #expect(!txn.isActive)
+            // The buffers stay until the view returns: the bytes are still the transaction's.
+            return span.withUnsafeBytes { $0.allSatisfy { $0 == 3 } }
+        }
+        #expect(intact == true)
+        // The writer was released when the view returned.
+        try env.write { try $0.put("next", forKey: "k") }
+
+        let reader = try env.beginRead()
+        let readerIntact = try reader.withValue(forKey: Array("big".utf8)) { span -> Bool in
+            reader.abort()
+            return span.withUnsafeBytes { $0.allSatisfy { $0 == 9 } }
+        }
+        #expect(readerIntact == true)
+        #expect(try env.stats().readers == 0, "the reader's slot is free once the view returned")
+    }
+}

@@ -62,7 +62,7 @@ public final class Cursor {
     public func withCurrent<R>(_ body: (_ key: RawSpan, _ value: RawSpan) throws -> R) throws -> R? {
         try check()
         guard try state.refresh() else { return nil }
-        return try state.withCurrentUnsafe { k, v in try body(k.bytes, v.bytes) }
+        return try transaction.lendingView { try state.withCurrentUnsafe { k, v in try body(k.bytes, v.bytes) } }
     }
 
     /// Stores `value` under `key` and moves the cursor to it.

@@ -48,6 +48,9 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
     case environmentFailed(reason: String)
     /// The environment has been closed.
     case environmentClosed
+    /// A change was attempted inside a zero-copy view of the same transaction (`withValue`,
+    /// `forEach`, `Cursor.withCurrent`), which could move or free the bytes the view shows.
+    case viewInUse
     /// This thread already has the write transaction open: a second one would wait for the first
     /// for ever. Use the open one, or end it first.
     case nestedWriteTransaction
@@ -100,6 +103,8 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
             return "environment failed: \(reason); close and reopen the environment"
         case .environmentClosed:
             return "environment closed: it can no longer be used"
+        case .viewInUse:
+            return "view in use: this transaction cannot change while a zero-copy view of it (withValue, forEach, Cursor.withCurrent) is open; copy the bytes you need and change it after the closure returns"
         case .nestedWriteTransaction:
             return "nested write transaction: the environment's write transaction was begun on this thread and is still open, so waiting for it here could wait for ever; use the open one, or commit or abort it first (in async code, a task that holds it across a suspension blocks the threads that wait: use `await env.write { ... }`)"
         }

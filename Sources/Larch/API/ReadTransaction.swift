@@ -32,6 +32,18 @@ public class ReadTransaction {
 
     final func end(as state: TransactionCore.State) {
         core.state = state
+        // A view is in use (the transaction was ended inside `withValue` and the like): its bytes
+        // stay pinned until it returns.
+        if core.lentViews > 0 {
+            core.endDeferred = true
+            return
+        }
+        release()
+    }
+
+    /// Gives back what the ended transaction held: its reader slot, or its buffers and the writer.
+    @usableFromInline
+    final func release() {
         if let slot = core.readerSlot {
             core.env.readers.release(slot: slot)
             core.readerSlot = nil
@@ -120,7 +132,14 @@ public class ReadTransaction {
     public final func withValue<R>(forKey key: some Collection<UInt8>, in db: Database = .main,
                              _ body: (RawSpan) throws -> R) throws -> R? {
         guard let b = try valueBuffer(forKey: key, in: db) else { return nil }
-        return try body(b.bytes)
+        return try lendingView { try body(b.bytes) }
+    }
+
+    /// Runs `body`, which reads a zero-copy view: while it runs, changes to this transaction throw
+    /// `viewInUse`, and ending it takes effect when `body` returns.
+    @usableFromInline
+    final func lendingView<R>(_ body: () throws -> R) rethrows -> R {
+        try core.lendingView(ended: { release() }, body)
     }
 
     /// The value under `key`, in place: valid until the transaction ends or next changes `db`.
@@ -171,6 +190,11 @@ public class ReadTransaction {
     /// Return false from `body` to stop early.
     public final func forEach(in db: Database = .main, _ range: KeyRange = .all, reverse: Bool = false,
                         _ body: (_ key: RawSpan, _ value: RawSpan) throws -> Bool) throws {
+        try lendingView { try forEachUnlent(in: db, range, reverse: reverse, body) }
+    }
+
+    private final func forEachUnlent(in db: Database, _ range: KeyRange, reverse: Bool,
+                                     _ body: (_ key: RawSpan, _ value: RawSpan) throws -> Bool) throws {
         let c = try cursor(db)
         var more = try c.start(range, reverse: reverse)
         // Read-only snapshots never change: walk each leaf's cells in a local loop.

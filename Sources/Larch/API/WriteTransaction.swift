@@ -82,6 +82,7 @@ public final class WriteTransaction: ReadTransaction {
     @discardableResult
     public func commit() throws(LarchError) -> CommitStats {
         try core.checkActive()
+        guard core.lentViews == 0 else { throw .viewInUse }
         do {
             let stats = try core.commit()
             end(as: .committed)

@@ -27,6 +27,11 @@ final class TransactionCore {
     @exclusivity(unchecked) var trees: [TreeSlot]
     /// Reader-table slot, for read transactions.
     @exclusivity(unchecked) var readerSlot: Int?
+    /// Zero-copy views (`withValue`, `forEach`, `Cursor.withCurrent`) whose closures are running:
+    /// while there are any, changes throw `viewInUse`, and ending the transaction waits for the
+    /// last of them to return (`endDeferred`), so that no view outlives the bytes it shows.
+    @exclusivity(unchecked) var lentViews = 0
+    @exclusivity(unchecked) var endDeferred = false
     /// Present in write transactions.
     let write: WriteState?
 
@@ -50,6 +55,21 @@ final class TransactionCore {
     @inline(__always)
     func checkActive() throws(LarchError) {
         guard state == .active else { throw .transactionEnded }
+    }
+
+    /// Runs `body`, which reads a zero-copy view of this transaction's pages (see `lentViews`).
+    /// `ended` finishes an end that was requested while the view was lent.
+    @inline(__always)
+    func lendingView<R>(ended: () -> Void, _ body: () throws -> R) rethrows -> R {
+        lentViews += 1
+        defer {
+            lentViews -= 1
+            if lentViews == 0 && endDeferred {
+                endDeferred = false
+                ended()
+            }
+        }
+        return try body()
     }
 
     @inline(__always)

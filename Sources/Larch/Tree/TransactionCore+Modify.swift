@@ -7,6 +7,7 @@ extension TransactionCore {
     func modifying<R>(_ body: (WriteState) throws(LarchError) -> R) throws(LarchError) -> R {
         guard state == .active else { throw .transactionEnded }
         guard write != nil else { throw .readOnlyTransaction }
+        guard lentViews == 0 else { throw .viewInUse }
         // `w` is lent to `body` without a retain: `write` is a constant of this transaction, which
         // the caller keeps alive (a retain and release per put were a tenth of a sequential fill).
         unowned(unsafe) let w = write.unsafelyUnwrapped
