@@ -67,7 +67,8 @@ extension String {
 package enum CrashLab {
     package static func run(_ config: CrashLabConfiguration) throws -> CrashLabReport {
         let pageSize = 4096
-        let options = Options(pageSize: pageSize, maxSize: 64 << 20, durability: config.durability)
+        var options = Options(pageSize: pageSize, maxSize: 64 << 20, durability: config.durability)
+        options.strictChecks = .full   // every commit checks the state it is about to publish
         // The empty database, created and synced before the crashes start.
         let setup = SimulatedDisk(capacity: 64 << 20, recording: false)
         do { let env = try Environment(storage: setup, options: options); env.close() }

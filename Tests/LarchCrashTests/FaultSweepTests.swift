@@ -23,6 +23,7 @@ import LarchCrashLab
         let workload = Workload(seed: 21, transactionCount: 30)
         var options = Options(pageSize: 4096, maxSize: 64 << 20, durability: durability)
         options.minimumReservation = 16 * 4096   // commits outgrow the map, so maps can fail too
+        options.strictChecks = .full
         let setup = SimulatedDisk(capacity: 64 << 20, recording: false)
         try Environment(storage: setup, options: options).close()
         let base = setup.contents

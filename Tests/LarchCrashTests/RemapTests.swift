@@ -34,6 +34,7 @@ private final class Stop: Sendable {
         var options = Options(durability: .noSync)
         options.minimumReservation = 8 * 4096   // remap every time the file doubles
         let env = try Environment(storage: device, options: options)
+        for n in stride(from: 2, through: 60, by: 2) { device.fail(.map, at: n) }   // every other remap fails
 
         // Reader threads begin transactions all along and check every entry they see.
         let stop = Stop()
@@ -66,7 +67,6 @@ private final class Stop: Sendable {
         var model: [String: [UInt8]] = [:]
         var failedCommits = 0
         for round in 0..<80 {
-            if round % 8 == 3 { device.failNext(.map) }
             var next = model
             do {
                 try env.write { txn in

@@ -191,3 +191,50 @@ import Testing
         #expect(try env.stats().readers == 0, "the reader's slot is free once the view returned")
     }
 }
+
+// Issue 10, strict mode: in debug builds a commit validates every dirty page before writing it,
+// and with `.full` runs the checker over the new state before its meta; a defect is reported as a
+// failed commit, and the file keeps its last commit.
+@Suite struct StrictModeTests {
+    @Test func aMalformedDirtyPageFailsTheCommitBeforeAnythingIsWritten() throws {
+        let dir = try TemporaryDirectory("strict-pages")
+        var options = Options(durability: .noSync)
+        options.strictChecks = .pages
+        let env = try Environment(path: dir.file(), options: options)
+        try env.write { try $0.put("kept", forKey: "k") }
+        let txn = try env.beginWrite()
+        try txn.put("lost", forKey: "k")
+        let core = txn.core
+        let leaf = core.mutable(try #require(core.write), core.trees[TreeIndex.main].root.root)
+        leaf.setSlot(0, 3)   // a slot pointing into the page header: a defect strict mode must catch
+        #expect {
+            try txn.commit()
+        } throws: { error in
+            guard case let .corruptPage(_, reason) = error as? LarchError else { return false }
+            return reason.contains("strict mode")
+        }
+        #expect(try env.read { try $0.getString("k") } == "kept")
+        #expect(try env.check().isClean)
+    }
+
+    @Test func theFullCheckRunsOverTheNewStateBeforeTheMeta() throws {
+        let dir = try TemporaryDirectory("strict-full")
+        var options = Options(durability: .noSync)
+        options.strictChecks = .full
+        let env = try Environment(path: dir.file(), options: options)
+        try env.write { try $0.put("kept", forKey: "k") }
+        let txn = try env.beginWrite()
+        try txn.put("lost", forKey: "k2")
+        // A descriptor that disagrees with the tree: well-formed pages, an inconsistent state.
+        txn.core.trees[TreeIndex.main].root.entries += 5
+        txn.core.trees[TreeIndex.main].isDirty = true
+        #expect {
+            try txn.commit()
+        } throws: { error in
+            guard case let .corruptPage(_, reason) = error as? LarchError else { return false }
+            return reason.contains("fails the checker")
+        }
+        #expect(try env.read { try $0.getString("k2") } == nil)
+        #expect(try env.check().isClean)
+    }
+}

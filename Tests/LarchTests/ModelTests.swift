@@ -284,7 +284,9 @@ final class ModelRun {
         let requested = first ? pageSize : [4096, 8192, 65536][Int(rng.next() % 3)]
         let verify = rng.chance(0.5)
         log("open pageSize option \(requested), \(durability), verifyChecksums \(verify)")
-        let e = try Environment(path: dir!.file(), options: Options(pageSize: requested, durability: durability, verifyChecksums: verify))
+        var options = Options(pageSize: requested, durability: durability, verifyChecksums: verify)
+        options.strictChecks = .full   // every commit checks the state it is about to publish
+        let e = try Environment(path: dir!.file(), options: options)
         let s = try e.stats()
         try require(s.pageSize == pageSize, "reopened file reports page size \(s.pageSize), created with \(pageSize)")
         return e

@@ -11,6 +11,16 @@ public enum Durability: Sendable, Equatable {
 }
 
 /// Settings for opening an `Environment`.
+/// How much a commit checks of its own work before its meta is written.
+package enum StrictChecks: Sendable {
+    /// Nothing (release builds).
+    case none
+    /// Every dirty page is validated (its header, slot array and cells) before it is written.
+    case pages
+    /// And the checker runs over the whole new state.
+    case full
+}
+
 public struct Options: Sendable {
     /// Page size for a new file: a power of two from 4,096 to 65,536. An existing file keeps its own.
     public var pageSize: Int = 4096
@@ -26,6 +36,14 @@ public struct Options: Sendable {
     public var readOnly: Bool = false
     /// Create the file when it does not exist.
     public var createIfMissing: Bool = true
+    /// Checks a commit makes of its own work before its meta is written (bbolt's StrictMode):
+    /// in debug builds every dirty page is validated; `.full` also runs the checker over the new
+    /// state (cost proportional to the file, so tests turn it on where commits are few).
+    #if DEBUG
+    package var strictChecks: StrictChecks = .pages
+    #else
+    package var strictChecks: StrictChecks = .none
+    #endif
     /// The least address space the memory map reserves (it reserves twice the file, up to `maxSize`).
     /// Internal: tests make it small, so that commits outgrow the map and remap.
     var minimumReservation: Int = 1 << 30

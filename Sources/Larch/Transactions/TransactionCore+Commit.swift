@@ -41,6 +41,7 @@ extension TransactionCore {
         var written = 0
         var newMapping: Mapping? = nil
         do {
+            if env.options.strictChecks != .none { try validateDirtyPages(w) }
             // 4. Grow the file to cover every page in use, and the memory map with it (before the
             //    commit point, so that a failure aborts the commit rather than publishing a snapshot
             //    the map does not cover); then write the dirty pages, all at free offsets: nothing
@@ -54,6 +55,7 @@ extension TransactionCore {
             written = try writeDirtyPages(w)
             // 5. Make the data durable before any meta can point at it.
             if env.options.durability != .noSync { try env.file.sync(); syncs += 1 }
+            if env.options.strictChecks == .full { try checkNewState(newMeta, mapping: newMapping ?? mapping) }
         } catch {
             w.failure = error
             throw error
@@ -89,6 +91,67 @@ extension TransactionCore {
             }
         }
         return stats
+    }
+
+    /// Strict mode: every dirty page is a well-formed branch, leaf or overflow run before it is
+    /// written. A failure is a defect in Larch, reported before anything reaches the meta.
+    private func validateDirtyPages(_ w: WriteState) throws(LarchError) {
+        var failure: LarchError?
+        w.dirty.forEach { page, d in
+            guard failure == nil else { return }
+            let v = PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page)
+            do throws(LarchError) {
+                switch v.kindByte {
+                case PageKind.branch.rawValue:
+                    try v.validateNode(kind: .branch)
+                    for i in 0..<v.count { _ = try v.child(i) }
+                    try Self.validateKeyOrder(count: v.count, first: 1, page: page) { i throws(LarchError) in try v.branchKey(i) }
+                case PageKind.leaf.rawValue:
+                    try v.validateNode(kind: .leaf)
+                    for i in 0..<v.count { _ = try v.leafCell(i) }
+                    try Self.validateKeyOrder(count: v.count, first: 0, page: page) { i throws(LarchError) in try v.leafKey(i) }
+                case PageKind.overflow.rawValue:
+                    let header = UnsafeRawPointer(d.buffer)
+                    guard header.u64(at: PageLayout.pageNumberOffset) == page.rawValue,
+                          Int(header.u32(at: PageLayout.runPagesOffset)) == d.pageCount else {
+                        throw LarchError.corruptPage(page: page.rawValue, reason: "overflow run header does not match its \(d.pageCount) pages")
+                    }
+                default:
+                    throw LarchError.corruptPage(page: page.rawValue, reason: "dirty page of kind \(v.kindByte)")
+                }
+            } catch {
+                failure = .corruptPage(page: page.rawValue, reason: "strict mode, before writing: \(error)")
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Keys `first ..< count` of a page strictly ascend.
+    private static func validateKeyOrder(count: Int, first: Int, page: PageNumber,
+                                         _ key: (Int) throws(LarchError) -> UnsafeRawBufferPointer) throws(LarchError) {
+        guard count > first + 1 else { return }
+        var previous = try key(first)
+        for i in (first + 1)..<count {
+            let k = try key(i)
+            guard let a = previous.baseAddress, let b = k.baseAddress, previous.count > 0, k.count > 0 else {
+                throw .corruptPage(page: page.rawValue, reason: "key \(i - 1) or \(i) is empty")
+            }
+            guard compareBytes(a, previous.count, b, k.count) < 0 else {
+                throw .corruptPage(page: page.rawValue, reason: "keys \(i - 1) and \(i) are out of order")
+            }
+            previous = k
+        }
+    }
+
+    /// Strict mode `.full`: the checker over the state about to be committed (its pages are written,
+    /// its meta is not).
+    private func checkNewState(_ newMeta: MetaPage, mapping: Mapping) throws(LarchError) {
+        var checker = Checker(core: TransactionCore(env: env, meta: newMeta, mapping: mapping, readerSlot: nil, write: nil))
+        let report = checker.run()
+        guard report.isClean else {
+            throw .corruptPage(page: report.problems.first?.page ?? 0,
+                               reason: "strict mode, before the meta: the new state fails the checker: \(report.problems.prefix(3).map(\.description).joined(separator: "; "))")
+        }
     }
 
     /// Writes `meta` into its slot (a whole page, zero after the meta).
