@@ -18,11 +18,17 @@ import Darwin
 /// error instead of waiting for itself for ever. It can later be backed by a lock shared between
 /// processes.
 final class WriterLock: Sendable {
-    /// A thread's identity, compared with `pthread_equal`.
-    private struct ThreadID: @unchecked Sendable {
-        let id: pthread_t
-        static var current: ThreadID { ThreadID(id: pthread_self()) }
-        func isCurrent() -> Bool { pthread_equal(id, pthread_self()) != 0 }
+    /// A thread's identity: its `pthread_t` as an integer (a pointer on Darwin, an integer on Linux).
+    private struct ThreadID: Sendable, Equatable {
+        let id: UInt
+        static var current: ThreadID {
+            #if canImport(Darwin)
+            ThreadID(id: UInt(bitPattern: pthread_self()))
+            #else
+            ThreadID(id: UInt(pthread_self()))
+            #endif
+        }
+        func isCurrent() -> Bool { self == .current }
     }
 
     private enum Waiter: Sendable {
