@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 // The Larch benchmark suite: the same workloads on Larch, on LMDB (liblmdb) and on SQLite, in one
 // process. A separate package so that the library's own build never needs liblmdb or libsqlite3.
 //
