@@ -9,7 +9,7 @@ import Darwin
 /// A storage device that passes every operation to another one, except the ones it is told to fail:
 /// the N-th write, sync, resize or map (counted from 1 since the device was made), each failing with
 /// an I/O error as a full disk or a failed `mmap` would.
-package final class FaultInjectingDevice: StorageDevice, @unchecked Sendable {
+package final class FaultInjectingDevice: StorageDevice {
     /// The kinds of operation that can be made to fail.
     package enum Operation: String, Sendable, CaseIterable {
         case write, sync, resize, map

@@ -30,8 +30,10 @@ final class TransactionCore {
     /// Zero-copy views (`withValue`, `forEach`, `Cursor.withCurrent`) whose closures are running:
     /// while there are any, changes throw `viewInUse`, and ending the transaction waits for the
     /// last of them to return (`endDeferred`), so that no view outlives the bytes it shows.
-    @exclusivity(unchecked) var lentViews = 0
-    @exclusivity(unchecked) var endDeferred = false
+    /// Checked by Swift at run time: random reads ran at the same rate with and without
+    /// `@exclusivity(unchecked)` here (2.18–2.46M/s against 2.29–2.35M/s, larch-bench, same session).
+    var lentViews = 0
+    var endDeferred = false
     /// Present in write transactions.
     let write: WriteState?
 

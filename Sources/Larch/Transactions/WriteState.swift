@@ -24,15 +24,16 @@ final class WriteState {
     /// Set while the free tree is being changed: allocations then claim only records already read
     /// ahead, and the deletion of claimed records waits (`pendingDeletes`).
     @exclusivity(unchecked) var freeTreeBusy = false
+    /// (The free-tree fields below are off the put path: Swift checks their exclusivity.)
     /// Reusable free-tree records read ahead and not yet claimed, newest first (`popLast` yields the
     /// oldest), and the pages they hold.
-    @exclusivity(unchecked) var claimable: [ClaimableRecord] = []
-    @exclusivity(unchecked) var claimablePages = 0
+    var claimable: [ClaimableRecord] = []
+    var claimablePages = 0
     /// Keys of records whose pages were claimed into the pool, to delete from the free tree.
-    @exclusivity(unchecked) var pendingDeletes: [[UInt8]] = []
+    var pendingDeletes: [[UInt8]] = []
     /// While set, single-page allocations take the pool's highest page rather than its lowest
     /// (saving a record of unused pages draws from that record's own pages).
-    @exclusivity(unchecked) var allocateFromTop = false
+    var allocateFromTop = false
     /// A page-size scratch buffer for rebuilding pages during splits.
     let scratch: UnsafeMutableRawPointer
     /// Write transactions' live cursors, told to remember their position before the tree changes.
