@@ -12,8 +12,8 @@ extension Environment {
         while more {
             let e = try c.currentEntry()
             let t = FreeRecord.transaction(ofKey: e.key)
-            try FreeRecord.forEachExtent(try core.valueBytes(e), page: .none) { _, count throws(LarchError) in
-                if t <= oldest.rawValue { free += UInt64(count) } else { awaiting += UInt64(count) }
+            try FreeRecord.forEachExtent(try core.valueBytes(e), page: .none) { e throws(LarchError) in
+                if t <= oldest.rawValue { free += UInt64(e.count) } else { awaiting += UInt64(e.count) }
             }
             more = try c.next()
         }

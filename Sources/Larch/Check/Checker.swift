@@ -79,9 +79,9 @@ struct Checker {
                 checker.problem(page, "free-tree key names page \(keyPage) but its first extent starts at \(value.baseAddress!.u64(at: 0))")
             }
             do throws(LarchError) {
-                try FreeRecord.forEachExtent(value, page: PageNumber(page)) { first, count throws(LarchError) in
-                    if checker.claim(first, count: count, as: .free, what: "free extent of transaction \(t)") {
-                        if t <= oldest.rawValue { checker.report.freePages += UInt64(count) } else { checker.report.pagesAwaitingReuse += UInt64(count) }
+                try FreeRecord.forEachExtent(value, page: PageNumber(page)) { e throws(LarchError) in
+                    if checker.claim(e.first.rawValue, count: e.count, as: .free, what: "free extent of transaction \(t)") {
+                        if t <= oldest.rawValue { checker.report.freePages += UInt64(e.count) } else { checker.report.pagesAwaitingReuse += UInt64(e.count) }
                     }
                 }
             } catch {

@@ -29,41 +29,51 @@ enum FreeRecord {
 
     /// Calls `body` with each extent of a record value; throws if the value is malformed.
     static func forEachExtent(_ value: UnsafeRawBufferPointer, page: PageNumber,
-                              _ body: (UInt64, Int) throws(LarchError) -> Void) throws(LarchError) {
+                              _ body: (PageExtent) throws(LarchError) -> Void) throws(LarchError) {
         guard value.count % extentSize == 0, value.count > 0 else {
             throw .corruptPage(page: page.rawValue, reason: "free-tree record of \(value.count) bytes is not a list of extents")
         }
         var off = 0
         while off < value.count {
             let p = value.baseAddress! + off
-            try body(p.u64(at: 0), Int(p.u32(at: 8)))
+            try body(PageExtent(first: PageNumber(p.u64(at: 0)), count: Int(p.u32(at: 8))))
             off += extentSize
         }
     }
 
     /// Sorted, distinct pages compressed into extents.
-    static func extents(ofSorted pages: ArraySlice<UInt64>) -> [(UInt64, Int)] {
-        var out: [(UInt64, Int)] = []
+    static func extents(ofSorted pages: some Collection<PageNumber>) -> [PageExtent] {
+        var out: [PageExtent] = []
         for p in pages {
-            if let last = out.last, last.0 + UInt64(last.1) == p, last.1 < Int(UInt32.max) {
-                out[out.count - 1].1 += 1
+            if let last = out.last, last.end == p, last.count < Int(UInt32.max) {
+                out[out.count - 1].count += 1
             } else {
-                out.append((p, 1))
+                out.append(PageExtent(first: p, count: 1))
             }
         }
         return out
     }
 
-    static func encode(_ extents: ArraySlice<(UInt64, Int)>) -> [UInt8] {
+    static func encode(_ extents: some Collection<PageExtent>) -> [UInt8] {
         var v = [UInt8](repeating: 0, count: extents.count * extentSize)
         v.withUnsafeMutableBytes { b in
             var off = 0
-            for (first, count) in extents {
-                b.baseAddress!.setU64(first, at: off)
-                b.baseAddress!.setU32(UInt32(count), at: off + 8)
+            for e in extents {
+                b.baseAddress!.setU64(e.first.rawValue, at: off)
+                b.baseAddress!.setU32(UInt32(e.count), at: off + 8)
                 off += extentSize
             }
         }
         return v
     }
+}
+
+/// A run of consecutive pages: `count` pages from `first`.
+struct PageExtent: Equatable, Sendable {
+    var first: PageNumber
+    var count: Int
+    /// The page after the last one.
+    var end: PageNumber { first + count }
+    /// Each page of the run.
+    var pages: some Sequence<PageNumber> { (first.rawValue..<end.rawValue).lazy.map(PageNumber.init(rawValue:)) }
 }

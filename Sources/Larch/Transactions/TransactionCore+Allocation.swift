@@ -4,7 +4,7 @@ extension TransactionCore {
     /// needs, then — only when no reusable record is left — from the end of the file. Throws `mapFull` when the file would exceed its limit.
     func allocate(_ w: WriteState, pages count: Int = 1) throws(LarchError) -> PageNumber {
         while true {
-            if let p = takeFromPool(w, count: count) { return PageNumber(p) }
+            if let p = takeFromPool(w, count: count) { return p }
             if try !claimFreeRecord(w, wantPages: count) { break }
         }
         let first = w.nextPage
@@ -15,7 +15,7 @@ extension TransactionCore {
         return PageNumber(first)
     }
 
-    private func takeFromPool(_ w: WriteState, count: Int) -> UInt64? {
+    private func takeFromPool(_ w: WriteState, count: Int) -> PageNumber? {
         guard !w.pool.isEmpty else { return nil }
         w.sortPoolIfNeeded()
         if count == 1 { return w.allocateFromTop ? w.pool.removeFirst() : w.pool.popLast() }
@@ -23,7 +23,7 @@ extension TransactionCore {
         guard w.pool.count >= count else { return nil }
         var i = w.pool.count - count
         while i >= 0 {
-            if w.pool[i] - w.pool[i + count - 1] == UInt64(count - 1) {
+            if w.pool[i].rawValue - w.pool[i + count - 1].rawValue == UInt64(count - 1) {
                 let first = w.pool[i + count - 1]
                 w.pool.removeSubrange(i..<(i + count))
                 return first
@@ -67,10 +67,10 @@ extension TransactionCore {
     func release(_ w: WriteState, _ page: PageNumber, count: Int) {
         if let d = w.dirty.remove(page) {
             w.buffers.give(d.buffer, pages: d.pageCount)
-            for i in 0..<UInt64(count) { w.pool.append(page.rawValue + i) }
+            w.pool.append(contentsOf: PageExtent(first: page, count: count).pages)
             w.poolSorted = false
         } else {
-            for i in 0..<UInt64(count) { w.freed.append(page.rawValue + i) }
+            w.freed.append(contentsOf: PageExtent(first: page, count: count).pages)
         }
     }
 

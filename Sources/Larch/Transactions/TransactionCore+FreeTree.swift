@@ -35,9 +35,7 @@ extension TransactionCore {
             try readAhead(w, wantPages: wantPages)
         }
         guard let record = w.claimable.popLast() else { return false }
-        for (first, count) in record.extents {
-            for p in first..<(first + UInt64(count)) { w.pool.append(p) }
-        }
+        for e in record.extents { w.pool.append(contentsOf: e.pages) }
         w.poolSorted = false
         w.claimablePages -= record.pages
         w.pendingDeletes.append(record.key)
@@ -70,12 +68,13 @@ extension TransactionCore {
             }
             guard FreeRecord.transaction(ofKey: entry.key) <= oldest else { break }
             var record = ClaimableRecord(key: Array(entry.key))
-            try FreeRecord.forEachExtent(try valueBytes(entry), page: page) { first, count throws(LarchError) in
-                guard first >= 2, count > 0, first <= limit, UInt64(count) <= limit - first else {
-                    throw .corruptPage(page: page.rawValue, reason: "free extent \(first)+\(count) lies outside the file's \(limit) pages")
+            try FreeRecord.forEachExtent(try valueBytes(entry), page: page) { e throws(LarchError) in
+                let first = e.first.rawValue
+                guard first >= 2, e.count > 0, first <= limit, UInt64(e.count) <= limit - first else {
+                    throw .corruptPage(page: page.rawValue, reason: "free extent \(first)+\(e.count) lies outside the file's \(limit) pages")
                 }
-                record.extents.append((first, count))
-                record.pages += count
+                record.extents.append(e)
+                record.pages += e.count
             }
             pages += record.pages
             read.append(record)
@@ -136,7 +135,7 @@ extension TransactionCore {
                 let end = w.freed.count
                 let batch = w.freed[savedFreed..<end].sorted()
                 savedFreed = end
-                let extents = FreeRecord.extents(ofSorted: batch[...])
+                let extents = FreeRecord.extents(ofSorted: batch)
                 var i = 0
                 while i < extents.count {
                     try prepareSavePut(w, pages: saveReserve())
@@ -165,8 +164,8 @@ extension TransactionCore {
     /// cannot be stored in its own page).
     private func saveUnusedPages(_ w: WriteState, maxExtents: Int) throws(LarchError) {
         w.sortPoolIfNeeded()
-        let extents = FreeRecord.extents(ofSorted: ArraySlice(w.pool.reversed())).suffix(maxExtents)
-        let recordPages = extents.reduce(0) { $0 + $1.1 }
+        let extents = FreeRecord.extents(ofSorted: w.pool.reversed()).suffix(maxExtents)
+        let recordPages = extents.reduce(0) { $0 + $1.count }
         let reserve = saveReserve()
         guard recordPages > reserve else {
             w.pool.removeFirst(recordPages)   // the pool is descending: the record's pages come first
@@ -183,15 +182,15 @@ extension TransactionCore {
         let inPool = Set(w.pool)
         let unused = listed.reversed().filter { inPool.contains($0) }
         precondition(recordPages - unused.count <= reserve, "a free-tree put allocated more than \(reserve) pages")
-        guard unused[0] == extents.first!.0 else {
+        guard unused[0] == extents.first!.first else {
             // Only a page listed twice in the free tree (a damaged file) can get here.
             throw .corruptPage(page: trees[TreeIndex.free].root.root.rawValue,
-                               reason: "free page \(extents.first!.0) is listed twice in the free tree")
+                               reason: "free page \(extents.first!.first) is listed twice in the free tree")
         }
         if unused.count < recordPages {
             let pageCount = w.nextPage
             let poolCount = w.pool.count
-            try putFreeRecord(w, txn: 0, extents: FreeRecord.extents(ofSorted: unused[...])[...], overwrite: true)
+            try putFreeRecord(w, txn: 0, extents: FreeRecord.extents(ofSorted: unused)[...], overwrite: true)
             // A shorter value, in a leaf the put just copied, allocates nothing.
             precondition(w.nextPage == pageCount && w.pool.count == poolCount, "trimming a free-tree record allocated a page")
         }
@@ -211,8 +210,8 @@ extension TransactionCore {
         try touchPath(w, tree: TreeIndex.free, path: path)
     }
 
-    private func putFreeRecord(_ w: WriteState, txn: UInt64, extents: ArraySlice<(UInt64, Int)>, overwrite: Bool = false) throws(LarchError) {
-        let key = FreeRecord.key(txn: txn, firstPage: extents.first!.0)
+    private func putFreeRecord(_ w: WriteState, txn: UInt64, extents: ArraySlice<PageExtent>, overwrite: Bool = false) throws(LarchError) {
+        let key = FreeRecord.key(txn: txn, firstPage: extents.first!.first.rawValue)
         let value = FreeRecord.encode(extents)
         w.freeTreeBusy = true
         defer { w.freeTreeBusy = false }
@@ -236,6 +235,6 @@ extension Environment {
 /// A free-tree record copied out of the tree, whose pages a writer may claim.
 struct ClaimableRecord {
     var key: [UInt8]
-    var extents: [(UInt64, Int)] = []
+    var extents: [PageExtent] = []
     var pages = 0
 }

@@ -16,9 +16,9 @@ final class WriteState {
     /// The high-water mark: pages at or above it have never been used.
     @exclusivity(unchecked) var nextPage: UInt64
     /// Reusable pages, sorted descending when `poolSorted` (so `popLast` yields the lowest page).
-    @exclusivity(unchecked) var pool: [UInt64] = []
+    @exclusivity(unchecked) var pool: [PageNumber] = []
     @exclusivity(unchecked) var poolSorted = true
-    @exclusivity(unchecked) var freed: [UInt64] = []
+    @exclusivity(unchecked) var freed: [PageNumber] = []
     /// The oldest snapshot any reader (or this writer) may still read, computed once.
     @exclusivity(unchecked) var oldestSnapshot: TransactionID?
     /// Set while the free tree is being changed: allocations then claim only records already read
