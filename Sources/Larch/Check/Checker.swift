@@ -205,16 +205,18 @@ struct Checker {
                     let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
                     guard claim(first.rawValue, count: pages, as: .reachable, what: "\(name) overflow run") else { continue }
                     tally.overflow += UInt64(pages)
-                    let runBase = core.mapping.page(first, pageSize: pageSize)
-                    let c = CRC32C.checksum(runBase, count: pages * pageSize)
-                    guard c == runChecksum else {
-                        problem(first.rawValue, "\(name): overflow run checksum mismatch: expected \(hex32(runChecksum)) found \(hex32(c))")
-                        continue
-                    }
-                    guard runBase.load(fromByteOffset: 0, as: UInt8.self) == PageKind.overflow.rawValue,
-                          runBase.u64(at: PageLayout.pageNumberOffset) == first.rawValue,
-                          Int(runBase.u32(at: PageLayout.runPagesOffset)) == pages else {
-                        problem(first.rawValue, "\(name): overflow run header does not match its \(pages)-page reference")
+                    let runBase: UnsafeRawPointer
+                    do {
+                        runBase = try core.mappedOverflowRun(first: first, length: length, checksum: runChecksum)
+                    } catch {
+                        switch error {
+                        case let .checksumMismatch(_, expected, found):
+                            problem(first.rawValue, "\(name): overflow run checksum mismatch: expected \(hex32(expected)) found \(hex32(found))")
+                        case let .corruptPage(_, reason):
+                            problem(first.rawValue, "\(name): \(reason)")
+                        default:
+                            problem(first.rawValue, "\(name): \(error)")
+                        }
                         continue
                     }
                     let used = OverflowLayout.headerSize + length

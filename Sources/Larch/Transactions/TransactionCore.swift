@@ -121,23 +121,32 @@ final class TransactionCore {
 
     /// The bytes of an overflow value: validated header, bounds, and checksum when verifying.
     func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
-        let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
         let base: UnsafeRawPointer
         if let w = write, let d = w.dirty[first] {
             base = UnsafeRawPointer(d.buffer)
         } else {
-            guard first.rawValue >= 2, first.rawValue <= readablePages, UInt64(pages) <= readablePages - first.rawValue else {
-                throw .corruptPage(page: first.rawValue, reason: "overflow run of \(pages) pages lies outside the file's \(meta.pageCount) pages")
-            }
-            base = mapping.page(first, pageSize: pageSize)
-            if verifyChecksums { try verify(base, pages: pages, first: first, checksum: checksum) }
-            guard base.load(fromByteOffset: PageLayout.kindOffset, as: UInt8.self) == PageKind.overflow.rawValue,
-                  base.u64(at: PageLayout.pageNumberOffset) == first.rawValue,
-                  Int(base.u32(at: PageLayout.runPagesOffset)) == pages else {
-                throw .corruptPage(page: first.rawValue, reason: "not the first page of a \(pages)-page overflow run")
-            }
+            base = try mappedOverflowRun(first: first, length: length, checksum: verifyChecksums ? checksum : nil)
         }
         return UnsafeRawBufferPointer(start: base + OverflowLayout.headerSize, count: length)
+    }
+
+    /// The first page, in the map, of the overflow run holding a `length`-byte value: the run lies
+    /// in the snapshot, its header names its first page and page count, and, when `checksum` is
+    /// given, its bytes match it. The one validation of a run, shared by reads, the checker and the
+    /// compacting copy.
+    func mappedOverflowRun(first: PageNumber, length: Int, checksum: UInt32?) throws(LarchError) -> UnsafeRawPointer {
+        let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
+        guard first.rawValue >= 2, first.rawValue <= readablePages, UInt64(pages) <= readablePages - first.rawValue else {
+            throw .corruptPage(page: first.rawValue, reason: "overflow run of \(pages) pages lies outside the file's \(meta.pageCount) pages")
+        }
+        let base = mapping.page(first, pageSize: pageSize)
+        if let checksum { try verify(base, pages: pages, first: first, checksum: checksum) }
+        guard base.load(fromByteOffset: PageLayout.kindOffset, as: UInt8.self) == PageKind.overflow.rawValue,
+              base.u64(at: PageLayout.pageNumberOffset) == first.rawValue,
+              Int(base.u32(at: PageLayout.runPagesOffset)) == pages else {
+            throw .corruptPage(page: first.rawValue, reason: "not the first page of a \(pages)-page overflow run")
+        }
+        return base
     }
 
     /// The value bytes of a leaf entry, inline or in its overflow run.

@@ -116,12 +116,7 @@ struct Compactor {
     /// Copies the overflow run holding a `length`-byte value; returns its new first page and checksum.
     private mutating func copyRun(_ first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> (PageNumber, UInt32) {
         let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
-        let source = try sourcePages(first, count: pages, checksum: checksum)
-        guard source.load(fromByteOffset: PageLayout.kindOffset, as: UInt8.self) == PageKind.overflow.rawValue,
-              source.u64(at: PageLayout.pageNumberOffset) == first.rawValue,
-              Int(source.u32(at: PageLayout.runPagesOffset)) == pages else {
-            throw .corruptPage(page: first.rawValue, reason: "not the first page of a \(pages)-page overflow run")
-        }
+        let source = try core.mappedOverflowRun(first: first, length: length, checksum: checksum)
         let number = try nextPage(for: first, count: pages)
         let head = try destination.appendPage()
         head.copyMemory(from: source, byteCount: pageSize)
