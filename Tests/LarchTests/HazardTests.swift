@@ -196,45 +196,46 @@ import Testing
 // and with `.full` runs the checker over the new state before its meta; a defect is reported as a
 // failed commit, and the file keeps its last commit.
 @Suite struct StrictModeTests {
-    @Test func aMalformedDirtyPageFailsTheCommitBeforeAnythingIsWritten() throws {
-        let dir = try TemporaryDirectory("strict-pages")
+    /// An environment with one commit ("kept" under "k") and a write transaction begun on it.
+    private func environment(_ checks: StrictChecks, _ label: String) throws -> (TemporaryDirectory, Environment, WriteTransaction) {
+        let dir = try TemporaryDirectory(label)
         var options = Options(durability: .noSync)
-        options.strictChecks = .pages
+        options.strictChecks = checks
         let env = try Environment(path: dir.file(), options: options)
         try env.write { try $0.put("kept", forKey: "k") }
-        let txn = try env.beginWrite()
+        return (dir, env, try env.beginWrite())
+    }
+
+    /// The commit fails with a strict-mode `corruptPage` naming `phrase`, and the file keeps its commit.
+    private func expectRejected(_ txn: WriteTransaction, _ env: Environment, _ phrase: String) throws {
+        #expect {
+            try txn.commit()
+        } throws: { error in
+            guard case let .corruptPage(_, reason) = error as? LarchError else { return false }
+            return reason.contains(phrase)
+        }
+        #expect(try env.read { try $0.getString("k") } == "kept")
+        #expect(try env.read { try $0.getString("k2") } == nil)
+        #expect(try env.check().isClean)
+    }
+
+    @Test func aMalformedDirtyPageFailsTheCommitBeforeAnythingIsWritten() throws {
+        let (dir, env, txn) = try environment(.pages, "strict-pages")
+        defer { withExtendedLifetime(dir) {} }
         try txn.put("lost", forKey: "k")
         let core = txn.core
         let leaf = core.mutable(try #require(core.write), core.trees[TreeIndex.main].root.root)
         leaf.setSlot(0, 3)   // a slot pointing into the page header: a defect strict mode must catch
-        #expect {
-            try txn.commit()
-        } throws: { error in
-            guard case let .corruptPage(_, reason) = error as? LarchError else { return false }
-            return reason.contains("strict mode")
-        }
-        #expect(try env.read { try $0.getString("k") } == "kept")
-        #expect(try env.check().isClean)
+        try expectRejected(txn, env, "strict mode, before writing")
     }
 
     @Test func theFullCheckRunsOverTheNewStateBeforeTheMeta() throws {
-        let dir = try TemporaryDirectory("strict-full")
-        var options = Options(durability: .noSync)
-        options.strictChecks = .full
-        let env = try Environment(path: dir.file(), options: options)
-        try env.write { try $0.put("kept", forKey: "k") }
-        let txn = try env.beginWrite()
+        let (dir, env, txn) = try environment(.full, "strict-full")
+        defer { withExtendedLifetime(dir) {} }
         try txn.put("lost", forKey: "k2")
         // A descriptor that disagrees with the tree: well-formed pages, an inconsistent state.
         txn.core.trees[TreeIndex.main].root.entries += 5
         txn.core.trees[TreeIndex.main].isDirty = true
-        #expect {
-            try txn.commit()
-        } throws: { error in
-            guard case let .corruptPage(_, reason) = error as? LarchError else { return false }
-            return reason.contains("fails the checker")
-        }
-        #expect(try env.read { try $0.getString("k2") } == nil)
-        #expect(try env.check().isClean)
+        try expectRejected(txn, env, "fails the checker")
     }
 }
