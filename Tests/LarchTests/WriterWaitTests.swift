@@ -7,6 +7,10 @@ import Testing
 // waited for itself for ever, and tasks that called `env.write` while another task held the write
 // transaction across an `await` blocked the cooperative pool's threads, so the holder could never
 // resume: the process hung.
+private final class ServedLog: Sendable {
+    let list = Mutex<[Int]>([])
+}
+
 private final class StartedFlag: Sendable {
     let value = Atomic<Bool>(false)
 }
@@ -73,6 +77,32 @@ private final class StartedFlag: Sendable {
             #expect(try txn.getString("holder") == "held")
             for i in 0..<4 { #expect(try txn.getString("task-\(i)") == "task \(i)") }
             for i in 0..<2 { #expect(try txn.getString("thread-\(i)") == "thread \(i)") }
+        }
+    }
+
+    /// Many writers queued at once (the queue is compacted as they are served): each gets its turn.
+    @Test(.timeLimit(.minutes(1)))
+    func manyQueuedWritersAreAllServed() async throws {
+        let dir = try TemporaryDirectory("queued-writers")
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        let order = ServedLog()
+        let holder = try env.beginWrite()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<150 {
+                group.addTask {
+                    try await env.write { txn in
+                        try txn.put("\(i)", forKey: "w-\(i)")
+                        order.list.withLock { $0.append(i) }
+                    }
+                }
+            }
+            try await Task.sleep(nanoseconds: 100_000_000)   // let them queue
+            try holder.commit()
+            try await group.waitForAll()
+        }
+        #expect(order.list.withLock { Set($0) } == Set(0..<150))
+        try env.read { (txn: ReadTransaction) throws in
+            for i in 0..<150 { #expect(try txn.getString("w-\(i)") == "\(i)") }
         }
     }
 }

@@ -65,7 +65,7 @@ final class WriterLock: Sendable {
     }
 
     /// Takes the lock, suspending the calling task (not blocking its thread) while another write
-    /// transaction is open.
+    /// transaction is open. The wait is not cancellable: a cancelled task still gets its turn.
     func lockAsync() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let now = state.withLock { s in
@@ -95,6 +95,10 @@ final class WriterLock: Sendable {
             }
             let w = s.waiters[s.head]
             s.head += 1
+            if s.head >= 64 && 2 * s.head >= s.waiters.count {   // drop served waiters now and then
+                s.waiters.removeFirst(s.head)
+                s.head = 0
+            }
             return w   // the lock stays held: it passes to `w`
         }
         switch next {
