@@ -6,16 +6,38 @@ import Musl
 import Darwin
 #endif
 
-/// Commit: the seed's protocol, as one linear sequence of steps.
+/// What `prepareCommit` hands to `writeCommit`: the meta of the new snapshot and the file size it needs.
+struct PreparedCommit {
+    let meta: MetaPage
+    let requiredBytes: Int
+}
+
+/// What `writeCommit` hands to `publishCommit`: the prepared commit, now durable as its durability
+/// mode promises, the larger map if the file outgrew the old one, and the figures.
+struct WrittenCommit {
+    let prepared: PreparedCommit
+    let mapping: Mapping?
+    let stats: CommitStats
+}
+
+/// Commit: the seed's protocol, as one linear sequence of steps in three parts — `prepareCommit`
+/// (in memory only), `writeCommit` (the file; its last write, the meta, is the commit point) and
+/// `publishCommit` (new transactions see the snapshot).
 extension TransactionCore {
     func commit() throws(LarchError) -> CommitStats {
         let w = try checkWritable()
         if let f = w.failure { throw f }
-        let env = self.env
         try env.committed.withLock { c throws(LarchError) in
             if c.closed { throw LarchError.environmentClosed }
         }
+        let written = try writeCommit(w, try prepareCommit(w))
+        publishCommit(written)
+        return written.stats
+    }
 
+    /// Steps 1–3, in memory: named databases' descriptors saved in the catalog, the free tree saved,
+    /// every tree's checksums computed bottom-up, the new meta built. Touches no file.
+    func prepareCommit(_ w: WriteState) throws(LarchError) -> PreparedCommit {
         // 1. Named databases changed in this transaction: checksum their pages bottom-up and save
         //    their descriptors in the catalog.
         for index in TreeIndex.firstNamed..<trees.count where trees[index].isDirty && trees[index].status == .present {
@@ -36,7 +58,16 @@ extension TransactionCore {
         let newMeta = MetaPage(pageSize: pageSize, txnID: w.txnID, pageCount: w.nextPage,
                                main: trees[TreeIndex.main].root, catalog: trees[TreeIndex.catalog].root,
                                free: trees[TreeIndex.free].root)
-        let requiredBytes = Int(w.nextPage) * pageSize
+        return PreparedCommit(meta: newMeta, requiredBytes: Int(w.nextPage) * pageSize)
+    }
+
+    /// Steps 4–6, the file: grow it and the map, write the pages, sync, write the meta (and sync it,
+    /// with full durability). A failure before the meta leaves the file's current state as it was;
+    /// one while writing the meta makes the environment refuse further use.
+    func writeCommit(_ w: WriteState, _ prepared: PreparedCommit) throws(LarchError) -> WrittenCommit {
+        let env = self.env
+        let newMeta = prepared.meta
+        let requiredBytes = prepared.requiredBytes
         var syncs = 0
         var written = 0
         var newMapping: Mapping? = nil
@@ -76,21 +107,26 @@ extension TransactionCore {
             env.committed.withLock { $0.failure = "committing transaction \(w.txnID) failed after writing its meta page: \(error)" }
             throw error
         }
-        // 7. Publish the new snapshot, with the map that covers it, to new transactions.
         let stats = CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written,
                                 bytesWritten: (written + 1) * pageSize, pagesFreed: w.freed.count,
                                 pageCount: w.nextPage, syncs: syncs)
+        return WrittenCommit(prepared: prepared, mapping: newMapping, stats: stats)
+    }
+
+    /// Step 7: publish the new snapshot, with the map that covers it, to new transactions.
+    func publishCommit(_ written: WrittenCommit) {
+        let env = self.env
+        let newMeta = written.prepared.meta
         env.committed.withLock { c in
             c.meta = newMeta
-            if let m = newMapping { c.mapping = m }
-            c.fileSizeBytes = max(c.fileSizeBytes, requiredBytes)
-            c.lastCommit = stats
+            if let m = written.mapping { c.mapping = m }
+            c.fileSizeBytes = max(c.fileSizeBytes, written.prepared.requiredBytes)
+            c.lastCommit = written.stats
             switch env.options.durability {
             case .full, .noSync: c.durableTxn = newMeta.txnID   // noSync promises nothing across power loss
             case .noMetaSync: c.durableTxn = meta.txnID          // the data sync flushed the previous meta
             }
         }
-        return stats
     }
 
     /// Strict mode: every dirty page is a well-formed branch, leaf or overflow run before it is

@@ -1,0 +1,47 @@
+import Testing
+@testable import Larch
+import LarchCrashLab
+
+// Issue 10: commit as prepare → write → publish, each testable alone. `prepareCommit` works in memory
+// only; after `writeCommit` the new state is on disk (a reopened copy of the disk holds it) but new
+// transactions still see the previous snapshot; `publishCommit` makes it the current one.
+@Suite struct CommitStepsTests {
+    @Test func prepareTouchesNoFileAndWriteIsInvisibleUntilPublish() throws {
+        let disk = SimulatedDisk(capacity: 64 << 20, recording: false)
+        let device = FaultInjectingDevice(disk)
+        let options = Options(durability: .full)
+        let env = try Environment(storage: device, options: options)
+        try env.write { try $0.put("v1", forKey: "k") }
+        let before = try env.read { $0.snapshotID }
+
+        let txn = try env.beginWrite()
+        for i in 0..<300 { try txn.put([UInt8](repeating: UInt8(i & 255), count: 200), forKey: Array("key-\(i)".utf8)) }
+        try txn.put("v2", forKey: "k")
+        let core = txn.core
+        let w = try #require(core.write)
+        func operations() -> [Int] { FaultInjectingDevice.Operation.allCases.map { device.count($0) } }
+
+        let untouched = operations()
+        let prepared = try core.prepareCommit(w)
+        #expect(operations() == untouched, "prepareCommit must not touch the file")
+        #expect(prepared.meta.txnID.rawValue == before + 1)
+        #expect(prepared.requiredBytes == Int(prepared.meta.pageCount) * 4096)
+
+        let written = try core.writeCommit(w, prepared)
+        #expect(device.count(.write) > untouched[0] && device.count(.sync) > untouched[1])
+        #expect(written.stats.transactionID == before + 1)
+        // On disk, not yet published: new readers see the previous snapshot.
+        #expect(try env.read { $0.snapshotID } == before)
+        #expect(try env.read { try $0.getString("k") } == "v1")
+        let copy = try Environment(storage: SimulatedDisk(capacity: 64 << 20, image: disk.contents, recording: false), options: options)
+        #expect(try copy.read { try $0.getString("k") } == "v2", "the written commit is what the file holds")
+        #expect(try copy.check().isClean)
+
+        core.publishCommit(written)
+        txn.end(as: .committed)
+        #expect(try env.read { $0.snapshotID } == before + 1)
+        #expect(try env.read { try $0.getString("k") } == "v2")
+        #expect(try env.read { try $0.get(Array("key-299".utf8)) } == [UInt8](repeating: UInt8(299 & 255), count: 200))
+        #expect(try env.check().isClean)
+    }
+}
