@@ -37,7 +37,6 @@ extension TransactionCore {
         guard let record = w.claimable.popLast() else { return false }
         for e in record.extents { w.pool.append(contentsOf: e.pages) }
         w.poolSorted = false
-        w.claimablePages -= record.pages
         w.pendingDeletes.append(record.key)
         if !w.freeTreeBusy { try flushPendingDeletes(w) }
         return true
@@ -81,7 +80,6 @@ extension TransactionCore {
             i += 1
         }
         w.claimable = read.reversed()   // popLast yields the oldest
-        w.claimablePages = pages
     }
 
     /// Deletes the records whose pages were claimed. Deleting may allocate (copy-on-write of the
