@@ -84,8 +84,8 @@ package enum CrashLab {
                 env.close()
                 env = try Environment(storage: disk, options: options, unsafeMetaBeforeDataSync: config.unsafeMetaBeforeDataSync)
             }
-            let txn = try env.beginWrite()
-            try Workload.apply(t, to: txn)
+            var txn = try env.beginWrite()
+            try Workload.apply(t, to: &txn)
             if t.commits {
                 let stats = try txn.commit()
                 acks.append((stats.transactionID, disk.operationCount - 1))

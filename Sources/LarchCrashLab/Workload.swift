@@ -31,14 +31,14 @@ package struct Model: Equatable, Sendable {
     package static func read(_ env: Environment) throws -> Model {
         try env.read { txn in
             var m = Model(databases: [:])
-            func load(_ db: Database) throws -> [[UInt8]: [UInt8]] {
+            func load(_ db: Database, in txn: borrowing ReadTransaction) throws -> [[UInt8]: [UInt8]] {
                 // `collect()` throws on a corrupt page; a plain `for` loop over `entries` would stop early.
                 var d: [[UInt8]: [UInt8]] = [:]
                 for (k, v) in try txn.entries(in: db).collect() { d[k] = v }
                 return d
             }
-            m.databases[nil] = try load(.main)
-            for name in try txn.databaseNames() { m.databases[name] = try load(try txn.openDatabase(name)) }
+            m.databases[nil] = try load(.main, in: txn)
+            for name in try txn.databaseNames() { m.databases[name] = try load(try txn.openDatabase(name), in: txn) }
             return m
         }
     }
@@ -168,17 +168,19 @@ package struct Workload: Sendable {
     }
 
     /// Applies `txn`'s operations to a write transaction.
-    package static func apply(_ t: WorkloadTransaction, to txn: WriteTransaction) throws {
+    package static func apply(_ t: WorkloadTransaction, to txn: inout WriteTransaction) throws {
         for op in t.operations {
             switch op {
             case let .put(db, key, value):
-                try txn.put(value, forKey: key, in: db.map { try txn.openDatabase($0, create: false) } ?? .main)
+                let handle = try db.map { name throws(LarchError) in try txn.openDatabase(name) } ?? .main
+                try txn.put(value, forKey: key, in: handle)
             case let .delete(db, key):
-                _ = try txn.delete(key, in: db.map { try txn.openDatabase($0, create: false) } ?? .main)
+                let handle = try db.map { name throws(LarchError) in try txn.openDatabase(name) } ?? .main
+                _ = try txn.delete(key, in: handle)
             case let .createDatabase(name):
                 _ = try txn.openDatabase(name, create: true)
             case let .dropDatabase(name):
-                try txn.dropDatabase(try txn.openDatabase(name, create: false))
+                try txn.dropDatabase(try txn.openDatabase(name))
             }
         }
     }

@@ -29,8 +29,8 @@ if args.first == "child" {
         let env = try Environment(path: args[1])
         while true {
             let t = workload.next()
-            let txn = try env.beginWrite()
-            try Workload.apply(t, to: txn)
+            var txn = try env.beginWrite()
+            try Workload.apply(t, to: &txn)
             if t.commits {
                 let stats = try txn.commit()
                 // Unbuffered: the parent must see every acknowledgement before the kill.

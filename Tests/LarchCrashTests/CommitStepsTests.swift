@@ -14,7 +14,7 @@ import LarchCrashLab
         try env.write { try $0.put("v1", forKey: "k") }
         let before = try env.read { $0.snapshotID }
 
-        let txn = try env.beginWrite()
+        var txn = try env.beginWrite()
         for i in 0..<300 { try txn.put([UInt8](repeating: UInt8(i & 255), count: 200), forKey: Array("key-\(i)".utf8)) }
         try txn.put("v2", forKey: "k")
         let core = txn.core
@@ -38,7 +38,7 @@ import LarchCrashLab
         #expect(try copy.check().isClean)
 
         core.publishCommit(written)
-        txn.end(as: .committed)
+        core.end(as: .committed)
         #expect(try env.read { $0.snapshotID } == before + 1)
         #expect(try env.read { try $0.getString("k") } == "v2")
         #expect(try env.read { try $0.get(Array("key-299".utf8)) } == [UInt8](repeating: UInt8(299 & 255), count: 200))

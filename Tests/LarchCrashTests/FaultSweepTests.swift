@@ -81,8 +81,8 @@ import LarchCrashLab
         while i < workload.transactions.count {
             let t = workload.transactions[i]
             do {
-                let txn = try env.beginWrite()
-                do { try Workload.apply(t, to: txn) } catch { txn.abort(); throw error }
+                var txn = try env.beginWrite()
+                try Workload.apply(t, to: &txn)   // a throw drops (aborts) the transaction
                 if t.commits { try txn.commit(); acknowledged += 1 } else { txn.abort() }
                 i += 1
             } catch let error as LarchError {

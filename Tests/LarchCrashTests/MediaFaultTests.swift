@@ -15,8 +15,8 @@ import LarchCrashLab
         let workload = Workload(seed: 99, transactionCount: 60)
         let env = try Environment(storage: disk, options: options)
         for t in workload.transactions {
-            let txn = try env.beginWrite()
-            try Workload.apply(t, to: txn)
+            var txn = try env.beginWrite()
+            try Workload.apply(t, to: &txn)
             if t.commits { try txn.commit() } else { txn.abort() }
         }
         let txn = try env.check().transactionID

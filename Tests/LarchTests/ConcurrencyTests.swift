@@ -65,7 +65,7 @@ private func concurrencyRunThreads(_ bodies: [@Sendable () -> Void], timeout: Do
 }
 
 /// All entries of the main database, in key order.
-private func concurrencyScan(_ txn: ReadTransaction) throws -> [ConcurrencyEntry] {
+private func concurrencyScan(_ txn: borrowing Transaction<some TransactionMode>) throws -> [ConcurrencyEntry] {
     var out: [ConcurrencyEntry] = []
     try txn.forEach { k, v in
         out.append(ConcurrencyEntry(key: k.withUnsafeBytes { Array($0) }, value: v.withUnsafeBytes { Array($0) }))
@@ -120,7 +120,7 @@ private func concurrencyKey(_ i: Int) -> [UInt8] { Array("key-\(String(format: "
             var nextKey = 800
             do {
                 for _ in 0..<commits {
-                    let txn = try env.beginWrite()
+                    var txn = try env.beginWrite()
                     let id = txn.snapshotID + 1
                     let keys = Array(model.keys)
                     for _ in 0..<10 {   // change
@@ -162,7 +162,6 @@ private func concurrencyKey(_ i: Int) -> [UInt8] { Array("key-\(String(format: "
                 }
                 do {
                     let txn = try env.beginRead()
-                    defer { txn.abort() }
                     let snapshot = try concurrencyScan(txn)
                     guard let expected = history.state(txn.snapshotID) else {
                         log.fail("reader \(r): no published state for snapshot \(txn.snapshotID)")
@@ -238,7 +237,7 @@ private func concurrencyKey(_ i: Int) -> [UInt8] { Array("key-\(String(format: "
             var model = initialModel
             do {
                 for _ in 0..<commits {
-                    let txn = try env.beginWrite()
+                    var txn = try env.beginWrite()
                     // Every commit changes a marker and a spread of keys, so a torn view shows.
                     for j in 0..<20 {
                         let k = concurrencyKey((j * 15 + Int.random(in: 0..<15, using: &g)) % 300)
@@ -402,7 +401,7 @@ private func concurrencyKey(_ i: Int) -> [UInt8] { Array("key-\(String(format: "
 
         let first: @Sendable () -> Void = {
             do {
-                let txn = try env.beginWrite()
+                var txn = try env.beginWrite()
                 log.event("A began")
                 firstBegan.signal()
                 try txn.put("from A", forKey: "a")
@@ -419,7 +418,7 @@ private func concurrencyKey(_ i: Int) -> [UInt8] { Array("key-\(String(format: "
             do {
                 log.event("B requesting")
                 let t0 = Date()
-                let txn = try env.beginWrite()
+                var txn = try env.beginWrite()
                 let dt = Date().timeIntervalSince(t0)
                 log.event("B began")
                 waited.withLock { $0 = dt }
@@ -553,7 +552,7 @@ private func concurrencyKey(_ i: Int) -> [UInt8] { Array("key-\(String(format: "
         let again = try env.beginRead()
         #expect(try again.getString("k") == "v")
         // Both slots are taken again.
-        #expect(throws: LarchError.readersFull(limit: 2)) { try env.beginRead() }
+        #expect(throws: LarchError.readersFull(limit: 2)) { _ = try env.beginRead() }
         again.abort()
         release[1].signal()
         #expect(group.wait(timeout: .now() + 30) == .success)
@@ -561,7 +560,8 @@ private func concurrencyKey(_ i: Int) -> [UInt8] { Array("key-\(String(format: "
         // Every slot is free again.
         let a = try env.beginRead()
         let b = try env.beginRead()
-        #expect(a.isActive && b.isActive)
+        let bothActive = a.isActive && b.isActive
+        #expect(bothActive)
         a.abort()
         b.abort()
     }

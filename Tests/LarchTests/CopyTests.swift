@@ -7,7 +7,7 @@ import Testing
 /// refusal to overwrite, and no half-written copy left behind on failure.
 @Suite struct CopyTests {
     /// Every entry of every database, for comparing files.
-    static func contents(_ txn: ReadTransaction) throws -> [String: [[UInt8]: [UInt8]]] {
+    static func contents(_ txn: borrowing Transaction<some TransactionMode>) throws -> [String: [[UInt8]: [UInt8]]] {
         var all: [String: [[UInt8]: [UInt8]]] = [:]
         for (name, db) in [("", Database.main)] + (try txn.databaseNames().map { ($0, try txn.openDatabase($0)) }) {
             var m: [[UInt8]: [UInt8]] = [:]
@@ -93,8 +93,8 @@ import Testing
                 let expected = try Self.contents(txn)
                 let path = dir.file("snap\(round)-\(compact).larch")
                 let stats = try txn.copy(to: path, compact: compact)
-                txn.abort()
                 #expect(stats.snapshotID == txn.snapshotID)
+                txn.abort()
                 let copy = try Environment(path: path)
                 try assertClean(copy, "round \(round) compact \(compact)")
                 #expect(try copy.read { try Self.contents($0) } == expected, "round \(round) compact \(compact): the copy is the snapshot")

@@ -94,14 +94,14 @@ private func corruptionOffset(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
 private func corruptionContents(_ env: Environment) throws -> [[UInt8]: [UInt8]] {
     try env.read { txn in
         var out: [[UInt8]: [UInt8]] = [:]
-        for (k, v) in try txn.entries() { out[k] = v }
+        for (k, v) in try txn.entries().collect() { out[k] = v }
         return out
     }
 }
 
 /// The leaf page of the main tree that holds (or would hold) `key`, with the checksum its parent
 /// (or the meta) recorded for it.
-private func corruptionLeaf(_ key: [UInt8], in txn: ReadTransaction) throws -> (page: UInt64, checksum: UInt32, depth: Int) {
+private func corruptionLeaf(_ key: [UInt8], in txn: borrowing Transaction<some TransactionMode>) throws -> (page: UInt64, checksum: UInt32, depth: Int) {
     let core = txn.core
     let root = core.meta.main
     var page = root.root
@@ -114,7 +114,7 @@ private func corruptionLeaf(_ key: [UInt8], in txn: ReadTransaction) throws -> (
 }
 
 /// The overflow run holding the value of `key` in the main tree: first page, run checksum, length.
-private func corruptionOverflowRun(of key: [UInt8], in txn: ReadTransaction) throws -> (first: UInt64, checksum: UInt32, length: Int)? {
+private func corruptionOverflowRun(of key: [UInt8], in txn: borrowing Transaction<some TransactionMode>) throws -> (first: UInt64, checksum: UInt32, length: Int)? {
     let entry = try key.withUnsafeBytes { k in try txn.core.lookup(tree: TreeIndex.main, key: k) }
     guard let entry, case let .overflow(first, checksum, length) = entry.value else { return nil }
     return (first.rawValue, checksum, length)
@@ -275,16 +275,21 @@ private func corruptionError(_ body: () throws -> Void) -> LarchError? {
         if let otherKey {
             #expect(try env.read { try $0.get(otherKey) } != nil)
         }
-        // A full scan stops at the damaged page: `forEach` throws, `entries` records the error.
+        // A full scan stops at the damaged page: `forEach` and `entries` both throw.
         #expect(throws: LarchError.checksumMismatch(page: leaf.page, expected: leaf.checksum, found: found)) {
             try env.read { txn in try txn.forEach { _, _ in true } }
         }
         try env.read { txn in
-            let entries = try txn.entries()
+            var entries = try txn.entries()
             var n = 0
-            for _ in entries { n += 1 }
+            do throws(LarchError) {
+                while try entries.next() != nil { n += 1 }
+                Issue.record("entries must throw at the damaged page")
+            } catch {
+                #expect(error == .checksumMismatch(page: leaf.page, expected: leaf.checksum, found: found))
+            }
             #expect(n < keyCount)
-            #expect(entries.error == .checksumMismatch(page: leaf.page, expected: leaf.checksum, found: found))
+            #expect(try entries.next() == nil, "after the error, the iteration is over")
         }
         // A write through the damaged leaf is refused, and nothing is committed.
         let txnBefore = try env.stats().transactionID

@@ -44,7 +44,7 @@ private func freeSpacePattern(count: Int, seed: UInt64) -> [UInt8] {
 }
 
 /// Whether the value under `key` equals `expected`, compared in place (no copy).
-private func freeSpaceValueEquals(_ txn: ReadTransaction, _ key: [UInt8], _ expected: [UInt8]) throws -> Bool {
+private func freeSpaceValueEquals(_ txn: borrowing Transaction<some TransactionMode>, _ key: [UInt8], _ expected: [UInt8]) throws -> Bool {
     try txn.withValue(forKey: key) { span in
         span.withUnsafeBytes { stored in
             expected.withUnsafeBytes { e in stored.count == e.count && memcmp(stored.baseAddress!, e.baseAddress!, e.count) == 0 }
@@ -65,10 +65,10 @@ private func freeSpaceValueEquals(_ txn: ReadTransaction, _ key: [UInt8], _ expe
         var largest: UInt64 = 0
         let start = Date()
         for round in 0..<rounds {
-            let stats = try env.write { txn in
+            try env.write { txn in
                 for i in 0..<keys { try txn.put(freeSpaceValue(i, round: round), forKey: freeSpaceKey(i)) }
-                return try txn.commit()
             }
+            let stats = env.lastCommit!   // this commit's statistics
             largest = max(largest, stats.pageCount)
             if round == 2 {
                 bound = 2 * stats.pageCount
@@ -103,14 +103,14 @@ private func freeSpaceValueEquals(_ txn: ReadTransaction, _ key: [UInt8], _ expe
         let dir = try TemporaryDirectory("free-drop")
         let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
         var g = SeededGenerator(seed: 0xD209_0001)
-        func fill(_ txn: WriteTransaction, _ db: Database) throws {
+        func fill(_ txn: inout WriteTransaction, _ db: Database) throws {
             for i in 0..<5000 { try txn.put(g.bytes(60), forKey: freeSpaceKey(i, prefix: 0x4249_4700_0000_0000), in: db) }
             for i in 0..<40 { try txn.put(g.bytes(10_000), forKey: freeSpaceKey(100_000 + i), in: db) }
         }
         let dbStats = try env.write { txn in
             for i in 0..<20 { try txn.put("main \(i)", forKey: "m\(i)") }
             let db = try txn.openDatabase("big", create: true)
-            try fill(txn, db)
+            try fill(&txn, db)
             return try txn.stats(db)
         }
         let dbPages = dbStats.branchPages + dbStats.leafPages + dbStats.overflowPages
@@ -120,10 +120,10 @@ private func freeSpaceValueEquals(_ txn: ReadTransaction, _ key: [UInt8], _ expe
         #expect(full.databaseCount == 1)
         #expect(full.reachablePages >= dbPages)
 
-        let drop = try env.write { txn in
+        try env.write { txn in
             try txn.dropDatabase(try txn.openDatabase("big"))
-            return try txn.commit()
         }
+        let drop = env.lastCommit!   // this commit's statistics
         #expect(drop.pagesFreed >= Int(dbPages))
         let dropped = try assertClean(env)
         print("before drop: \(full)\nafter drop: \(dropped)")
@@ -149,7 +149,10 @@ private func freeSpaceValueEquals(_ txn: ReadTransaction, _ key: [UInt8], _ expe
         #expect(next.reachablePages <= dropped.reachablePages + 5)
 
         // Re-creating the same database takes its pages from the free space.
-        try env.write { txn in try fill(txn, try txn.openDatabase("big", create: true)) }
+        try env.write { txn in
+            let db = try txn.openDatabase("big", create: true)
+            try fill(&txn, db)
+        }
         let refilled = try assertClean(env)
         print("refilled: \(refilled)")
         #expect(refilled.pageCount <= full.pageCount + dbPages / 10, "the refill grew the file from \(full.pageCount) to \(refilled.pageCount) pages")
@@ -180,7 +183,7 @@ private func freeSpaceValueEquals(_ txn: ReadTransaction, _ key: [UInt8], _ expe
         try env.read { txn throws in
             #expect(try !txn.cursor().first())
             #expect(try txn.get(freeSpaceKey(10)) == nil)
-            #expect(Array(try txn.entries()).isEmpty)
+            #expect(try txn.entries().collect().isEmpty)
             #expect(try txn.getString("k5", in: db) == "kept 5")
             #expect(try txn.stats(db).entries == 100)
         }
@@ -209,11 +212,11 @@ private func freeSpaceValueEquals(_ txn: ReadTransaction, _ key: [UInt8], _ expe
         let size = 64 << 20
         let key = Array("large".utf8)
         let first = freeSpacePattern(count: size, seed: 0x1111_2222_3333_4444)
-        let stats1 = try env.write { txn in
+        try env.write { txn in
             try txn.put(first, forKey: key)
             try txn.put("small", forKey: "neighbour")
-            return try txn.commit()
         }
+        let stats1 = env.lastCommit!   // this commit's statistics
         let runPages = UInt64(OverflowLayout.pageCount(valueLength: size, pageSize: 4096))
         #expect(stats1.pageCount >= runPages + 2)
         try env.read { txn throws in
@@ -228,10 +231,10 @@ private func freeSpaceValueEquals(_ txn: ReadTransaction, _ key: [UInt8], _ expe
         try env.read { txn throws in #expect(try txn.get(key) == nil) }
 
         let second = freeSpacePattern(count: size, seed: 0x5555_6666_7777_8888)
-        let stats2 = try env.write { txn in
+        try env.write { txn in
             try txn.put(second, forKey: key)
-            return try txn.commit()
         }
+        let stats2 = env.lastCommit!   // this commit's statistics
         print("first: \(stats1)\nsecond: \(stats2)")
         #expect(stats2.pageCount <= stats1.pageCount + 16, "a second 64 MiB value grew the file from \(stats1.pageCount) to \(stats2.pageCount) pages")
         try env.read { txn throws in
@@ -255,10 +258,10 @@ private func freeSpaceValueEquals(_ txn: ReadTransaction, _ key: [UInt8], _ expe
             let before = try env.stats()
             // Two full writes, then half-size ones: the pages freed by the last commit cover them.
             let keys = round < 2 ? 2000 : 1000
-            let stats = try env.write { txn in
+            try env.write { txn in
                 for i in 0..<keys { try txn.put(freeSpaceValue(i, round: round), forKey: freeSpaceKey(i)) }
-                return try txn.commit()
             }
+            let stats = env.lastCommit!   // this commit's statistics
             history.append("round \(round): \(before.freePages) free before, wrote \(stats.pagesWritten), page count \(before.pageCount) → \(stats.pageCount)")
             if round == 0 { firstRound = stats.pageCount }
             if round > 0 && before.freePages >= UInt64(stats.pagesWritten) + 8 {
@@ -283,7 +286,7 @@ private func freeSpaceValueEquals(_ txn: ReadTransaction, _ key: [UInt8], _ expe
         do {
             let env = try Environment(path: path, options: Options(durability: durability))
             for round in 0..<30 {
-                let stats = try env.write { txn in
+                try env.write { txn in
                     for j in 0..<50 {
                         let k = freeSpaceKey(Int.random(in: 0..<500, using: &g))
                         if j % 5 == 4 {
@@ -295,8 +298,8 @@ private func freeSpaceValueEquals(_ txn: ReadTransaction, _ key: [UInt8], _ expe
                             expected[k] = v
                         }
                     }
-                    return try txn.commit()
                 }
+                let stats = env.lastCommit!   // this commit's statistics
                 #expect(stats.syncs == syncs, "round \(round)")
                 #expect(env.lastCommit == stats)
                 #expect(stats.pagesWritten > 0)
@@ -308,7 +311,7 @@ private func freeSpaceValueEquals(_ txn: ReadTransaction, _ key: [UInt8], _ expe
         let env = try Environment(path: path, options: Options(durability: durability))
         let contents = try env.read { txn in
             var out: [[UInt8]: [UInt8]] = [:]
-            for (k, v) in try txn.entries() { out[k] = v }
+            for (k, v) in try txn.entries().collect() { out[k] = v }
             return out
         }
         #expect(contents == expected)

@@ -18,7 +18,7 @@ import Testing
             #expect(try txn.stats(d).entries == UInt64(model.count))
             for (i, v) in model { #expect(try txn.get(key(i), in: d) == v, "key \(i)") }
             var previous: [UInt8]? = nil
-            for (k, _) in try txn.entries(in: d) {
+            for (k, _) in try txn.entries(in: d).collect() {
                 if let p = previous { #expect(p.lexicographicallyPrecedes(k)) }
                 previous = k
             }

@@ -20,18 +20,19 @@ import Larch
 
         var seen: [String] = []
         try env.read { txn in
-            for (key, value) in try txn.entries("user:"..<"user;", reverse: true) {
+            var entries = try txn.entries("user:"..<"user;", reverse: true)
+            while let (key, value) = try entries.next() {
                 seen.append(String(decoding: key, as: UTF8.self))
                 #expect(value.count == 12)
             }
         }
         #expect(seen == ["user:1"])
 
-        let txn = try env.beginWrite()
+        var txn = try env.beginWrite()
         try txn.put("x", forKey: "y")
         let stats = try txn.commit()          // pages and bytes this commit wrote
         #expect(stats.pagesWritten >= 1 && stats.bytesWritten == (stats.pagesWritten + 1) * 4096)
-        #expect(throws: LarchError.transactionEnded) { try txn.put("z", forKey: "y") }
+        // `txn` is consumed: using it again does not compile.
 
         let report = try env.check()
         #expect(report.isClean, "\(report)")

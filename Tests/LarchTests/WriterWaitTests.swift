@@ -24,7 +24,8 @@ private final class StartedFlag: Sendable {
             try outer.put("outer", forKey: "k")
             #expect(throws: LarchError.nestedWriteTransaction) { try env.write { inner in try inner.put("inner", forKey: "k") } }
             #expect(throws: LarchError.nestedWriteTransaction) { _ = try env.beginWrite() }
-            #expect(outer.isActive, "the open transaction stays usable")
+            let isActive = outer.isActive
+#expect(isActive, "the open transaction stays usable")
             try outer.put("outer again", forKey: "k2")
         }
         #expect(try env.read { try $0.getString("k") } == "outer")
@@ -44,7 +45,7 @@ private final class StartedFlag: Sendable {
         let holderStarted = StartedFlag()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                let txn = try env.beginWrite()
+                var txn = try env.beginWrite()
                 try txn.put("held", forKey: "holder")
                 holderStarted.value.store(true, ordering: .sequentiallyConsistent)
                 try await Task.sleep(nanoseconds: 200_000_000)
@@ -73,7 +74,7 @@ private final class StartedFlag: Sendable {
         try holder.commit()
         #expect(done.wait(timeout: .now() + 30) == .success)
         #expect(failures.withLock { $0 }.isEmpty)
-        try env.read { (txn: ReadTransaction) throws in
+        try env.read { txn throws in
             #expect(try txn.getString("holder") == "held")
             for i in 0..<4 { #expect(try txn.getString("task-\(i)") == "task \(i)") }
             for i in 0..<2 { #expect(try txn.getString("thread-\(i)") == "thread \(i)") }
@@ -86,7 +87,7 @@ private final class StartedFlag: Sendable {
         let dir = try TemporaryDirectory("queued-writers")
         let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
         let order = ServedLog()
-        let holder = try env.beginWrite()
+        var holder: WriteTransaction? = try env.beginWrite()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<150 {
                 group.addTask {
@@ -97,11 +98,11 @@ private final class StartedFlag: Sendable {
                 }
             }
             try await Task.sleep(nanoseconds: 100_000_000)   // let them queue
-            try holder.commit()
+            try holder.take()!.commit()
             try await group.waitForAll()
         }
         #expect(order.list.withLock { Set($0) } == Set(0..<150))
-        try env.read { (txn: ReadTransaction) throws in
+        try env.read { txn throws in
             for i in 0..<150 { #expect(try txn.getString("w-\(i)") == "\(i)") }
         }
     }

@@ -17,38 +17,27 @@ final class LarchEngine: Engine, @unchecked Sendable {
     func putBatch(_ indices: ArraySlice<Int>, round: Int, valueSize: Int, append: Bool) throws {
         // Larch has no append flag: its split already leaves the left page full when a key goes
         // past the end of the rightmost leaf.
-        let txn = try env.beginWrite()
-        do {
-            for i in indices {
-                try txn.put(keys.value(i, round: round, size: valueSize), forKey: keys.key(i))
-            }
-        } catch {
-            txn.abort()
-            throw error
+        var txn = try env.beginWrite()   // aborted if a put throws (dropped)
+        for i in indices {
+            try txn.put(keys.value(i, round: round, size: valueSize), forKey: keys.key(i))
         }
         statsBytes += try txn.commit().bytesWritten
     }
 
     func deleteBatch(_ indices: ArraySlice<Int>) throws -> Int {
-        let txn = try env.beginWrite()
+        var txn = try env.beginWrite()
         var n = 0
-        do {
-            for i in indices where try txn.delete(keys.key(i)) { n += 1 }
-        } catch {
-            txn.abort()
-            throw error
-        }
+        for i in indices where try txn.delete(keys.key(i)) { n += 1 }
         statsBytes += try txn.commit().bytesWritten
         return n
     }
 
     func get(_ indices: ArraySlice<Int>, full: Bool) throws -> ReadResult {
         let txn = try env.beginRead()
-        defer { txn.abort() }
         return try Self.read(txn, keys: keys, indices, full: full)
     }
 
-    static func read(_ txn: ReadTransaction, keys: KeySet, _ indices: ArraySlice<Int>, full: Bool) throws -> ReadResult {
+    static func read(_ txn: borrowing ReadTransaction, keys: KeySet, _ indices: ArraySlice<Int>, full: Bool) throws -> ReadResult {
         var r = ReadResult()
         for i in indices {
             let d = try txn.withValue(forKey: keys.key(i)) { v in
@@ -61,7 +50,6 @@ final class LarchEngine: Engine, @unchecked Sendable {
 
     func scan() throws -> ReadResult {
         let txn = try env.beginRead()
-        defer { txn.abort() }
         var r = ReadResult()
         try txn.forEach { k, v in
             r.found += 1
@@ -87,7 +75,6 @@ final class LarchReader: EngineReader, @unchecked Sendable {
 
     func readRandom(count: Int, rng: inout SplitMix64) throws -> ReadResult {
         let txn = try env.beginRead()
-        defer { txn.abort() }
         var r = ReadResult()
         for _ in 0..<count {
             let d = try txn.withValue(forKey: keys.key(rng.below(keys.count))) { v in
@@ -103,13 +90,12 @@ final class LarchReader: EngineReader, @unchecked Sendable {
     func hold(key: UnsafeBufferPointer<UInt8>) throws {
         let txn = try env.beginRead()
         _ = try txn.get(key)
-        held = txn
+        held = consume txn
     }
 
     func release() throws {
-        held?.abort()
-        held = nil
+        held = nil   // ends the transaction
     }
 
-    func close() { held?.abort() }
+    func close() { held = nil }
 }

@@ -12,7 +12,7 @@ public struct CopyStats: Sendable, Equatable {
     public var compacted: Bool
 }
 
-extension ReadTransaction {
+extension Transaction {
     /// Writes this transaction's snapshot to a new file at `path`, which must not exist. Writers
     /// may go on meanwhile: the snapshot's pages are never overwritten while the transaction lives.
     ///
@@ -60,7 +60,6 @@ extension Environment {
     @discardableResult
     public func copy(to path: String, compact: Bool = false) throws(LarchError) -> CopyStats {
         let txn = try beginRead()
-        defer { txn.abort() }
         return try txn.copy(to: path, compact: compact)
     }
 }

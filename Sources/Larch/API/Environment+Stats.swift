@@ -2,7 +2,6 @@ extension Environment {
     /// Statistics of the current snapshot: sizes, free space (walking the free tree), readers.
     public func stats() throws(LarchError) -> EnvironmentStats {
         let txn = try beginRead()
-        defer { txn.abort() }
         let core = txn.core
         let oldest = oldestNeededSnapshot(current: core.meta.txnID)
         var free: UInt64 = 0

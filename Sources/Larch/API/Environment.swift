@@ -169,7 +169,7 @@ public final class Environment: Sendable {
 
     // MARK: Transactions
 
-    /// Begins a read transaction on the current snapshot. End it with `abort()` (or let it go).
+    /// Begins a read transaction on the current snapshot. End it with `abort()`, or let it go out of scope.
     public func beginRead() throws(LarchError) -> ReadTransaction {
         let (meta, mapping, slot) = try committed.withLock { c throws(LarchError) in
             guard !c.closed else { throw LarchError.environmentClosed }
@@ -181,7 +181,7 @@ public final class Environment: Sendable {
     }
 
     /// Begins the write transaction, blocking the calling thread while another one is open. End it
-    /// with `commit()` or `abort()`. Throws `nestedWriteTransaction` if this thread has it open
+    /// with `commit()` or `abort()` (dropping it aborts). Throws `nestedWriteTransaction` if this thread has it open
     /// already. From async code, use `write(_:) async`, which suspends instead of blocking a thread
     /// of the cooperative pool (blocked, those threads could not run the task that holds the writer).
     public func beginWrite() throws(LarchError) -> WriteTransaction {
@@ -207,16 +207,16 @@ public final class Environment: Sendable {
     }
 
     /// Runs `body` in a read transaction and ends it.
-    public func read<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
+    public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
         let txn = try beginRead()
-        defer { txn.abort() }
         return try body(txn)
     }
 
     /// Runs `body` in a write transaction: commits when it returns, aborts when it throws.
     /// Blocks the calling thread while another write transaction is open (see `beginWrite()`);
-    /// from async code, use `write(_:) async`.
-    public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
+    /// from async code, use `write(_:) async`. `body` cannot end the transaction itself; to
+    /// discard its changes, throw. The commit's statistics are in `lastCommit`.
+    public func write<R>(_ body: (inout WriteTransaction) throws -> R) throws -> R {
         try run(try beginWrite(), body)
     }
 
@@ -224,21 +224,16 @@ public final class Environment: Sendable {
     /// another write transaction is open, the calling task suspends — it does not block its
     /// thread — and writers are served in the order they arrived. `body` itself is synchronous,
     /// so the transaction is never held across a suspension point.
-    public func write<R>(_ body: (WriteTransaction) throws -> R) async throws -> R {
+    public func write<R>(_ body: (inout WriteTransaction) throws -> R) async throws -> R {
         guard !options.readOnly else { throw LarchError.readOnlyEnvironment }
         await writerLock.lockAsync()
         return try run(try beginWriteHoldingLock(), body)
     }
 
-    private func run<R>(_ txn: WriteTransaction, _ body: (WriteTransaction) throws -> R) throws -> R {
-        do {
-            let r = try body(txn)
-            if txn.isActive { try txn.commit() }
-            return r
-        } catch {
-            txn.abort()
-            throw error
-        }
+    private func run<R>(_ txn: consuming WriteTransaction, _ body: (inout WriteTransaction) throws -> R) throws -> R {
+        let result = try body(&txn)   // a throw drops (aborts) the transaction
+        try txn.commit()
+        return result
     }
 
     /// Makes all commits durable (for `Durability.noSync` and `.noMetaSync`).

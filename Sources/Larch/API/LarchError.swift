@@ -25,8 +25,6 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
     case truncatedFile(path: String, sizeBytes: Int, requiredBytes: Int)
     /// The transaction was committed or aborted and can no longer be used.
     case transactionEnded
-    /// A write was attempted through a read-only transaction or cursor.
-    case readOnlyTransaction
     /// The environment was opened read-only.
     case readOnlyEnvironment
     /// A named database does not exist (open it with `create: true` inside a write transaction).
@@ -81,8 +79,6 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
             return "truncated file: \(path) is \(size) bytes but its meta page needs \(required); was the copy interrupted?"
         case .transactionEnded:
             return "transaction ended: it was already committed or aborted; begin a new one"
-        case .readOnlyTransaction:
-            return "read-only transaction: writes need a write transaction (Environment.write or beginWrite)"
         case .readOnlyEnvironment:
             return "read-only environment: the environment was opened with Options.readOnly"
         case let .databaseNotFound(name):

@@ -254,12 +254,11 @@ extension Environment {
     /// which it reports instead.
     public func check() throws(LarchError) -> CheckReport {
         let txn = try beginRead()
-        defer { txn.abort() }
         return try txn.check()
     }
 }
 
-extension ReadTransaction {
+extension Transaction {
     /// Verifies this transaction's snapshot completely. For a write transaction, checks the
     /// snapshot it started from. Throws `transactionEnded` after the transaction ended (its
     /// snapshot's pages may be reused by then).

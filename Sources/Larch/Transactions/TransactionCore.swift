@@ -59,25 +59,10 @@ final class TransactionCore {
         guard state == .active else { throw .transactionEnded }
     }
 
-    /// Runs `body`, which reads a zero-copy view of this transaction's pages (see `lentViews`).
-    /// `ended` finishes an end that was requested while the view was lent.
-    @inline(__always)
-    func lendingView<R>(ended: () -> Void, _ body: () throws -> R) rethrows -> R {
-        lentViews += 1
-        defer {
-            lentViews -= 1
-            if lentViews == 0 && endDeferred {
-                endDeferred = false
-                ended()
-            }
-        }
-        return try body()
-    }
-
     @inline(__always)
     func checkWritable() throws(LarchError) -> WriteState {
         guard state == .active else { throw .transactionEnded }
-        guard let w = write else { throw .readOnlyTransaction }
+        guard let w = write else { preconditionFailure("a change reached a read transaction") }
         return w
     }
 

@@ -6,7 +6,8 @@ extension TransactionCore {
     @inline(__always)
     func modifying<R>(_ body: (WriteState) throws(LarchError) -> R) throws(LarchError) -> R {
         guard state == .active else { throw .transactionEnded }
-        guard write != nil else { throw .readOnlyTransaction }
+        // Only `Transaction<ReadWrite>` and its cursors have changes, and they always have a write state.
+        precondition(write != nil, "a change reached a read transaction")
         guard lentViews == 0 else { throw .viewInUse }
         // `w` is lent to `body` without a retain: `write` is a constant of this transaction, which
         // the caller keeps alive (a retain and release per put were a tenth of a sequential fill).

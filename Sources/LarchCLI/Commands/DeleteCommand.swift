@@ -22,7 +22,10 @@ struct DeleteCommand: LarchSubcommand {
     func execute() throws {
         let keyBytes = try encoding.decode(key, what: "key")
         let env = try file.openForWriting(create: false)
-        let deleted = try env.write { txn in try txn.delete(keyBytes, in: try database.database(in: txn, create: false)) }
+        let deleted = try env.write { txn in
+            let db = try database.database(in: &txn, create: false)
+            return try txn.delete(keyBytes, in: db)
+        }
         if !deleted {
             printError("larch del: key not found: \(encoding.show(keyBytes))")
             throw ExitCode(ExitStatus.negative)

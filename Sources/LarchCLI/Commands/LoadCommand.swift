@@ -51,16 +51,15 @@ struct LoadCommand: LarchSubcommand {
                 }
                 let name = database.db ?? header.database
                 databases.insert(name ?? "")
-                var txn: WriteTransaction? = nil
+                var txn: WriteTransaction? = nil   // dropped (so aborted) when an error ends the load
                 var db = Database.main
                 var batch = 0
-                defer { txn?.abort() }
                 while let record = try reader.nextRecord() {
                     let (key, value) = record
                     if txn == nil {
-                        let t = try env!.beginWrite()
-                        db = try name.map { try t.openDatabase($0, create: true) } ?? .main
-                        txn = t
+                        var t = try env!.beginWrite()
+                        if let name { db = try t.openDatabase(name, create: true) }
+                        txn = consume t
                     }
                     do {
                         try txn!.put(value, forKey: key, in: db, overwrite: !noOverwrite)
@@ -73,8 +72,7 @@ struct LoadCommand: LarchSubcommand {
                     pending += 1
                     batch += key.count + value.count
                     if batch >= Self.batchBytes {
-                        try txn!.commit()
-                        txn = nil
+                        try txn.take()!.commit()
                         committed += pending
                         pending = 0
                         batch = 0
@@ -84,9 +82,8 @@ struct LoadCommand: LarchSubcommand {
                 if txn == nil, let name {   // an empty section still creates its database
                     try env!.write { t in _ = try t.openDatabase(name, create: true) }
                     commits += 1
-                } else if let t = txn {
+                } else if let t = txn.take() {
                     try t.commit()
-                    txn = nil
                     committed += pending
                     pending = 0
                     commits += 1

@@ -42,7 +42,8 @@ struct PutCommand: LarchSubcommand {
         let env = try file.openForWriting(create: true, pageSize: pageSize)
         do {
             try env.write { txn in
-                try txn.put(valueBytes, forKey: keyBytes, in: try database.database(in: txn, create: true), overwrite: !noOverwrite)
+                let db = try database.database(in: &txn, create: true)
+                try txn.put(valueBytes, forKey: keyBytes, in: db, overwrite: !noOverwrite)
             }
         } catch LarchError.keyExists {
             printError("larch put: key exists: \(encoding.show(keyBytes)) (not overwritten)")

@@ -88,13 +88,13 @@ struct DatabaseOption: ParsableArguments {
     var db: String?
 
     /// The database in a read transaction (must exist).
-    func database(in txn: ReadTransaction) throws -> Database {
+    func database(in txn: borrowing ReadTransaction) throws -> Database {
         guard let db else { return .main }
         return try txn.openDatabase(db)
     }
 
     /// The database in a write transaction, created when `create` is set.
-    func database(in txn: WriteTransaction, create: Bool) throws -> Database {
+    func database(in txn: inout WriteTransaction, create: Bool) throws -> Database {
         guard let db else { return .main }
         return try txn.openDatabase(db, create: create)
     }

@@ -1,17 +1,15 @@
-/// The one write transaction of an environment: reads see its own changes; nothing reaches the
-/// file until `commit()`, and `abort()` (or an error inside `Environment.write`) discards it all.
+/// Changes, available in write transactions only. Nothing reaches the file until `commit()`, and
+/// `abort()` (or an error inside `Environment.write`, or dropping the transaction) discards it all.
 ///
 /// After an operation fails part-way (for example `mapFull` during a split), the transaction can
 /// only be aborted: every further call throws the same error. Rejected input (`emptyKey`,
 /// `keyTooLarge`, `keyExists`, ...) changes nothing and leaves the transaction usable.
-public final class WriteTransaction: ReadTransaction {
-    var write: WriteState { core.write! }
-
+extension Transaction where Mode == ReadWrite {
     /// Stores `value` under `key`, replacing any value there; with `overwrite: false`, an existing
     /// key throws `keyExists` instead.
     @inlinable
-    public func put(_ value: some Collection<UInt8>, forKey key: some Collection<UInt8>, in db: Database = .main,
-                    overwrite: Bool = true) throws(LarchError) {
+    public mutating func put(_ value: some Collection<UInt8>, forKey key: some Collection<UInt8>, in db: Database = .main,
+                             overwrite: Bool = true) throws(LarchError) {
         try withBytes(key) { k throws(LarchError) in
             try withBytes(value) { v throws(LarchError) in try putBytes(v, forKey: k, in: db, overwrite: overwrite) }
         }
@@ -19,14 +17,14 @@ public final class WriteTransaction: ReadTransaction {
 
     /// `put` on contiguous bytes: the non-generic body every `put` overload ends in.
     @usableFromInline
-    func putBytes(_ value: UnsafeRawBufferPointer, forKey key: UnsafeRawBufferPointer, in db: Database,
-                  overwrite: Bool) throws(LarchError) {
-        try core.put(tree: try tree(db), key: key, value: value, overwrite: overwrite)
+    mutating func putBytes(_ value: UnsafeRawBufferPointer, forKey key: UnsafeRawBufferPointer, in db: Database,
+                           overwrite: Bool) throws(LarchError) {
+        try core.put(tree: try core.tree(db), key: key, value: value, overwrite: overwrite)
     }
 
     /// Stores the UTF-8 bytes of `value` under those of `key`.
-    public func put(_ value: String, forKey key: String, in db: Database = .main, overwrite: Bool = true) throws(LarchError) {
-        let t = try tree(db)
+    public mutating func put(_ value: String, forKey key: String, in db: Database = .main, overwrite: Bool = true) throws(LarchError) {
+        let t = try core.tree(db)
         try withBytes(key) { k throws(LarchError) in
             try withBytes(value) { v throws(LarchError) in try core.put(tree: t, key: k, value: v, overwrite: overwrite) }
         }
@@ -34,26 +32,26 @@ public final class WriteTransaction: ReadTransaction {
 
     /// Deletes `key`; returns whether it was present.
     @discardableResult @inlinable
-    public func delete(_ key: some Collection<UInt8>, in db: Database = .main) throws(LarchError) -> Bool {
+    public mutating func delete(_ key: some Collection<UInt8>, in db: Database = .main) throws(LarchError) -> Bool {
         try withBytes(key) { k throws(LarchError) in try deleteBytes(k, in: db) }
     }
 
     /// `delete` on contiguous bytes.
     @usableFromInline
-    func deleteBytes(_ key: UnsafeRawBufferPointer, in db: Database) throws(LarchError) -> Bool {
-        try core.delete(tree: try tree(db), key: key)
+    mutating func deleteBytes(_ key: UnsafeRawBufferPointer, in db: Database) throws(LarchError) -> Bool {
+        try core.delete(tree: try core.tree(db), key: key)
     }
 
     /// Deletes the UTF-8 bytes of `key`; returns whether it was present.
     @discardableResult
-    public func delete(_ key: String, in db: Database = .main) throws(LarchError) -> Bool {
-        let t = try tree(db)
+    public mutating func delete(_ key: String, in db: Database = .main) throws(LarchError) -> Bool {
+        let t = try core.tree(db)
         return try withBytes(key) { k throws(LarchError) in try core.delete(tree: t, key: k) }
     }
 
     /// Opens the named database `name`, creating it (empty) when `create` is true and it is missing.
-    public func openDatabase(_ name: String, create: Bool) throws(LarchError) -> Database {
-        let db = try handle(name)
+    public mutating func openDatabase(_ name: String, create: Bool) throws(LarchError) -> Database {
+        let db = try core.handle(name)
         if try core.loadNamed(index: db.index, name: name) == .missing {
             guard create else { throw .databaseNotFound(name: name) }
             try core.createNamed(index: db.index, name: name)
@@ -62,16 +60,14 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     /// Deletes every entry of `db`, freeing all its pages. The database itself remains.
-    public func clear(_ db: Database = .main) throws(LarchError) {
-        let t = try tree(db)
-        try core.clearTree(t)
+    public mutating func clear(_ db: Database = .main) throws(LarchError) {
+        try core.clearTree(try core.tree(db))
     }
 
     /// Deletes the named database `db` and frees all its pages.
-    public func dropDatabase(_ db: Database) throws(LarchError) {
+    public mutating func dropDatabase(_ db: Database) throws(LarchError) {
         guard db.index != TreeIndex.main else { throw .invalidDatabaseName(name: "", reason: "the main database cannot be dropped; use clear()") }
-        let t = try tree(db)
-        try core.dropNamed(t)
+        try core.dropNamed(try core.tree(db))
     }
 
     /// Makes the changes durable and visible to new transactions (see `Durability`), and ends the
@@ -80,16 +76,7 @@ public final class WriteTransaction: ReadTransaction {
     /// the meta page is written or synced leaves it unknown whether the commit reached the disk:
     /// the environment then refuses further use (`environmentFailed`); reopen it to find out.
     @discardableResult
-    public func commit() throws(LarchError) -> CommitStats {
-        try core.checkActive()
-        guard core.lentViews == 0 else { throw .viewInUse }
-        do {
-            let stats = try core.commit()
-            end(as: .committed)
-            return stats
-        } catch {
-            end(as: .aborted)
-            throw error
-        }
+    public consuming func commit() throws(LarchError) -> CommitStats {
+        try core.commitAndEnd()
     }
 }

@@ -1,0 +1,150 @@
+/// A transaction: `ReadTransaction` (`Transaction<ReadOnly>`) reads one committed snapshot and sees
+/// the same data for its whole life, however many commits happen meanwhile; `WriteTransaction`
+/// (`Transaction<ReadWrite>`) is the environment's one write transaction, whose reads see its own
+/// uncommitted changes.
+///
+/// A transaction is a noncopyable value, and the compiler enforces its rules:
+/// - `commit()` and `abort()` consume it: a transaction cannot be used after it ended. A
+///   transaction that is dropped (goes out of scope) is aborted.
+/// - Changes (`put`, `delete`, ...) are `mutating`, and the zero-copy views of `withValue` and
+///   `forEach` borrow the transaction: a change inside a view, which could free the bytes the view
+///   shows, does not compile. The spans cannot escape their closure.
+/// - The mode is part of the type: a read transaction, and its cursors, have no way to change data.
+/// - A transaction is not `Sendable`: use it on one thread (or isolation domain) at a time.
+///
+/// What the compiler cannot see is checked at run time and reported as a `LarchError`: a cursor
+/// used after its transaction ended (`transactionEnded`), a change through a write cursor inside a
+/// view (`viewInUse`).
+public struct Transaction<Mode: TransactionMode>: ~Copyable {
+    let core: TransactionCore
+
+    init(core: TransactionCore) { self.core = core }
+
+    deinit { core.endIfActive() }
+
+    /// Whether the transaction can still be used (false once its environment failed or closed it).
+    public var isActive: Bool { core.state == .active }
+
+    /// The id of the snapshot this transaction reads (for write transactions, the one it started from).
+    public var snapshotID: UInt64 { core.meta.txnID.rawValue }
+
+    /// Ends the transaction, discarding any changes.
+    public consuming func abort() {
+        core.endIfActive()
+    }
+
+    // MARK: Databases
+
+    /// Opens the existing named database `name`; throws `databaseNotFound` if there is none.
+    public func openDatabase(_ name: String) throws(LarchError) -> Database {
+        let db = try core.handle(name)
+        _ = try core.tree(db)
+        return db
+    }
+
+    /// The names of all named databases, in byte order.
+    public func databaseNames() throws(LarchError) -> [String] {
+        try core.databaseNames()
+    }
+
+    /// Statistics of `db` in this snapshot.
+    public func stats(_ db: Database = .main) throws(LarchError) -> DatabaseStats {
+        DatabaseStats(core.trees[try core.tree(db)].root)
+    }
+
+    // MARK: Reading
+
+    /// A copy of the value stored under `key`, or nil.
+    @inlinable
+    public func get(_ key: some Collection<UInt8>, in db: Database = .main) throws(LarchError) -> [UInt8]? {
+        try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db).map { Array($0) } }
+    }
+
+    /// A copy of the value stored under the UTF-8 bytes of `key`, or nil.
+    public func get(_ key: String, in db: Database = .main) throws(LarchError) -> [UInt8]? {
+        try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db).map { Array($0) } }
+    }
+
+    /// The value under `key` decoded as UTF-8, or nil.
+    public func getString(_ key: String, in db: Database = .main) throws(LarchError) -> String? {
+        try get(key, in: db).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Whether `key` is present.
+    @inlinable
+    public func contains(_ key: some Collection<UInt8>, in db: Database = .main) throws(LarchError) -> Bool {
+        try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db) != nil }
+    }
+
+    /// Whether the UTF-8 bytes of `key` are present.
+    public func contains(_ key: String, in db: Database = .main) throws(LarchError) -> Bool {
+        try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db) != nil }
+    }
+
+    /// Calls `body` with the value under `key`, read in place from the map (no copy); nil when absent.
+    /// The span cannot leave `body`, and the transaction cannot change while `body` runs.
+    @inlinable
+    public func withValue<R>(forKey key: some Collection<UInt8>, in db: Database = .main,
+                             _ body: (RawSpan) throws -> R) throws -> R? {
+        guard let b = try withBytes(key, { k throws(LarchError) in try valueBytes(forKey: k, in: db) }) else { return nil }
+        return try lendingView { try body(b.bytes) }
+    }
+
+    /// Runs `body`, which reads a zero-copy view; ending the transaction from a cursor's view
+    /// takes effect when `body` returns.
+    @usableFromInline
+    func lendingView<R>(_ body: () throws -> R) rethrows -> R {
+        try core.lendingView(body)
+    }
+
+    /// The value under `key`, in place: valid until the transaction ends or next changes `db`.
+    @usableFromInline
+    func valueBytes(forKey k: UnsafeRawBufferPointer, in db: Database) throws(LarchError) -> UnsafeRawBufferPointer? {
+        let t = try core.tree(db)
+        try core.validateKey(k)
+        guard let e = try core.lookup(tree: t, key: k) else { return nil }
+        return try core.valueBytes(e)
+    }
+
+    /// A cursor over `db`, unpositioned. It reads this transaction, and cannot be used after the
+    /// transaction ends (`transactionEnded`).
+    public func cursor(_ db: Database = .main) throws(LarchError) -> Cursor<Mode> {
+        Cursor(state: CursorState(core: core, tree: try core.tree(db)))
+    }
+
+    /// The entries of `db` within `range`, in key order (or reverse), as copies: iterate with
+    /// `next()`, `forEach` or `collect()`, each of which throws the first error it meets.
+    public func entries(in db: Database = .main, _ range: KeyRange = .all, reverse: Bool = false) throws(LarchError) -> Entries {
+        Entries(state: CursorState(core: core, tree: try core.tree(db)), range: range, reverse: reverse)
+    }
+
+    /// The entries of `db` within the key range `range` (see `entries(in:_:reverse:)`).
+    public func entries(in db: Database = .main, _ range: Range<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
+        try entries(in: db, KeyRange(range), reverse: reverse)
+    }
+    /// The entries of `db` within the key range `range` (see `entries(in:_:reverse:)`).
+    public func entries(in db: Database = .main, _ range: ClosedRange<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
+        try entries(in: db, KeyRange(range), reverse: reverse)
+    }
+    /// The entries of `db` within the key range `range` (see `entries(in:_:reverse:)`).
+    public func entries(in db: Database = .main, _ range: PartialRangeFrom<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
+        try entries(in: db, KeyRange(range), reverse: reverse)
+    }
+    /// The entries of `db` within the key range `range` (see `entries(in:_:reverse:)`).
+    public func entries(in db: Database = .main, _ range: PartialRangeUpTo<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
+        try entries(in: db, KeyRange(range), reverse: reverse)
+    }
+    /// The entries of `db` within the key range `range` (see `entries(in:_:reverse:)`).
+    public func entries(in db: Database = .main, _ range: PartialRangeThrough<ByteKey>, reverse: Bool = false) throws(LarchError) -> Entries {
+        try entries(in: db, KeyRange(range), reverse: reverse)
+    }
+
+    /// Calls `body` with each entry of `db` within `range`, zero-copy; errors are thrown.
+    /// Return false from `body` to stop early. The spans cannot leave `body`, and the transaction
+    /// cannot change while it runs.
+    public func forEach(in db: Database = .main, _ range: KeyRange = .all, reverse: Bool = false,
+                        _ body: (_ key: RawSpan, _ value: RawSpan) throws -> Bool) throws {
+        let state = CursorState(core: core, tree: try core.tree(db))
+        try core.lendingView { try state.forEach(range, reverse: reverse, body) }
+    }
+}
