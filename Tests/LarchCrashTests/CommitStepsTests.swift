@@ -18,16 +18,15 @@ import LarchCrashLab
         for i in 0..<300 { try txn.put([UInt8](repeating: UInt8(i & 255), count: 200), forKey: Array("key-\(i)".utf8)) }
         try txn.put("v2", forKey: "k")
         let core = txn.core
-        let w = try #require(core.write)
         func operations() -> [Int] { FaultInjectingDevice.Operation.allCases.map { device.count($0) } }
 
         let untouched = operations()
-        let prepared = try core.prepareCommit(w)
+        let prepared = try core.prepareCommit()
         #expect(operations() == untouched, "prepareCommit must not touch the file")
         #expect(prepared.meta.txnID.rawValue == before + 1)
         #expect(prepared.requiredBytes == Int(prepared.meta.pageCount) * 4096)
 
-        let written = try core.writeCommit(w, prepared)
+        let written = try core.writeCommit(prepared)
         #expect(device.count(.write) > untouched[0] && device.count(.sync) > untouched[1])
         #expect(written.stats.transactionID == before + 1)
         // On disk, not yet published: new readers see the previous snapshot.

@@ -71,7 +71,7 @@ private func badInputSeeded(_ dir: TemporaryDirectory, options: Options = Option
         expectBadInput(.emptyKey) { try txn.delete([UInt8]()) }
         expectBadInput(.emptyKey) { try txn.cursor().seek(to: [UInt8]()) }
         let isActive = txn.isActive
-#expect(isActive)
+        #expect(isActive)
         txn.abort()
         #expect(try RawFileIO.contents(env.path) == before)
         #expect(try BadInputState(env) == state)
@@ -108,7 +108,7 @@ private func badInputSeeded(_ dir: TemporaryDirectory, options: Options = Option
         }
         expectBadInput(.keyTooLarge(size: limit + 1, limit: limit)) { try txn.cursor().seek(atLeast: tooLong) }
         let isActive = txn.isActive
-#expect(isActive)
+        #expect(isActive)
         txn.abort()
         #expect(try RawFileIO.contents(env.path) == before)
         #expect(try BadInputState(env) == state)
@@ -194,7 +194,7 @@ private func badInputSeeded(_ dir: TemporaryDirectory, options: Options = Option
         // The main database cannot be dropped, only cleared.
         expectBadInput(.invalidDatabaseName(name: "", reason: "the main database cannot be dropped; use clear()")) { try txn.dropDatabase(.main) }
         let isActive = txn.isActive
-#expect(isActive)
+        #expect(isActive)
         txn.abort()
         #expect(try RawFileIO.contents(env.path) == before)
         #expect(try BadInputState(env) == state)

@@ -5,7 +5,6 @@ import Testing
     /// Random inserts and removals agree with a Dictionary, through growth and backward-shift deletes.
     @Test func matchesDictionary() {
         var table = DirtyTable(capacity: 4)
-        defer { table.deallocate() }
         var model: [UInt64: Int] = [:]
         let seed = TestEnvironment.seed(default: 0xD1E7_7AB1)
         var g = SeededGenerator(seed: seed)
@@ -39,7 +38,6 @@ import Testing
         let fake = UnsafeMutableRawPointer(bitPattern: 0x1000)!
         for bits in [8, 13, 22, 40, 63] {
             var table = DirtyTable(capacity: 4)
-            defer { table.deallocate() }
             var model: [UInt64: Int] = [:]
             let wanted = min(entries, (1 << bits) / 2)  // 8-bit page numbers have room for 254
             while model.count < wanted {

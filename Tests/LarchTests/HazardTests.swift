@@ -107,17 +107,16 @@ import Testing
         var txn = try env.beginWrite()
         try txn.put(value, forKey: Array("dirty".utf8))
         let core = txn.core
-        let w = try #require(core.write)
-        let leafNumber = core.trees[TreeIndex.main].root.root
-        #expect(core.trees[TreeIndex.main].root.depth == 1)
-        let leaf = core.mutable(w, leafNumber)
+        let leafNumber = core.treeRoot(TreeIndex.main).root
+        #expect(core.treeRoot(TreeIndex.main).depth == 1)
+        let leaf = core.writeBox!.state.mutable(leafNumber)
         let index = try Array("dirty".utf8).withUnsafeBytes { k in try leaf.view.leafSearch(k).index }
         guard case let .overflow(first, _, length) = try leaf.view.leafCell(index).value else {
             Issue.record("the value should be in an overflow run")
             return
         }
         let pages = OverflowLayout.pageCount(valueLength: length, pageSize: core.pageSize)
-        let run = try #require(w.dirty[first]).buffer
+        let run = try #require(core.writeBox!.state.dirty[first]).buffer
         run.storeBytes(of: 0xAB, toByteOffset: OverflowLayout.headerSize + length + 17, as: UInt8.self)
         leaf.setOverflowReference(index, first: first, checksum: CRC32C.checksum(UnsafeRawPointer(run), count: pages * core.pageSize))
         try txn.commit()
@@ -234,7 +233,7 @@ import Testing
         defer { withExtendedLifetime(dir) {} }
         try txn.put("lost", forKey: "k")
         let core = txn.core
-        let leaf = core.mutable(try #require(core.write), core.trees[TreeIndex.main].root.root)
+        let leaf = core.writeBox!.state.mutable(core.treeRoot(TreeIndex.main).root)
         leaf.setSlot(0, 3)   // a slot pointing into the page header: a defect strict mode must catch
         try expectRejected(txn, env, "strict mode, before writing")
     }
@@ -245,8 +244,8 @@ import Testing
         defer { withExtendedLifetime(dir) {} }
         try txn.put("lost", forKey: "k2")
         // A descriptor that disagrees with the tree: well-formed pages, an inconsistent state.
-        txn.core.trees[TreeIndex.main].root.entries += 5
-        txn.core.trees[TreeIndex.main].isDirty = true
+        txn.core.writeBox!.state.trees[TreeIndex.main].root.entries += 5
+        txn.core.writeBox!.state.trees[TreeIndex.main].isDirty = true
         try expectRejected(txn, env, "fails the checker")
     }
 }

@@ -25,7 +25,7 @@ private final class StartedFlag: Sendable {
             #expect(throws: LarchError.nestedWriteTransaction) { try env.write { inner in try inner.put("inner", forKey: "k") } }
             #expect(throws: LarchError.nestedWriteTransaction) { _ = try env.beginWrite() }
             let isActive = outer.isActive
-#expect(isActive, "the open transaction stays usable")
+            #expect(isActive, "the open transaction stays usable")
             try outer.put("outer again", forKey: "k2")
         }
         #expect(try env.read { try $0.getString("k") } == "outer")

@@ -1,7 +1,7 @@
 /// Walking a `KeyRange` with a cursor: what `Entries` and `Transaction.forEach` share.
-extension CursorState {
+extension CursorPosition {
     /// Positions on the first entry of `range` in the given direction.
-    func start(_ range: KeyRange, reverse: Bool) throws(LarchError) -> Bool {
+    mutating func start(_ range: KeyRange, reverse: Bool) throws(LarchError) -> Bool {
         try core.checkActive()
         var on: Bool
         if !reverse {
@@ -25,7 +25,7 @@ extension CursorState {
     }
 
     /// Moves to the next entry of `range` in the given direction.
-    func advance(_ range: KeyRange, reverse: Bool) throws(LarchError) -> Bool {
+    mutating func advance(_ range: KeyRange, reverse: Bool) throws(LarchError) -> Bool {
         try core.checkActive()
         let on = reverse ? try previous() : try next()
         guard on else { return false }
@@ -44,10 +44,10 @@ extension CursorState {
     }
 
     /// Calls `body` with each entry of `range` in place until it returns false.
-    func forEach(_ range: KeyRange, reverse: Bool, _ body: (_ key: RawSpan, _ value: RawSpan) throws -> Bool) throws {
+    mutating func forEach(_ range: KeyRange, reverse: Bool, _ body: (_ key: RawSpan, _ value: RawSpan) throws -> Bool) throws {
         var more = try start(range, reverse: reverse)
         // Read-only snapshots never change: walk each leaf's cells in a local loop.
-        let fast = core.write == nil
+        let fast = !core.isWrite
         // Only a bounded end needs a comparison per entry.
         let bounded = reverse ? range.hasLowerBound : range.hasUpperBound
         while more {
@@ -68,5 +68,26 @@ extension CursorState {
             }
             more = try advance(range, reverse: reverse)
         }
+    }
+}
+
+extension CursorState {
+    /// Positions on the first entry of `range` in the given direction.
+    func start(_ range: KeyRange, reverse: Bool) throws(LarchError) -> Bool { try position.start(range, reverse: reverse) }
+
+    /// Moves to the next entry of `range` in the given direction.
+    func advance(_ range: KeyRange, reverse: Bool) throws(LarchError) -> Bool { try position.advance(range, reverse: reverse) }
+
+    /// Calls `body` with the current key and value buffers (the cursor must be up to date).
+    func withCurrentUnsafe<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let e = try currentEntry()
+        return try body(e.key, try core.valueBytes(e))
+    }
+
+    /// Calls `body` with each entry of `range` in place until it returns false. The walk is one
+    /// access to the position: no change can happen meanwhile (a change during a view throws
+    /// `viewInUse`), so no cursor notification can reach it.
+    func forEach(_ range: KeyRange, reverse: Bool, _ body: (_ key: RawSpan, _ value: RawSpan) throws -> Bool) throws {
+        try position.forEach(range, reverse: reverse, body)
     }
 }

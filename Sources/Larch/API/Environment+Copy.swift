@@ -25,7 +25,7 @@ extension Transaction {
     @discardableResult
     public func copy(to path: String, compact: Bool = false) throws(LarchError) -> CopyStats {
         try core.checkActive()
-        let snapshot = TransactionCore(env: core.env, meta: core.meta, mapping: core.mapping, readerSlot: nil, write: nil)
+        let snapshot = TransactionCore(env: core.env, snapshot: core.snapshot, readerSlot: nil)
         let destination = try CopyDestination(path: path, pageSize: snapshot.pageSize)
         do throws(LarchError) {
             let meta: MetaPage

@@ -177,7 +177,8 @@ public final class Environment: Sendable {
             let slot = try readers.claim(snapshot: c.meta.txnID)
             return (c.meta, c.mapping, slot)
         }
-        return ReadTransaction(core: TransactionCore(env: self, meta: meta, mapping: mapping, readerSlot: slot, write: nil))
+        let snapshot = Snapshot(meta: meta, mapping: mapping, verifyChecksums: options.verifyChecksums)
+        return ReadTransaction(core: TransactionCore(env: self, snapshot: snapshot, readerSlot: slot))
     }
 
     /// Begins the write transaction, blocking the calling thread while another one is open. End it
@@ -198,8 +199,10 @@ public final class Environment: Sendable {
                 if let f = c.failure { throw LarchError.environmentFailed(reason: f) }
                 return (c.meta, c.mapping)
             }
-            let w = WriteState(txnID: meta.txnID.next, nextPage: meta.pageCount, buffers: buffers, maxSizeBytes: options.maxSize)
-            return WriteTransaction(core: TransactionCore(env: self, meta: meta, mapping: mapping, readerSlot: nil, write: w))
+            let snapshot = Snapshot(meta: meta, mapping: mapping, verifyChecksums: options.verifyChecksums)
+            let w = WriteState(txnID: meta.txnID.next, snapshot: snapshot, buffers: buffers, maxSizeBytes: options.maxSize,
+                               reuseBound: oldestNeededSnapshot(current: meta.txnID))
+            return WriteTransaction(core: TransactionCore(env: self, write: w))
         } catch {
             writerLock.unlock()
             throw error

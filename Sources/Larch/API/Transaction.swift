@@ -49,7 +49,7 @@ public struct Transaction<Mode: TransactionMode>: ~Copyable {
 
     /// Statistics of `db` in this snapshot.
     public func stats(_ db: Database = .main) throws(LarchError) -> DatabaseStats {
-        DatabaseStats(core.trees[try core.tree(db)].root)
+        DatabaseStats(core.treeRoot(try core.tree(db)))
     }
 
     // MARK: Reading

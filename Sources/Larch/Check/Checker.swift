@@ -207,7 +207,7 @@ struct Checker {
                     tally.overflow += UInt64(pages)
                     let runBase: UnsafeRawPointer
                     do {
-                        runBase = try core.mappedOverflowRun(first: first, length: length, checksum: runChecksum)
+                        runBase = try core.snapshot.mappedOverflowRun(first: first, length: length, checksum: runChecksum)
                     } catch {
                         switch error {
                         case let .checksumMismatch(_, expected, found):
@@ -264,7 +264,7 @@ extension Transaction {
     /// snapshot's pages may be reused by then).
     public func check() throws(LarchError) -> CheckReport {
         try core.checkActive()
-        var c = Checker(core: TransactionCore(env: core.env, meta: core.meta, mapping: core.mapping, readerSlot: nil, write: nil))
+        var c = Checker(core: TransactionCore(env: core.env, snapshot: core.snapshot, readerSlot: nil))
         return c.run()
     }
 }

@@ -6,11 +6,61 @@ struct DirtyPage {
     let pageCount: Int
 }
 
-/// Page-size buffers for dirty pages, recycled across write transactions so that steady-state
-/// writes do not allocate.
-final class PageBufferPool: @unchecked Sendable {  // used only by the writer, under WriterLock
+/// A write transaction's dirty pages: the table of their buffers, and a scratch page for
+/// rebuilding pages during splits. A noncopyable owner: when the transaction ends, `deinit` gives
+/// every buffer back to the environment's pool.
+struct DirtyPages: ~Copyable {
+    private(set) var table = DirtyTable(capacity: 32)   // a one-put commit touches a handful of pages
+    let buffers: PageBufferPool
+    let scratch: UnsafeMutableRawPointer
     let pageSize: Int
-    @exclusivity(unchecked) private var spare: [UnsafeMutableRawPointer] = []
+
+    init(buffers: PageBufferPool) {
+        self.buffers = buffers
+        self.pageSize = buffers.pageSize
+        self.scratch = buffers.take()
+    }
+
+    deinit {
+        table.forEach { _, d in buffers.give(d.buffer, pages: d.pageCount) }
+        buffers.give(scratch, pages: 1)
+    }
+
+    @inline(__always)
+    subscript(page: PageNumber) -> DirtyPage? { table[page] }
+
+    var count: Int { table.count }
+
+    /// A new buffer of `pages` pages for `page`, registered as dirty.
+    mutating func add(_ page: PageNumber, pages: Int = 1) -> UnsafeMutableRawPointer {
+        let buffer = buffers.take(pages: pages)
+        table.insert(page, DirtyPage(buffer: buffer, pageCount: pages))
+        return buffer
+    }
+
+    /// Drops dirty page `page`, returning its buffer to the pool; false when it was not dirty.
+    mutating func drop(_ page: PageNumber) -> Bool {
+        guard let d = table.remove(page) else { return false }
+        buffers.give(d.buffer, pages: d.pageCount)
+        return true
+    }
+
+    /// The dirty page `page` as a mutable page (it must be dirty).
+    @inline(__always)
+    func mutable(_ page: PageNumber) -> MutablePage {
+        MutablePage(base: table[page]!.buffer, pageSize: pageSize)
+    }
+
+    func forEach(_ body: (PageNumber, DirtyPage) throws -> Void) rethrows { try table.forEach(body) }
+    func sortedByPage() -> [(page: PageNumber, dirty: DirtyPage)] { table.sortedByPage() }
+}
+
+/// Page-size buffers for dirty pages, recycled across write transactions so that steady-state
+/// writes do not allocate. Used only by the writer, under the `WriterLock`: that lock is the
+/// synchronization Swift cannot see, hence `@unchecked Sendable`.
+final class PageBufferPool: @unchecked Sendable {
+    let pageSize: Int
+    private var spare: [UnsafeMutableRawPointer] = []
     private let maxSpare = 4096
 
     init(pageSize: Int) { self.pageSize = pageSize }

@@ -1,8 +1,9 @@
 /// The write transaction's dirty pages by page number: an open-addressing hash table with linear
 /// probing and backward-shift deletion, keyed by page numbers (never 0, which marks an empty
 /// slot). Looked up on every page access of a write transaction, so it avoids `Dictionary`'s
-/// SipHash and per-access overhead.
-struct DirtyTable {
+/// SipHash and per-access overhead. A noncopyable owner of its storage: `deinit` frees it (the page
+/// buffers it lists belong to `DirtyPages`).
+struct DirtyTable: ~Copyable {
     private var keys: UnsafeMutablePointer<UInt64>
     private var values: UnsafeMutablePointer<DirtyPage>
     private var mask: Int
@@ -17,8 +18,7 @@ struct DirtyTable {
         mask = n - 1
     }
 
-    /// Frees the table's storage (the page buffers belong to the caller).
-    func deallocate() {
+    deinit {
         keys.deallocate()
         values.deallocate()
     }

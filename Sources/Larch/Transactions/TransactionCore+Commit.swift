@@ -25,23 +25,34 @@ struct WrittenCommit {
 /// `publishCommit` (new transactions see the snapshot).
 extension TransactionCore {
     func commit() throws(LarchError) -> CommitStats {
-        let w = try checkWritable()
-        if let f = w.failure { throw f }
         try env.committed.withLock { c throws(LarchError) in
             if c.closed { throw LarchError.environmentClosed }
         }
-        let written = try writeCommit(w, try prepareCommit(w))
+        let written = try writeCommit(try prepareCommit())
         publishCommit(written)
         return written.stats
     }
 
+    /// Steps 1–3, in memory (`WriteState.prepareCommit`). Touches no file.
+    func prepareCommit() throws(LarchError) -> PreparedCommit {
+        precondition(isWrite, "commit of a read transaction")
+        return try writeBox!.state.modifying { w throws(LarchError) in try w.prepareCommit() }
+    }
+
+    /// Steps 4–6, the file (see `writeCommit(_:_:)`).
+    func writeCommit(_ prepared: PreparedCommit) throws(LarchError) -> WrittenCommit {
+        try writeCommit(&writeBox!.state, prepared)
+    }
+}
+
+extension WriteState {
     /// Steps 1–3, in memory: named databases' descriptors saved in the catalog, the free tree saved,
     /// every tree's checksums computed bottom-up, the new meta built. Touches no file.
-    func prepareCommit(_ w: WriteState) throws(LarchError) -> PreparedCommit {
+    mutating func prepareCommit() throws(LarchError) -> PreparedCommit {
         // 1. Named databases changed in this transaction: checksum their pages bottom-up and save
         //    their descriptors in the catalog.
         for index in TreeIndex.firstNamed..<trees.count where trees[index].isDirty && trees[index].status == .present {
-            finalize(w, tree: index)
+            finalize(tree: index)
             guard let name = trees[index].name else { continue }
             let record = trees[index].root.encoded
             try withBytes(Array(name.utf8)) { k throws(LarchError) in
@@ -49,22 +60,25 @@ extension TransactionCore {
             }
         }
         // 2. The main tree and the catalog are final now.
-        finalize(w, tree: TreeIndex.main)
-        finalize(w, tree: TreeIndex.catalog)
+        finalize(tree: TreeIndex.main)
+        finalize(tree: TreeIndex.catalog)
         // 3. Record freed pages and unused pool pages in the free tree, then checksum it.
-        try saveFreeTree(w)
-        finalize(w, tree: TreeIndex.free)
+        try saveFreeTree()
+        finalize(tree: TreeIndex.free)
 
-        let newMeta = MetaPage(pageSize: pageSize, txnID: w.txnID, pageCount: w.nextPage,
+        let newMeta = MetaPage(pageSize: pageSize, txnID: txnID, pageCount: allocator.nextPage,
                                main: trees[TreeIndex.main].root, catalog: trees[TreeIndex.catalog].root,
                                free: trees[TreeIndex.free].root)
-        return PreparedCommit(meta: newMeta, requiredBytes: Int(w.nextPage) * pageSize)
+        return PreparedCommit(meta: newMeta, requiredBytes: Int(allocator.nextPage) * pageSize)
     }
 
+}
+
+extension TransactionCore {
     /// Steps 4–6, the file: grow it and the map, write the pages, sync, write the meta (and sync it,
     /// with full durability). A failure before the meta leaves the file's current state as it was;
     /// one while writing the meta makes the environment refuse further use.
-    func writeCommit(_ w: WriteState, _ prepared: PreparedCommit) throws(LarchError) -> WrittenCommit {
+    private func writeCommit(_ w: inout WriteState, _ prepared: PreparedCommit) throws(LarchError) -> WrittenCommit {
         let env = self.env
         let newMeta = prepared.meta
         let requiredBytes = prepared.requiredBytes
@@ -72,21 +86,21 @@ extension TransactionCore {
         var written = 0
         var newMapping: Mapping? = nil
         do {
-            if env.options.strictChecks != .none { try validateDirtyPages(w) }
+            if env.options.strictChecks != .none { try validateDirtyPages(w.dirty) }
             // 4. Grow the file to cover every page in use, and the memory map with it (before the
             //    commit point, so that a failure aborts the commit rather than publishing a snapshot
             //    the map does not cover); then write the dirty pages, all at free offsets: nothing
             //    the current meta or a live reader can reach is overwritten.
             let fileSize = env.committed.withLock { $0.fileSizeBytes }
             if requiredBytes > fileSize { try env.file.resize(to: requiredBytes) }
-            if requiredBytes > mapping.sizeBytes {
+            if requiredBytes > snapshot.mapping.sizeBytes {
                 newMapping = try env.file.map(sizeBytes: Environment.reservation(fileSize: requiredBytes, options: env.options, pageSize: pageSize))
             }
             if env.unsafeMetaBeforeDataSync { try writeMeta(newMeta) }   // crash-lab negative test only
-            written = try writeDirtyPages(w)
+            written = try writeDirtyPages(w.dirty)
             // 5. Make the data durable before any meta can point at it.
             if env.options.durability != .noSync { try env.file.sync(); syncs += 1 }
-            if env.options.strictChecks == .full { try checkNewState(newMeta, mapping: newMapping ?? mapping) }
+            if env.options.strictChecks == .full { try checkNewState(newMeta, mapping: newMapping ?? snapshot.mapping) }
         } catch {
             w.failure = error
             throw error
@@ -108,8 +122,8 @@ extension TransactionCore {
             throw error
         }
         let stats = CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written,
-                                bytesWritten: (written + 1) * pageSize, pagesFreed: w.freed.count,
-                                pageCount: w.nextPage, syncs: syncs)
+                                bytesWritten: (written + 1) * pageSize, pagesFreed: w.allocator.freed.count,
+                                pageCount: w.allocator.nextPage, syncs: syncs)
         return WrittenCommit(prepared: prepared, mapping: newMapping, stats: stats)
     }
 
@@ -131,9 +145,9 @@ extension TransactionCore {
 
     /// Strict mode: every dirty page is a well-formed branch, leaf or overflow run before it is
     /// written. A failure is a defect in Larch, reported before anything reaches the meta.
-    private func validateDirtyPages(_ w: WriteState) throws(LarchError) {
+    private func validateDirtyPages(_ dirty: borrowing DirtyPages) throws(LarchError) {
         var failure: LarchError?
-        w.dirty.forEach { page, d in
+        dirty.forEach { page, d in
             guard failure == nil else { return }
             let v = PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page)
             do throws(LarchError) {
@@ -182,7 +196,7 @@ extension TransactionCore {
     /// Strict mode `.full`: the checker over the state about to be committed (its pages are written,
     /// its meta is not).
     private func checkNewState(_ newMeta: MetaPage, mapping: Mapping) throws(LarchError) {
-        var checker = Checker(core: TransactionCore(env: env, meta: newMeta, mapping: mapping, readerSlot: nil, write: nil))
+        var checker = Checker(core: TransactionCore(env: env, snapshot: Snapshot(meta: newMeta, mapping: mapping, verifyChecksums: env.options.verifyChecksums), readerSlot: nil))
         let report = checker.run()
         guard report.isClean else {
             throw .corruptPage(page: report.problems.first?.page ?? 0,
@@ -203,35 +217,6 @@ extension TransactionCore {
         }
     }
 
-    /// Computes the checksums of `tree`'s dirty pages bottom-up, recording each in its parent and
-    /// the root's in the tree descriptor.
-    func finalize(_ w: WriteState, tree: Int) {
-        let root = trees[tree].root
-        guard !root.isEmpty, w.dirty[root.root] != nil else { return }
-        trees[tree].root.rootChecksum = finalizePage(w, root.root, level: 0, depth: root.depth)
-    }
-
-    ///
-    /// A branch cell that points to a dirty page always records checksum 0: every way a dirty page
-    /// gets linked (copy-on-write, split, new root, merge or borrow) writes 0 or copies a cell that
-    /// has it. So only cells recording 0 can point to dirty pages, and only those are looked up in
-    /// the dirty table (a clean page whose checksum happens to be 0 is looked up and skipped).
-    private func finalizePage(_ w: WriteState, _ page: PageNumber, level: Int, depth: Int) -> UInt32 {
-        let buf = w.dirty[page]!.buffer
-        if level < depth - 1 {
-            let m = MutablePage(base: buf, pageSize: pageSize)
-            for i in 0..<m.count {
-                let cell = UnsafeRawPointer(buf + m.slot(i))
-                let child = PageNumber(cell.u64(at: 0))
-                assert(cell.u32(at: 8) == 0 || w.dirty[child] == nil, "dirty page \(child) linked with a nonzero checksum")
-                if cell.u32(at: 8) == 0 && w.dirty[child] != nil {
-                    m.setChildChecksum(i, finalizePage(w, child, level: level + 1, depth: depth))
-                }
-            }
-        }
-        return CRC32C.checksum(UnsafeRawPointer(buf), count: pageSize)
-    }
-
     /// The most pages one vectored write covers. Linux sizes the page-cache folios a buffered write
     /// creates by the write's length, and every later write of a single page into a large folio costs
     /// time in proportion to the folio's size (ext4 walks all its blocks); runs of at most 16 pages
@@ -240,8 +225,8 @@ extension TransactionCore {
 
     /// Writes every dirty page in page order, one vectored write per contiguous run (of at most
     /// `maxPagesPerWrite` pages); returns the page count.
-    private func writeDirtyPages(_ w: WriteState) throws(LarchError) -> Int {
-        let pages = w.dirty.sortedByPage()
+    private func writeDirtyPages(_ dirty: borrowing DirtyPages) throws(LarchError) -> Int {
+        let pages = dirty.sortedByPage()
         guard !pages.isEmpty else { return 0 }
         var total = 0
         return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: pages.count) { iov throws(LarchError) -> Int in
@@ -265,5 +250,36 @@ extension TransactionCore {
             }
             return total
         }
+    }
+}
+
+extension WriteState {
+    /// Computes the checksums of `tree`'s dirty pages bottom-up, recording each in its parent and
+    /// the root's in the tree descriptor.
+    mutating func finalize(tree: Int) {
+        let root = trees[tree].root
+        guard !root.isEmpty, dirty[root.root] != nil else { return }
+        trees[tree].root.rootChecksum = finalizePage(root.root, level: 0, depth: root.depth)
+    }
+
+    ///
+    /// A branch cell that points to a dirty page always records checksum 0: every way a dirty page
+    /// gets linked (copy-on-write, split, new root, merge or borrow) writes 0 or copies a cell that
+    /// has it. So only cells recording 0 can point to dirty pages, and only those are looked up in
+    /// the dirty table (a clean page whose checksum happens to be 0 is looked up and skipped).
+    private func finalizePage(_ page: PageNumber, level: Int, depth: Int) -> UInt32 {
+        let buf = dirty[page]!.buffer
+        if level < depth - 1 {
+            let m = MutablePage(base: buf, pageSize: pageSize)
+            for i in 0..<m.count {
+                let cell = UnsafeRawPointer(buf + m.slot(i))
+                let child = PageNumber(cell.u64(at: 0))
+                assert(cell.u32(at: 8) == 0 || dirty[child] == nil, "dirty page \(child) linked with a nonzero checksum")
+                if cell.u32(at: 8) == 0 && dirty[child] != nil {
+                    m.setChildChecksum(i, finalizePage(child, level: level + 1, depth: depth))
+                }
+            }
+        }
+        return CRC32C.checksum(UnsafeRawPointer(buf), count: pageSize)
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// How a transaction ends: what it gives back, and the views that hold off its end.
 extension TransactionCore {
     /// Ends the transaction as aborted unless it has ended already.
@@ -8,9 +10,9 @@ extension TransactionCore {
     /// Ends the transaction. While a zero-copy view is lent (a cursor's `withCurrent` whose
     /// closure ended the transaction), its bytes stay pinned until it returns.
     func end(as newState: State) {
-        state = newState
-        if lentViews > 0 {
-            endDeferred = true
+        stateStorage.store(newState, ordering: .relaxed)
+        if lentViews.load(ordering: .relaxed) > 0 {
+            endDeferred.store(true, ordering: .relaxed)
             return
         }
         release()
@@ -22,8 +24,8 @@ extension TransactionCore {
             env.readers.release(slot: slot)
             readerSlot = nil
         }
-        if let w = write {
-            w.releaseBuffers()
+        if isWrite {
+            writeBox = nil   // its dirty pages give their buffers back, under the writer lock
             env.writerLock.unlock()
         }
     }
@@ -31,11 +33,13 @@ extension TransactionCore {
     /// Runs `body`, which reads a zero-copy view of this transaction's pages (see `lentViews`).
     @inline(__always)
     func lendingView<R>(_ body: () throws -> R) rethrows -> R {
-        lentViews += 1
+        // One thread at a time: a load and a store, no read-modify-write instruction.
+        let lent = lentViews.load(ordering: .relaxed)
+        lentViews.store(lent + 1, ordering: .relaxed)
         defer {
-            lentViews -= 1
-            if lentViews == 0 && endDeferred {
-                endDeferred = false
+            lentViews.store(lent, ordering: .relaxed)
+            if lent == 0 && endDeferred.load(ordering: .relaxed) {
+                endDeferred.store(false, ordering: .relaxed)
                 release()
             }
         }
@@ -45,7 +49,7 @@ extension TransactionCore {
     /// Commits the write transaction and ends it, whether or not the commit succeeds.
     func commitAndEnd() throws(LarchError) -> CommitStats {
         try checkActive()
-        guard lentViews == 0 else { throw .viewInUse }
+        guard lentViews.load(ordering: .relaxed) == 0 else { throw .viewInUse }
         do {
             let stats = try commit()
             end(as: .committed)

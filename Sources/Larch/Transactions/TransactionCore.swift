@@ -1,185 +1,121 @@
-/// The state shared by read and write transactions: the snapshot (meta and mapping), the trees
-/// opened so far, and checked page access. Write transactions add a `WriteState`.
+import Synchronization
+
+/// One transaction as the API sees it: the handle that a `Transaction` value and its cursors share.
+/// It holds the snapshot, the transaction's state and reader slot, and, for a write transaction,
+/// its `WriteState`; it routes each operation to the snapshot (reads) or the write state.
 ///
 /// Not thread-safe: a transaction belongs to one thread (or one isolation domain) at a time.
-///
-/// The mutable stored properties of this class and of the other per-transaction classes
-/// (`WriteState`, `TreePath`, `CursorState`, `PageBufferPool`) are `@exclusivity(unchecked)`:
-/// Swift would otherwise check at run time, on every access, that no two accesses to the same
-/// property overlap — a quarter of the time of a put in profiles. Here none can overlap: each object
-/// is used by one thread at a time, and no method holds an `inout` access to one of these
-/// properties across a call that reaches the same property.
+/// Swift checks the exclusivity of its stored properties at run time; the tree operations run on
+/// the `WriteState` (a value) inside one such access (`modifying`), where Swift checks them
+/// statically. The lifecycle fields read on every call (`state`, the lent views) are `Atomic`
+/// constants instead: relaxed loads and stores, which cost what plain ones do and need no
+/// exclusivity check (with checked `var`s, a sequential scan spent 9% of its time in
+/// `swift_beginAccess`).
 final class TransactionCore {
-    enum State { case active, committed, aborted }
+    enum State: UInt8, AtomicRepresentable { case active, committed, aborted }
 
     let env: Environment
     /// The snapshot this transaction reads: the committed meta when it began.
-    let meta: MetaPage
-    let mapping: Mapping
-    let pageSize: Int
-    let limits: PageLimits
-    let verifyChecksums: Bool
-    /// Pages of the snapshot that may be read from the map: below its page count, and inside the
-    /// mapping (a snapshot is only ever published with a map that covers it; this bound holds even
-    /// if that were broken).
-    let readablePages: UInt64
-    @exclusivity(unchecked) var state: State = .active
-    @exclusivity(unchecked) var trees: [TreeSlot]
+    let snapshot: Snapshot
+    /// Whether this is the write transaction (`write` is set).
+    let isWrite: Bool
+    let stateStorage = Atomic<State>(.active)
+    /// The trees of a read transaction (a write transaction's are in its `WriteState`).
+    private var readTrees: [TreeSlot]
     /// Reader-table slot, for read transactions.
-    @exclusivity(unchecked) var readerSlot: Int?
+    var readerSlot: Int?
     /// Zero-copy views (`withValue`, `forEach`, `Cursor.withCurrent`) whose closures are running:
-    /// while there are any, changes throw `viewInUse`, and ending the transaction waits for the
-    /// last of them to return (`endDeferred`), so that no view outlives the bytes it shows.
-    /// Checked by Swift at run time: random reads ran at the same rate with and without
-    /// `@exclusivity(unchecked)` here (2.18–2.46M/s against 2.29–2.35M/s, larch-bench, same session).
-    var lentViews = 0
-    var endDeferred = false
-    /// Present in write transactions.
-    let write: WriteState?
+    /// while there are any, changes through a cursor throw `viewInUse`, and ending the transaction
+    /// waits for the last of them to return (`endDeferred`), so that no view outlives its bytes.
+    let lentViews = Atomic<Int>(0)
+    let endDeferred = Atomic<Bool>(false)
+    /// The write transaction's state, until it ends. Boxed: reading a part of a large noncopyable
+    /// value kept inline in an `Optional` copied the whole value (546 bytes) on every page access;
+    /// through the box each access reads only the part it needs.
+    var writeBox: WriteStateBox?
 
-    init(env: Environment, meta: MetaPage, mapping: Mapping, readerSlot: Int?, write: WriteState?) {
+    /// A read transaction (or a read-only view of a snapshot, for the checker and copies).
+    init(env: Environment, snapshot: Snapshot, readerSlot: Int?) {
         self.env = env
-        self.meta = meta
-        self.mapping = mapping
-        self.pageSize = meta.pageSize
-        self.limits = PageLimits(pageSize: meta.pageSize)
-        self.verifyChecksums = env.options.verifyChecksums
-        self.readablePages = min(meta.pageCount, UInt64(mapping.sizeBytes / meta.pageSize))
+        self.snapshot = snapshot
+        self.isWrite = false
+        self.readTrees = snapshot.initialTrees
         self.readerSlot = readerSlot
-        self.write = write
-        var t = [TreeSlot](repeating: TreeSlot(), count: TreeIndex.firstNamed)
-        t[TreeIndex.main] = TreeSlot(root: meta.main, status: .present)
-        t[TreeIndex.catalog] = TreeSlot(root: meta.catalog, status: .present)
-        t[TreeIndex.free] = TreeSlot(root: meta.free, status: .present)
-        trees = t
+        self.writeBox = nil
     }
+
+    /// The write transaction.
+    init(env: Environment, write: consuming WriteState) {
+        self.env = env
+        self.snapshot = write.snapshot
+        self.isWrite = true
+        self.readTrees = []
+        self.readerSlot = nil
+        self.writeBox = WriteStateBox(write)
+    }
+
+    /// Active until the transaction commits or aborts.
+    var state: State { stateStorage.load(ordering: .relaxed) }
+
+    var meta: MetaPage { snapshot.meta }
+    var mapping: Mapping { snapshot.mapping }
+    var pageSize: Int { snapshot.pageSize }
+    var limits: PageLimits { snapshot.limits }
+    var readablePages: UInt64 { snapshot.readablePages }
 
     @inline(__always)
     func checkActive() throws(LarchError) {
         guard state == .active else { throw .transactionEnded }
     }
 
-    @inline(__always)
-    func checkWritable() throws(LarchError) -> WriteState {
-        guard state == .active else { throw .transactionEnded }
-        guard let w = write else { preconditionFailure("a change reached a read transaction") }
-        return w
-    }
-
-    /// Pages below this number may be read.
-    var pageLimit: UInt64 { write?.nextPage ?? meta.pageCount }
-
-    // MARK: Page access
-
-    /// A branch or leaf page, from this transaction's dirty pages or from the map. Map pages are
-    /// bounds-checked, header-validated and, with `verifyChecksums`, checked against `checksum`.
-    @inline(__always)
-    func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
-        if let w = write, let d = w.dirty[page] {
-            return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page)
-        }
-        guard page.rawValue >= 2, page.rawValue < readablePages else {
-            throw .corruptPage(page: page.rawValue, reason: "page number is outside the file's \(meta.pageCount) pages")
-        }
-        let base = mapping.page(page, pageSize: pageSize)
-        if verifyChecksums { try verify(base, pages: 1, first: page, checksum: checksum) }
-        let v = PageView(base: base, pageSize: pageSize, number: page)
-        try v.validateNode(kind: kind)
-        return v
-    }
-
-    /// A page this operation already validated with `node`, from the dirty pages or the map.
-    @inline(__always)
-    func validatedPage(_ page: PageNumber) -> PageView {
-        if let w = write, let d = w.dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page) }
-        return PageView(base: mapping.page(page, pageSize: pageSize), pageSize: pageSize, number: page)
-    }
-
-    func verify(_ base: UnsafeRawPointer, pages: Int, first: PageNumber, checksum: UInt32) throws(LarchError) {
-        let found = CRC32C.checksum(base, count: pages * pageSize)
-        guard found == checksum else { throw .checksumMismatch(page: first.rawValue, expected: checksum, found: found) }
+    func validateKey(_ key: UnsafeRawBufferPointer) throws(LarchError) {
+        guard key.count > 0 else { throw .emptyKey }
+        guard key.count <= limits.maxKeySize else { throw .keyTooLarge(size: key.count, limit: limits.maxKeySize) }
     }
 
     /// The kind of page expected at `level` of a tree of `depth` levels.
     @inline(__always)
     static func kind(level: Int, depth: Int) -> PageKind { level == depth - 1 ? .leaf : .branch }
 
-    /// The bytes of an overflow value: validated header, bounds, and checksum when verifying.
-    func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
-        let base: UnsafeRawPointer
-        if let w = write, let d = w.dirty[first] {
-            base = UnsafeRawPointer(d.buffer)
-        } else {
-            base = try mappedOverflowRun(first: first, length: length, checksum: verifyChecksums ? checksum : nil)
-        }
-        return UnsafeRawBufferPointer(start: base + OverflowLayout.headerSize, count: length)
+    // MARK: Trees
+
+    /// The descriptor of tree `tree` (loaded: see `tree(_:)`).
+    @inline(__always)
+    func treeRoot(_ tree: Int) -> TreeRoot {
+        if isWrite { return writeBox!.state.trees[tree].root }
+        // A read transaction's main tree is its snapshot's.
+        return tree == TreeIndex.main ? snapshot.meta.main : readTrees[tree].root
     }
 
-    /// The first page, in the map, of the overflow run holding a `length`-byte value: the run lies
-    /// in the snapshot, its header names its first page and page count, and, when `checksum` is
-    /// given, its bytes match it. The one validation of a run, shared by reads, the checker and the
-    /// compacting copy.
-    func mappedOverflowRun(first: PageNumber, length: Int, checksum: UInt32?) throws(LarchError) -> UnsafeRawPointer {
-        let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
-        guard first.rawValue >= 2, first.rawValue <= readablePages, UInt64(pages) <= readablePages - first.rawValue else {
-            throw .corruptPage(page: first.rawValue, reason: "overflow run of \(pages) pages lies outside the file's \(meta.pageCount) pages")
-        }
-        let base = mapping.page(first, pageSize: pageSize)
-        if let checksum { try verify(base, pages: pages, first: first, checksum: checksum) }
-        guard base.load(fromByteOffset: PageLayout.kindOffset, as: UInt8.self) == PageKind.overflow.rawValue,
-              base.u64(at: PageLayout.pageNumberOffset) == first.rawValue,
-              Int(base.u32(at: PageLayout.runPagesOffset)) == pages else {
-            throw .corruptPage(page: first.rawValue, reason: "not the first page of a \(pages)-page overflow run")
-        }
-        return base
+    /// The change counter of tree `tree`, which cursors compare.
+    @inline(__always)
+    func treeVersion(_ tree: Int) -> UInt64 { isWrite ? writeBox!.state.trees[tree].version : readTrees[tree].version }
+
+    /// Loads the descriptor of named database `index` (name `name`) from the catalog, once.
+    func loadNamed(index: Int, name: String) throws(LarchError) -> TreeSlot.Status {
+        if isWrite { return try writeBox!.state.loadNamed(index: index, name: name) }
+        return try readTrees.loadNamed(index: index, name: name, from: snapshot)
+    }
+
+    // MARK: Page access
+
+    /// A branch or leaf page, from this transaction's dirty pages or from the map (see `PageReader`).
+    @inline(__always)
+    func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
+        if isWrite { return try writeBox!.state.node(page, checksum: checksum, kind: kind) }
+        return try snapshot.mappedNode(page, checksum: checksum, kind: kind)
     }
 
     /// The value bytes of a leaf entry, inline or in its overflow run.
     @inline(__always)
     func valueBytes(_ e: LeafEntry) throws(LarchError) -> UnsafeRawBufferPointer {
-        switch e.value {
-        case .inline(let b): return b
-        case let .overflow(first, checksum, length): return try overflowValue(first: first, checksum: checksum, length: length)
-        }
+        if isWrite { return try writeBox!.state.valueBytes(e) }
+        return try snapshot.valueBytes(e)
     }
-
-    // MARK: Lookup
 
     /// Finds `key` in tree `tree` and returns its leaf entry, or nil.
     func lookup(tree: Int, key: UnsafeRawBufferPointer) throws(LarchError) -> LeafEntry? {
-        let root = trees[tree].root
-        guard !root.isEmpty else { return nil }
-        var page = root.root
-        var checksum = root.rootChecksum
-        var level = 0
-        while level < root.depth - 1 {
-            let v = try node(page, checksum: checksum, kind: .branch)
-            (page, checksum) = try v.child(v.branchSearch(key))
-            level += 1
-        }
-        let leaf = try node(page, checksum: checksum, kind: .leaf)
-        let (i, exact) = try leaf.leafSearch(key)
-        return exact ? try leaf.leafCell(i) : nil
-    }
-
-    // MARK: Named databases
-
-    /// Loads the descriptor of named database `index` (name `name`) from the catalog, once.
-    func loadNamed(index: Int, name: String) throws(LarchError) -> TreeSlot.Status {
-        if index >= trees.count { trees.append(contentsOf: repeatElement(TreeSlot(), count: index + 1 - trees.count)) }
-        if trees[index].status != .unknown { return trees[index].status }
-        let nameBytes = Array(name.utf8)
-        let entry = try withBytes(nameBytes) { b throws(LarchError) in try lookup(tree: TreeIndex.catalog, key: b) }
-        if let entry {
-            let value = try valueBytes(entry)
-            guard value.count == TreeRoot.encodedSize else {
-                throw .corruptPage(page: 0, reason: "catalog record for database \"\(name)\" is \(value.count) bytes, expected \(TreeRoot.encodedSize)")
-            }
-            trees[index] = TreeSlot(root: TreeRoot(decoding: value.baseAddress!), status: .present)
-        } else {
-            trees[index] = TreeSlot(root: .empty, status: .missing)
-        }
-        trees[index].name = name
-        return trees[index].status
+        if isWrite { return try writeBox!.state.lookup(root: writeBox!.state.trees[tree].root, key: key) }
+        return try snapshot.lookup(root: treeRoot(tree), key: key)
     }
 }

@@ -1,83 +1,87 @@
-/// What a write transaction holds beyond its snapshot: the pages it has written so far, where free
-/// pages come from, and the pages it has stopped using.
-///
-/// Page states during a write transaction:
-/// - **dirty**: allocated by this transaction, content in a private buffer (`dirty`);
-/// - **pool**: free and invisible to every snapshot: taken from free-tree records that no reader
-///   needs, or dirty pages this transaction allocated and then dropped. Reusable at once;
-/// - **freed**: reachable from the snapshot this transaction started from (and maybe older readers),
-///   no longer used by it. Recorded in the free tree under this transaction's id at commit.
-final class WriteState {
+/// What a write transaction holds beyond its snapshot, as a noncopyable value built from parts
+/// with one job each: the trees it changes, its dirty pages, the page allocator, the free-tree
+/// records it claimed, the path of the current operation and the put hint. The B+ tree operations
+/// (`Tree/WriteState+*.swift`) and the in-memory half of commit are `mutating` methods on it, so
+/// Swift checks statically that no two of them overlap; the transaction reaches it through
+/// `TransactionCore.modifying`, one run-time-checked access per operation.
+struct WriteState: ~Copyable {
     let txnID: TransactionID
-    let buffers: PageBufferPool
-    let maxSizeBytes: Int
-    /// Starts small (a one-put commit touches a handful of pages) and doubles as it fills.
-    @exclusivity(unchecked) var dirty = DirtyTable(capacity: 32)
-    /// The high-water mark: pages at or above it have never been used.
-    @exclusivity(unchecked) var nextPage: UInt64
-    /// Reusable pages, sorted descending when `poolSorted` (so `popLast` yields the lowest page).
-    /// Unchecked (see `TransactionCore`): every copy-on-write page goes through `pool` or `freed`;
-    /// with Swift's run-time exclusivity checks on these two, random overwrites ran 387–405k/s
-    /// against 451–470k/s and sequential fills 7.7–7.8M/s against 8.4–9.0M/s (larch-bench, Larch
-    /// alone, N = 100,000, medians of 5, alternating builds in one session).
-    @exclusivity(unchecked) var pool: [PageNumber] = []
-    @exclusivity(unchecked) var poolSorted = true
-    @exclusivity(unchecked) var freed: [PageNumber] = []
-    /// The oldest snapshot any reader (or this writer) may still read, computed once.
-    @exclusivity(unchecked) var oldestSnapshot: TransactionID?
-    /// Set while the free tree is being changed: allocations then claim only records already read
-    /// ahead, and the deletion of claimed records waits (`pendingDeletes`).
-    @exclusivity(unchecked) var freeTreeBusy = false
-    /// (The free-tree fields below are off the put path: Swift checks their exclusivity.)
-    /// Reusable free-tree records read ahead and not yet claimed, newest first (`popLast` yields the
-    /// oldest).
-    var claimable: [ClaimableRecord] = []
-    /// Keys of records whose pages were claimed into the pool, to delete from the free tree.
-    var pendingDeletes: [[UInt8]] = []
-    /// While set, single-page allocations take the pool's highest page rather than its lowest
-    /// (saving a record of unused pages draws from that record's own pages).
-    var allocateFromTop = false
-    /// A page-size scratch buffer for rebuilding pages during splits.
-    let scratch: UnsafeMutableRawPointer
-    /// Write transactions' live cursors, told to remember their position before the tree changes.
-    @exclusivity(unchecked) var cursors: [ObjectIdentifier: Unmanaged<CursorState>] = [:]
-    /// The path a put (or a top-level delete) walks, and the one a delete nested in it borrows
-    /// (`lendPath`); `pathsInUse` of them are in use.
-    let operationPath = TreePath()
-    let nestedPath = TreePath()
-    @exclusivity(unchecked) var pathsInUse = 0
-    /// The path of the last put that changed no page boundaries, valid for tree `hintTree` until
-    /// any other change to that tree (`beginChange` sets `hintTree` to -1): the next put there
-    /// tries its leaf (buffer `hintLeaf`) before descending from the root. `hintRightmost`: every
-    /// page on the path is entered through its last cell, so keys past the leaf's end belong to it.
-    let hintPath = TreePath()
-    @exclusivity(unchecked) var hintTree = -1
-    @exclusivity(unchecked) var hintLeaf: UnsafeMutableRawPointer?
-    @exclusivity(unchecked) var hintRightmost = false
-    /// Consecutive puts the hint did not serve, and puts left before it is tried again.
-    @exclusivity(unchecked) var hintMisses = 0
-    @exclusivity(unchecked) var hintSkips = 0
+    /// The snapshot this transaction started from: pages that are not dirty are read from it.
+    let snapshot: Snapshot
+    /// The trees of this transaction: the meta's three, and the named databases it opened.
+    var trees: [TreeSlot]
+    var dirty: DirtyPages
+    var allocator: PageAllocator
+    var claims = FreeTreeClaims()
+    var path = TreePath()
+    var hint = PutHint()
+    /// Live cursors of this transaction, told to remember their position before a tree changes.
+    var cursors: [ObjectIdentifier: CursorReference] = [:]
     /// Set when an operation failed part-way: the transaction can only be aborted.
-    @exclusivity(unchecked) var failure: LarchError? { didSet { hasFailed = failure != nil } }
+    var failure: LarchError? { didSet { hasFailed = failure != nil } }
     /// `failure != nil`, read on every put and delete without copying the error.
-    @exclusivity(unchecked) private(set) var hasFailed = false
+    private(set) var hasFailed = false
 
-    init(txnID: TransactionID, nextPage: UInt64, buffers: PageBufferPool, maxSizeBytes: Int) {
+    init(txnID: TransactionID, snapshot: Snapshot, buffers: PageBufferPool, maxSizeBytes: Int, reuseBound: TransactionID) {
         self.txnID = txnID
-        self.nextPage = nextPage
-        self.buffers = buffers
-        self.maxSizeBytes = maxSizeBytes
-        self.scratch = buffers.take()
+        self.snapshot = snapshot
+        self.trees = snapshot.initialTrees
+        self.dirty = DirtyPages(buffers: buffers)
+        self.allocator = PageAllocator(nextPage: snapshot.meta.pageCount, maxSizeBytes: maxSizeBytes,
+                                       pageSize: snapshot.pageSize, reuseBound: reuseBound)
     }
 
-    /// Returns every buffer to the pool (at commit or abort).
-    func releaseBuffers() {
-        dirty.forEach { _, d in buffers.give(d.buffer, pages: d.pageCount) }
-        dirty.deallocate()
-        buffers.give(scratch, pages: 1)
+    var pageSize: Int { snapshot.pageSize }
+    var limits: PageLimits { snapshot.limits }
+
+    /// Runs a modification; if it fails part-way, the transaction is marked failed, because the
+    /// tree may be half-changed in memory. Nothing is written to the file until commit, so an
+    /// abort then leaves the database exactly as it was.
+    @inline(__always)
+    mutating func modifying<R>(_ body: (inout WriteState) throws(LarchError) -> R) throws(LarchError) -> R {
+        if hasFailed, let f = failure { throw f }
+        do {
+            return try body(&self)
+        } catch {
+            switch error {
+            case .keyExists, .emptyKey, .keyTooLarge, .valueTooLarge, .databaseNotFound, .invalidDatabaseName:
+                break // rejected before anything changed
+            default:
+                failure = error
+            }
+            throw error
+        }
     }
 
-    func sortPoolIfNeeded() {
-        if !poolSorted { pool.sort(by: >); poolSorted = true }
+    /// The dirty page `page` as a mutable page (it must be dirty).
+    @inline(__always)
+    func mutable(_ page: PageNumber) -> MutablePage { dirty.mutable(page) }
+}
+
+extension WriteState: PageReader {
+    /// A branch or leaf page, from the dirty pages or the snapshot.
+    @inline(__always)
+    func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
+        if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page) }
+        return try snapshot.mappedNode(page, checksum: checksum, kind: kind)
     }
+
+    @inline(__always)
+    func validatedPage(_ page: PageNumber) -> PageView {
+        if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page) }
+        return snapshot.mappedPage(page)
+    }
+
+    func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
+        if let d = dirty[first] {
+            return UnsafeRawBufferPointer(start: UnsafeRawPointer(d.buffer) + OverflowLayout.headerSize, count: length)
+        }
+        return try snapshot.mappedOverflowValue(first: first, checksum: checksum, length: length)
+    }
+}
+
+/// The home of a write transaction's `WriteState` in its `TransactionCore`.
+final class WriteStateBox {
+    var state: WriteState
+    init(_ state: consuming WriteState) { self.state = state }
 }

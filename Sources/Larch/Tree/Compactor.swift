@@ -116,7 +116,7 @@ struct Compactor {
     /// Copies the overflow run holding a `length`-byte value; returns its new first page and checksum.
     private mutating func copyRun(_ first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> (PageNumber, UInt32) {
         let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
-        let source = try core.mappedOverflowRun(first: first, length: length, checksum: checksum)
+        let source = try core.snapshot.mappedOverflowRun(first: first, length: length, checksum: checksum)
         let number = try nextPage(for: first, count: pages)
         let head = try destination.appendPage()
         head.copyMemory(from: source, byteCount: pageSize)
@@ -137,7 +137,7 @@ struct Compactor {
             throw .corruptPage(page: first.rawValue, reason: "\(count) page(s) from here lie outside the snapshot's \(limit) pages")
         }
         let base = core.mapping.page(first, pageSize: pageSize)
-        try core.verify(base, pages: count, first: first, checksum: checksum)
+        try core.snapshot.verify(base, pages: count, first: first, checksum: checksum)
         return base
     }
 

@@ -3,38 +3,36 @@
 /// Holds views into pages, which stay valid while the tree is unchanged. When a write transaction
 /// changes the tree, the cursor first copies its current key (`treeWillChange`) and re-seeks to it
 /// on its next move, so it stays correct across puts and deletes made through any path.
-final class CursorState {
+///
+/// A value: its moves are `mutating`, so Swift checks their exclusivity statically; `CursorState`
+/// holds it for the API's cursors.
+struct CursorPosition {
     let core: TransactionCore
     let tree: Int
-    @exclusivity(unchecked) private(set) var views: [PageView] = []
-    @exclusivity(unchecked) private(set) var indices: [Int] = []
-    @exclusivity(unchecked) private(set) var isPositioned = false
-    @exclusivity(unchecked) private var version: UInt64
-    @exclusivity(unchecked) private var savedKey: [UInt8] = []
-    @exclusivity(unchecked) private var needsReseek = false
+    private(set) var views: [PageView] = []
+    private(set) var indices: [Int] = []
+    private(set) var isPositioned = false
+    private var version: UInt64
+    private var savedKey: [UInt8] = []
+    private var needsReseek = false
 
     init(core: TransactionCore, tree: Int) {
         self.core = core
         self.tree = tree
-        self.version = core.trees[tree].version
+        self.version = core.treeVersion(tree)
         views.reserveCapacity(8)
         indices.reserveCapacity(8)
-        if let w = core.write { w.cursors[ObjectIdentifier(self)] = Unmanaged.passUnretained(self) }
-    }
-
-    deinit {
-        if let w = core.write { w.cursors.removeValue(forKey: ObjectIdentifier(self)) }
     }
 
     /// Called before `tree` changes: remember the key we are on.
-    func treeWillChange(_ changed: Int) {
+    mutating func treeWillChange(_ changed: Int) {
         guard changed == tree, isPositioned, !needsReseek, let k = try? currentKey() else { return }
         savedKey.removeAll(keepingCapacity: true)
         savedKey.append(contentsOf: k)
         needsReseek = true
     }
 
-    private func invalidate() {
+    private mutating func invalidate() {
         isPositioned = false
         needsReseek = false
     }
@@ -42,9 +40,9 @@ final class CursorState {
     /// Runs a move; if it fails part-way (a corrupt page), the cursor ends up unpositioned
     /// rather than half-moved.
     @inline(__always)
-    private func guarded<R>(_ move: () throws(LarchError) -> R) throws(LarchError) -> R {
+    private mutating func guarded<R>(_ move: (inout CursorPosition) throws(LarchError) -> R) throws(LarchError) -> R {
         do {
-            return try move()
+            return try move(&self)
         } catch {
             views.removeAll(keepingCapacity: true)
             indices.removeAll(keepingCapacity: true)
@@ -55,10 +53,12 @@ final class CursorState {
 
     // MARK: Positioning
 
-    private var depth: Int { core.trees[tree].root.depth }
+    /// The tree's depth when the cursor last started from its root (a change to the tree makes
+    /// the next move start from the root again).
+    private var depth = 0
 
     /// Descends from `level` (whose view and index are set) to the leaf, taking the first or last cell at each level.
-    private func descendEdge(from level: Int, first: Bool) throws(LarchError) {
+    private mutating func descendEdge(from level: Int, first: Bool) throws(LarchError) {
         var l = level
         while l < depth - 1 {
             let (child, checksum) = try views[l].child(indices[l])
@@ -69,12 +69,13 @@ final class CursorState {
         }
     }
 
-    private func startAtRoot() throws(LarchError) -> Bool {
+    private mutating func startAtRoot() throws(LarchError) -> Bool {
         views.removeAll(keepingCapacity: true)
         indices.removeAll(keepingCapacity: true)
-        version = core.trees[tree].version
+        version = core.treeVersion(tree)
         needsReseek = false
-        let root = core.trees[tree].root
+        let root = core.treeRoot(tree)
+        depth = root.depth
         guard !root.isEmpty else { isPositioned = false; return false }
         let v = try core.node(root.root, checksum: root.rootChecksum, kind: TransactionCore.kind(level: 0, depth: root.depth))
         views.append(v)
@@ -82,18 +83,18 @@ final class CursorState {
         return true
     }
 
-    func first() throws(LarchError) -> Bool { try guarded { () throws(LarchError) in try firstImpl() } }
+    mutating func first() throws(LarchError) -> Bool { try guarded { p throws(LarchError) in try p.firstImpl() } }
 
-    private func firstImpl() throws(LarchError) -> Bool {
+    private mutating func firstImpl() throws(LarchError) -> Bool {
         guard try startAtRoot() else { return false }
         try descendEdge(from: 0, first: true)
         isPositioned = true
         return true
     }
 
-    func last() throws(LarchError) -> Bool { try guarded { () throws(LarchError) in try lastImpl() } }
+    mutating func last() throws(LarchError) -> Bool { try guarded { p throws(LarchError) in try p.lastImpl() } }
 
-    private func lastImpl() throws(LarchError) -> Bool {
+    private mutating func lastImpl() throws(LarchError) -> Bool {
         guard try startAtRoot() else { return false }
         indices[0] = views[0].count - 1
         try descendEdge(from: 0, first: false)
@@ -102,11 +103,11 @@ final class CursorState {
     }
 
     /// Positions on the first key `≥ key`; returns whether there is one and whether it equals `key`.
-    func seek(_ key: UnsafeRawBufferPointer) throws(LarchError) -> (found: Bool, exact: Bool) {
-        try guarded { () throws(LarchError) in try seekImpl(key) }
+    mutating func seek(_ key: UnsafeRawBufferPointer) throws(LarchError) -> (found: Bool, exact: Bool) {
+        try guarded { p throws(LarchError) in try p.seekImpl(key) }
     }
 
-    private func seekImpl(_ key: UnsafeRawBufferPointer) throws(LarchError) -> (found: Bool, exact: Bool) {
+    private mutating func seekImpl(_ key: UnsafeRawBufferPointer) throws(LarchError) -> (found: Bool, exact: Bool) {
         guard try startAtRoot() else { return (false, false) }
         var l = 0
         while l < depth - 1 {
@@ -131,16 +132,16 @@ final class CursorState {
 
     /// Re-seeks after the tree changed. Returns whether the cursor now sits on an entry, and whether
     /// that entry is the one it was on (false: it was deleted, and the cursor is on its successor).
-    private func reseekIfNeeded() throws(LarchError) -> (positioned: Bool, same: Bool) {
+    private mutating func reseekIfNeeded() throws(LarchError) -> (positioned: Bool, same: Bool) {
         guard isPositioned else { return (false, false) }
-        guard needsReseek || version != core.trees[tree].version else { return (true, true) }
+        guard needsReseek || version != core.treeVersion(tree) else { return (true, true) }
         let key = savedKey
         let r = try withBytes(key) { k throws(LarchError) in try seek(k) }
         return (r.found, r.exact)
     }
 
     /// Moves one entry forward or back; false (and unpositioned) past either end.
-    private func step(forward: Bool) throws(LarchError) -> Bool {
+    private mutating func step(forward: Bool) throws(LarchError) -> Bool {
         var l = depth - 1
         while l >= 0 {
             let next = indices[l] + (forward ? 1 : -1)
@@ -154,18 +155,18 @@ final class CursorState {
         return true
     }
 
-    func next() throws(LarchError) -> Bool { try guarded { () throws(LarchError) in try nextImpl() } }
+    mutating func next() throws(LarchError) -> Bool { try guarded { p throws(LarchError) in try p.nextImpl() } }
 
-    private func nextImpl() throws(LarchError) -> Bool {
+    private mutating func nextImpl() throws(LarchError) -> Bool {
         let (positioned, same) = try reseekIfNeeded()
         guard positioned else { return false }
         if !same { return true }
         return try step(forward: true)
     }
 
-    func previous() throws(LarchError) -> Bool { try guarded { () throws(LarchError) in try previousImpl() } }
+    mutating func previous() throws(LarchError) -> Bool { try guarded { p throws(LarchError) in try p.previousImpl() } }
 
-    private func previousImpl() throws(LarchError) -> Bool {
+    private mutating func previousImpl() throws(LarchError) -> Bool {
         let wasPositioned = isPositioned
         let (positioned, _) = try reseekIfNeeded()
         if !positioned {
@@ -176,7 +177,7 @@ final class CursorState {
     }
 
     /// Positions for reverse iteration at the last key `≤ key` (or `< key` when `inclusive` is false).
-    func seekLast(atMost key: UnsafeRawBufferPointer, inclusive: Bool) throws(LarchError) -> Bool {
+    mutating func seekLast(atMost key: UnsafeRawBufferPointer, inclusive: Bool) throws(LarchError) -> Bool {
         let (found, exact) = try seek(key)
         if !found { return try last() }
         if exact && inclusive { return true }
@@ -185,7 +186,7 @@ final class CursorState {
 
     // MARK: Reading
 
-    private func ensureCurrent() throws(LarchError) {
+    private mutating func ensureCurrent() throws(LarchError) {
         let (positioned, _) = try reseekIfNeeded()
         guard positioned else { throw .corruptPage(page: 0, reason: "cursor is not positioned") }
     }
@@ -205,10 +206,44 @@ final class CursorState {
     var leafPosition: (PageView, Int) { (views[views.count - 1], indices[indices.count - 1]) }
 
     /// Moves within the current leaf (read-only fast paths).
-    func setLeafIndex(_ i: Int) { indices[indices.count - 1] = i }
+    mutating func setLeafIndex(_ i: Int) { indices[indices.count - 1] = i }
 
     /// Brings the cursor up to date; returns false when it is not on an entry.
-    func refresh() throws(LarchError) -> Bool {
+    mutating func refresh() throws(LarchError) -> Bool {
         try reseekIfNeeded().positioned
     }
+}
+
+/// A cursor's position, shared by the cursor handles of the API (`Cursor`, `Entries`, `forEach`)
+/// and, in a write transaction, registered so that changes to its tree can notify it. Each call is
+/// one run-time-checked access to `position`.
+final class CursorState {
+    var position: CursorPosition
+
+    init(core: TransactionCore, tree: Int) {
+        position = CursorPosition(core: core, tree: tree)
+        if core.isWrite { core.writeBox!.state.cursors[ObjectIdentifier(self)] = CursorReference(self) }
+    }
+
+    deinit {
+        if core.isWrite, core.writeBox != nil { core.writeBox!.state.cursors.removeValue(forKey: ObjectIdentifier(self)) }
+    }
+
+    var core: TransactionCore { position.core }
+    var tree: Int { position.tree }
+
+    func treeWillChange(_ changed: Int) { position.treeWillChange(changed) }
+    func first() throws(LarchError) -> Bool { try position.first() }
+    func last() throws(LarchError) -> Bool { try position.last() }
+    func next() throws(LarchError) -> Bool { try position.next() }
+    func previous() throws(LarchError) -> Bool { try position.previous() }
+    func seek(_ key: UnsafeRawBufferPointer) throws(LarchError) -> (found: Bool, exact: Bool) { try position.seek(key) }
+    func seekLast(atMost key: UnsafeRawBufferPointer, inclusive: Bool) throws(LarchError) -> Bool {
+        try position.seekLast(atMost: key, inclusive: inclusive)
+    }
+    func currentEntry() throws(LarchError) -> LeafEntry { try position.currentEntry() }
+    func currentKey() throws(LarchError) -> UnsafeRawBufferPointer { try position.currentKey() }
+    var leafPosition: (PageView, Int) { position.leafPosition }
+    func setLeafIndex(_ i: Int) { position.setLeafIndex(i) }
+    func refresh() throws(LarchError) -> Bool { try position.refresh() }
 }

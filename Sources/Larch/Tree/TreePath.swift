@@ -1,41 +1,62 @@
 /// The pages and cell indexes from a tree's root down to a leaf, as a modification walks them.
 /// After copy-on-write (`touchPath`) every page on it is dirty and may be changed in place.
 ///
-/// The levels live in one allocation that is kept across `reset()` (only `count` goes back to 0)
-/// and grows only for a tree deeper than any before, so walking a path neither allocates nor pays
-/// for the uniqueness checks an `Array` stored in a class needs on every write. Every access checks
-/// its level against `count`.
-final class TreePath {
-    private struct Level {
+/// Operations nest (a put may take a free-tree record, which deletes from the free tree): each
+/// operation works in its own frame (`beginOperation`/`endOperation`), stacked in one buffer, so a
+/// nested operation leaves the outer one's path intact. The buffer is kept for the whole write
+/// transaction and grows only for a tree deeper than any before, so walking a path neither
+/// allocates nor pays for an `Array`'s uniqueness checks. A noncopyable owner: its `deinit` frees
+/// the buffer. Every access checks its level against the frame's `count`.
+struct TreePath: ~Copyable {
+    struct Level {
         var page: PageNumber
         var index: Int
     }
 
-    @exclusivity(unchecked) private var levels: UnsafeMutablePointer<Level>
-    @exclusivity(unchecked) private var capacity: Int
-    /// Levels on the path: 0 is the root.
-    @exclusivity(unchecked) private(set) var count = 0
+    private var levels: UnsafeMutablePointer<Level>
+    private var capacity: Int
+    /// Where the current frame starts in `levels`.
+    private var base = 0
+    /// Levels on the current frame's path: 0 is the root.
+    private(set) var count = 0
+    /// The outer frames' starts and counts.
+    private var outer: [(base: Int, count: Int)] = []
 
     init() {
-        capacity = 16
+        capacity = 32
         levels = .allocate(capacity: capacity)
+        outer.reserveCapacity(4)
     }
 
     deinit { levels.deallocate() }
 
+    /// Starts a frame for an operation, above the frame of the one it is nested in.
     @inline(__always)
-    func reset() { count = 0 }
+    mutating func beginOperation() {
+        outer.append((base, count))
+        base += count
+        count = 0
+    }
+
+    /// Returns to the frame of the enclosing operation.
+    @inline(__always)
+    mutating func endOperation() {
+        (base, count) = outer.removeLast()
+    }
 
     @inline(__always)
-    func push(_ page: PageNumber, _ index: Int) {
-        if count == capacity { grow() }
-        (levels + count).initialize(to: Level(page: page, index: index))
+    mutating func reset() { count = 0 }
+
+    @inline(__always)
+    mutating func push(_ page: PageNumber, _ index: Int) {
+        if base + count == capacity { grow() }
+        (levels + base + count).initialize(to: Level(page: page, index: index))
         count += 1
     }
 
-    private func grow() {
+    private mutating func grow() {
         let bigger = UnsafeMutablePointer<Level>.allocate(capacity: capacity * 2)
-        bigger.moveInitialize(from: levels, count: count)
+        bigger.moveInitialize(from: levels, count: base + count)
         levels.deallocate()
         levels = bigger
         capacity *= 2
@@ -45,52 +66,40 @@ final class TreePath {
     @inline(__always)
     func page(_ level: Int) -> PageNumber {
         precondition(level >= 0 && level < count)
-        return levels[level].page
+        return levels[base + level].page
     }
 
     /// The cell index at `level`.
     @inline(__always)
     func index(_ level: Int) -> Int {
         precondition(level >= 0 && level < count)
-        return levels[level].index
+        return levels[base + level].index
     }
 
     @inline(__always)
-    func setPage(_ level: Int, _ page: PageNumber) {
+    mutating func setPage(_ level: Int, _ page: PageNumber) {
         precondition(level >= 0 && level < count)
-        levels[level].page = page
+        levels[base + level].page = page
     }
 
     @inline(__always)
-    func setIndex(_ level: Int, _ index: Int) {
+    mutating func setIndex(_ level: Int, _ index: Int) {
         precondition(level >= 0 && level < count)
-        levels[level].index = index
+        levels[base + level].index = index
     }
 
-    /// Makes this path a copy of `other`.
-    func copy(from other: TreePath) {
+    /// The current frame's levels, copied (for the put hint).
+    func copyLevels(into saved: inout [Level]) {
+        saved.removeAll(keepingCapacity: true)
+        for l in 0..<count { saved.append(levels[base + l]) }
+    }
+
+    /// Makes the current frame's path `saved`.
+    mutating func restore(_ saved: [Level]) {
         reset()
-        for l in 0..<other.count { push(other.levels[l].page, other.levels[l].index) }
+        for l in saved { push(l.page, l.index) }
     }
 
     /// The leaf at the bottom of the path.
     var leaf: PageNumber { page(count - 1) }
-}
-
-extension WriteState {
-    /// Lends a path object for one modification; `returnPath()` must follow (in a `defer`).
-    /// Operations nest (a put may take a free-tree record, which deletes from the free tree), so a
-    /// nested one gets the second path, and one nested deeper still a new path.
-    @inline(__always)
-    func lendPath() -> TreePath {
-        pathsInUse += 1
-        switch pathsInUse {
-        case 1: return operationPath
-        case 2: return nestedPath
-        default: return TreePath()
-        }
-    }
-
-    @inline(__always)
-    func returnPath() { pathsInUse -= 1 }
 }

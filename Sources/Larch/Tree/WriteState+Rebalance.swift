@@ -1,20 +1,20 @@
 /// Rebalancing after a delete: an underfull page (under a quarter full, or a branch with one child)
 /// merges with a sibling when both fit in one page, and otherwise borrows one cell from it.
 /// A root branch left with one child is replaced by that child; an empty root leaf empties the tree.
-extension TransactionCore {
-    func rebalance(_ w: WriteState, tree: Int, path: TreePath, level: Int) throws(LarchError) {
+extension WriteState {
+    mutating func rebalance(tree: Int, level: Int) throws(LarchError) {
         let depth = trees[tree].root.depth
         let isLeaf = level == depth - 1
         let pageNumber = path.page(level)
-        let page = mutable(w, pageNumber)
+        let page = mutable(pageNumber)
 
         if level == 0 {
             if isLeaf && page.count == 0 {
-                release(w, pageNumber, count: 1)
+                release(pageNumber, count: 1)
                 trees[tree].root = TreeRoot()
             } else if !isLeaf && page.count == 1 {
                 let (child, checksum) = try page.view.child(0)
-                release(w, pageNumber, count: 1)
+                release(pageNumber, count: 1)
                 trees[tree].root.root = child
                 trees[tree].root.rootChecksum = checksum
                 trees[tree].root.depth -= 1
@@ -26,7 +26,7 @@ extension TransactionCore {
         if page.usedBytes >= limits.underfullThreshold && page.count >= minCount { return }
 
         let parentNumber = path.page(level - 1)
-        let parent = mutable(w, parentNumber)
+        let parent = mutable(parentNumber)
         let pi = path.index(level - 1)
         guard parent.count >= 2 else { return }
         let siblingIsLeft = pi > 0
@@ -34,9 +34,9 @@ extension TransactionCore {
         let siblingOld = try parent.view.child(si).page
         // Validate the sibling before copying it (it may come from the map).
         _ = try node(siblingOld, checksum: try parent.view.child(si).checksum, kind: isLeaf ? .leaf : .branch)
-        let siblingNumber = try touch(w, siblingOld)
+        let siblingNumber = try touch(siblingOld)
         if siblingNumber != siblingOld { parent.setChild(si, page: siblingNumber, checksum: 0) }
-        let sibling = mutable(w, siblingNumber)
+        let sibling = mutable(siblingNumber)
 
         let (left, right) = siblingIsLeft ? (sibling, page) : (page, sibling)
         let rightNumber = siblingIsLeft ? pageNumber : siblingNumber
@@ -56,10 +56,10 @@ extension TransactionCore {
                     left.insertCell(at: left.count, copying: UnsafeRawPointer(right.base + right.slot(j)), size: right.cellSize(j, leaf: isLeaf))
                 }
             }
-            release(w, rightNumber, count: 1)
+            release(rightNumber, count: 1)
             parent.removeCell(at: rightIndex, leaf: false)
             if isLeaf { trees[tree].root.leafPages -= 1 } else { trees[tree].root.branchPages -= 1 }
-            try rebalance(w, tree: tree, path: path, level: level - 1)
+            try rebalance(tree: tree, level: level - 1)
             return
         }
 
@@ -99,18 +99,18 @@ extension TransactionCore {
                 MutablePage.writeBranchCell(at: c0, child: child, checksum: checksum, key: UnsafeRawBufferPointer(start: nil, count: 0))
             }
         }
-        try replaceSeparator(w, tree: tree, path: path, level: level - 1, index: rightIndex, key: newSeparator)
+        try replaceSeparator(tree: tree, level: level - 1, index: rightIndex, key: newSeparator)
     }
 
     /// Replaces the key of branch cell `index` on the page at `level`, splitting it if the new key does not fit.
-    func replaceSeparator(_ w: WriteState, tree: Int, path: TreePath, level: Int, index: Int, key: [UInt8]) throws(LarchError) {
-        let page = mutable(w, path.page(level))
+    mutating func replaceSeparator(tree: Int, level: Int, index: Int, key: [UInt8]) throws(LarchError) {
+        let page = mutable(path.page(level))
         let (child, checksum) = try page.view.child(index)
         page.removeCell(at: index, leaf: false)
         let size = BranchCell.size(keyLength: key.count)
         try withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { buf throws(LarchError) in
             key.withUnsafeBytes { MutablePage.writeBranchCell(at: buf.baseAddress!, child: child, checksum: checksum, key: $0) }
-            try insert(w, tree: tree, path: path, level: level, index: index, cell: UnsafeRawBufferPointer(buf))
+            try insert(tree: tree, level: level, index: index, cell: UnsafeRawBufferPointer(buf))
         }
     }
 }

@@ -15,39 +15,30 @@
 ///   are that record's own, and is then trimmed to the pages still unused (its key, the lowest page,
 ///   stays). No unused page is left out and none is listed that was used.
 /// The file grows only when no reusable page is left: its size is independent of history.
-extension TransactionCore {
-    /// The oldest snapshot that may still be read: the oldest reader's, this writer's own, or the
-    /// newest one whose meta is durable (with `noMetaSync`, the last commit's meta may not be).
-    func oldestSnapshot(_ w: WriteState) -> TransactionID {
-        if let o = w.oldestSnapshot { return o }
-        let o = env.oldestNeededSnapshot(current: meta.txnID)
-        w.oldestSnapshot = o
-        return o
-    }
-
+extension WriteState {
     /// Moves the pages of one reusable free-tree record into the pool, reading records ahead when
     /// none are at hand and the free tree is not being changed. Its deletion follows at once when
     /// the free tree is not being changed, else at the save loop's next step. Returns false when no
     /// reusable record is left (or none can be read now).
-    func claimFreeRecord(_ w: WriteState, wantPages: Int) throws(LarchError) -> Bool {
-        if w.claimable.isEmpty {
-            guard !w.freeTreeBusy, w.pendingDeletes.isEmpty else { return false }
-            try readAhead(w, wantPages: wantPages)
+    mutating func claimFreeRecord(wantPages: Int) throws(LarchError) -> Bool {
+        if claims.claimable.isEmpty {
+            guard !claims.busy, claims.pendingDeletes.isEmpty else { return false }
+            try readAhead(wantPages: wantPages)
         }
-        guard let record = w.claimable.popLast() else { return false }
-        for e in record.extents { w.pool.append(contentsOf: e.pages) }
-        w.poolSorted = false
-        w.pendingDeletes.append(record.key)
-        if !w.freeTreeBusy { try flushPendingDeletes(w) }
+        guard let record = claims.claimable.popLast() else { return false }
+        for e in record.extents { allocator.pool.append(contentsOf: e.pages) }
+        allocator.poolSorted = false
+        claims.pendingDeletes.append(record.key)
+        if !claims.busy { try flushPendingDeletes() }
         return true
     }
 
     /// Copies reusable records from the start of the free tree (its leftmost leaf) into `claimable`:
     /// enough for `wantPages` pages and the deletions that follow, at most 32 records.
-    private func readAhead(_ w: WriteState, wantPages: Int) throws(LarchError) {
+    private mutating func readAhead(wantPages: Int) throws(LarchError) {
         let root = trees[TreeIndex.free].root
         guard !root.isEmpty else { return }
-        let oldest = oldestSnapshot(w).rawValue
+        let oldest = allocator.reuseBound.rawValue
         var page = root.root
         var checksum = root.rootChecksum
         for _ in 0..<(root.depth - 1) {
@@ -56,7 +47,7 @@ extension TransactionCore {
         let leaf = try node(page, checksum: checksum, kind: .leaf)
         let target = wantPages + 2 * root.depth + 2
         // Records this transaction saved may list pages it added to the file.
-        let limit = w.nextPage
+        let limit = allocator.nextPage
         var read: [ClaimableRecord] = []
         var pages = 0
         var i = 0
@@ -79,15 +70,15 @@ extension TransactionCore {
             read.append(record)
             i += 1
         }
-        w.claimable = read.reversed()   // popLast yields the oldest
+        claims.claimable = read.reversed()   // popLast yields the oldest
     }
 
     /// Deletes the records whose pages were claimed. Deleting may allocate (copy-on-write of the
     /// free tree's pages), which may claim further records: their keys are deleted by this loop too.
-    func flushPendingDeletes(_ w: WriteState) throws(LarchError) {
-        w.freeTreeBusy = true
-        defer { w.freeTreeBusy = false }
-        while let key = w.pendingDeletes.popLast() {
+    mutating func flushPendingDeletes() throws(LarchError) {
+        claims.busy = true
+        defer { claims.busy = false }
+        while let key = claims.pendingDeletes.popLast() {
             let deleted = try withBytes(key) { k throws(LarchError) in try delete(tree: TreeIndex.free, key: k) }
             guard deleted else {
                 throw .corruptPage(page: trees[TreeIndex.free].root.root.rawValue, reason: "free-tree record vanished while being taken")
@@ -104,10 +95,10 @@ extension TransactionCore {
     /// Before a put of the save: pending deletions done, and the pool holding more than `pages`
     /// (claiming records while reusable ones exist), so that the put never grows the file while
     /// reusable pages are listed.
-    private func prepareSavePut(_ w: WriteState, pages: Int) throws(LarchError) {
-        try flushPendingDeletes(w)
-        while w.pool.count <= pages {
-            guard try claimFreeRecord(w, wantPages: pages + 1 - w.pool.count) else { break }
+    private mutating func prepareSavePut(pages: Int) throws(LarchError) {
+        try flushPendingDeletes()
+        while allocator.pool.count <= pages {
+            guard try claimFreeRecord(wantPages: pages + 1 - allocator.pool.count) else { break }
         }
     }
 
@@ -116,34 +107,34 @@ extension TransactionCore {
     /// Writing the tree changes it: copy-on-write frees more pages, splits take pages from the pool,
     /// claims add records to delete. The loop ends because each free-tree page is copied at most once
     /// per transaction, splits only add room, and records of unused pages draw from themselves.
-    func saveFreeTree(_ w: WriteState) throws(LarchError) {
+    mutating func saveFreeTree() throws(LarchError) {
         let maxExtents = FreeRecord.maxExtents(limits)
         var savedFreed = 0
         var pathCopied = false
         while true {
-            if !w.pendingDeletes.isEmpty {
-                try flushPendingDeletes(w)
-            } else if !pathCopied && !w.freed.isEmpty {
+            if !claims.pendingDeletes.isEmpty {
+                try flushPendingDeletes()
+            } else if !pathCopied && !allocator.freed.isEmpty {
                 // Copy the path where this transaction's records go first, so that the pages that
                 // copy frees join the first record rather than needing a record of their own.
                 pathCopied = true
-                try prepareSavePut(w, pages: saveReserve())
-                try copyPath(w, toKey: FreeRecord.key(txn: w.txnID.rawValue, firstPage: 0))
-            } else if savedFreed < w.freed.count {
-                let end = w.freed.count
-                let batch = w.freed[savedFreed..<end].sorted()
+                try prepareSavePut(pages: saveReserve())
+                try copyPath(toKey: FreeRecord.key(txn: txnID.rawValue, firstPage: 0))
+            } else if savedFreed < allocator.freed.count {
+                let end = allocator.freed.count
+                let batch = allocator.freed[savedFreed..<end].sorted()
                 savedFreed = end
                 let extents = FreeRecord.extents(ofSorted: batch)
                 var i = 0
                 while i < extents.count {
-                    try prepareSavePut(w, pages: saveReserve())
-                    try putFreeRecord(w, txn: w.txnID.rawValue, extents: extents[i..<min(i + maxExtents, extents.count)])
+                    try prepareSavePut(pages: saveReserve())
+                    try putFreeRecord(txn: txnID.rawValue, extents: extents[i..<min(i + maxExtents, extents.count)])
                     i += maxExtents
                 }
-            } else if !w.pool.isEmpty {
+            } else if !allocator.pool.isEmpty {
                 // Records at hand, so that the put of a small record can claim pages.
-                if w.claimable.isEmpty { try readAhead(w, wantPages: saveReserve()) }
-                try saveUnusedPages(w, maxExtents: maxExtents)
+                if claims.claimable.isEmpty { try readAhead(wantPages: saveReserve()) }
+                try saveUnusedPages(maxExtents: maxExtents)
             } else {
                 break
             }
@@ -160,24 +151,24 @@ extension TransactionCore {
     /// the pool first, and its put draws from the pages below it, from records read ahead, or, when
     /// no reusable page is left, from the end of the file (a record of one page in an empty free tree
     /// cannot be stored in its own page).
-    private func saveUnusedPages(_ w: WriteState, maxExtents: Int) throws(LarchError) {
-        w.sortPoolIfNeeded()
-        let extents = FreeRecord.extents(ofSorted: w.pool.reversed()).suffix(maxExtents)
+    private mutating func saveUnusedPages(maxExtents: Int) throws(LarchError) {
+        allocator.sortPoolIfNeeded()
+        let extents = FreeRecord.extents(ofSorted: allocator.pool.reversed()).suffix(maxExtents)
         let recordPages = extents.reduce(0) { $0 + $1.count }
         let reserve = saveReserve()
         guard recordPages > reserve else {
-            w.pool.removeFirst(recordPages)   // the pool is descending: the record's pages come first
-            try putFreeRecord(w, txn: 0, extents: extents)
+            allocator.pool.removeFirst(recordPages)   // the pool is descending: the record's pages come first
+            try putFreeRecord(txn: 0, extents: extents)
             return
         }
-        let listed = Array(w.pool[0..<recordPages])
+        let listed = Array(allocator.pool[0..<recordPages])
         do {
-            w.allocateFromTop = true
-            defer { w.allocateFromTop = false }
-            try putFreeRecord(w, txn: 0, extents: extents)
+            allocator.allocateFromTop = true
+            defer { allocator.allocateFromTop = false }
+            try putFreeRecord(txn: 0, extents: extents)
         }
         // The put's allocations changed the pool.
-        let inPool = Set(w.pool)
+        let inPool = Set(allocator.pool)
         let unused = listed.reversed().filter { inPool.contains($0) }
         precondition(recordPages - unused.count <= reserve, "a free-tree put allocated more than \(reserve) pages")
         guard unused[0] == extents.first!.first else {
@@ -186,33 +177,33 @@ extension TransactionCore {
                                reason: "free page \(extents.first!.first) is listed twice in the free tree")
         }
         if unused.count < recordPages {
-            let pageCount = w.nextPage
-            let poolCount = w.pool.count
-            try putFreeRecord(w, txn: 0, extents: FreeRecord.extents(ofSorted: unused)[...], overwrite: true)
+            let pageCount = allocator.nextPage
+            let poolCount = allocator.pool.count
+            try putFreeRecord(txn: 0, extents: FreeRecord.extents(ofSorted: unused)[...], overwrite: true)
             // A shorter value, in a leaf the put just copied, allocates nothing.
-            precondition(w.nextPage == pageCount && w.pool.count == poolCount, "trimming a free-tree record allocated a page")
+            precondition(allocator.nextPage == pageCount && allocator.pool.count == poolCount, "trimming a free-tree record allocated a page")
         }
         let unusedSet = Set(unused)
-        w.pool.removeAll { unusedSet.contains($0) }
+        allocator.pool.removeAll { unusedSet.contains($0) }
     }
 
     /// Copies (makes dirty) every page on the free tree's path to `key`, as a put there would.
-    private func copyPath(_ w: WriteState, toKey key: [UInt8]) throws(LarchError) {
+    private mutating func copyPath(toKey key: [UInt8]) throws(LarchError) {
         guard !trees[TreeIndex.free].root.isEmpty else { return }
-        w.freeTreeBusy = true
-        defer { w.freeTreeBusy = false }
-        let path = w.lendPath()
-        defer { w.returnPath() }
-        _ = try withBytes(key) { k throws(LarchError) in try descend(tree: TreeIndex.free, key: k, path: path) }
-        beginChange(w, tree: TreeIndex.free)
-        try touchPath(w, tree: TreeIndex.free, path: path)
+        claims.busy = true
+        defer { claims.busy = false }
+        path.beginOperation()
+        defer { path.endOperation() }
+        _ = try withBytes(key) { k throws(LarchError) in try descend(tree: TreeIndex.free, key: k) }
+        beginChange(tree: TreeIndex.free)
+        try touchPath(tree: TreeIndex.free)
     }
 
-    private func putFreeRecord(_ w: WriteState, txn: UInt64, extents: ArraySlice<PageExtent>, overwrite: Bool = false) throws(LarchError) {
+    private mutating func putFreeRecord(txn: UInt64, extents: ArraySlice<PageExtent>, overwrite: Bool = false) throws(LarchError) {
         let key = FreeRecord.key(txn: txn, firstPage: extents.first!.first.rawValue)
         let value = FreeRecord.encode(extents)
-        w.freeTreeBusy = true
-        defer { w.freeTreeBusy = false }
+        claims.busy = true
+        defer { claims.busy = false }
         try withBytes(key) { k throws(LarchError) in
             try withBytes(value) { v throws(LarchError) in try put(tree: TreeIndex.free, key: k, value: v, overwrite: overwrite) }
         }
@@ -228,11 +219,4 @@ extension Environment {
         if let r = readers.oldestSnapshot(), r < o { o = r }
         return o
     }
-}
-
-/// A free-tree record copied out of the tree, whose pages a writer may claim.
-struct ClaimableRecord {
-    var key: [UInt8]
-    var extents: [PageExtent] = []
-    var pages = 0
 }

@@ -1,11 +1,11 @@
 /// Page splits: when a cell does not fit, the page's cells plus the new one are divided between
 /// the page and a new right sibling, and a separator goes up to the parent (which may split too).
-extension TransactionCore {
-    func split(_ w: WriteState, tree: Int, path: TreePath, level: Int, index: Int, cell: UnsafeRawBufferPointer) throws(LarchError) {
+extension WriteState {
+    mutating func split(tree: Int, level: Int, index: Int, cell: UnsafeRawBufferPointer) throws(LarchError) {
         let depth = trees[tree].root.depth
         let isLeaf = level == depth - 1
         let leftNumber = path.page(level)
-        let old = mutable(w, leftNumber)
+        let old = mutable(leftNumber)
         let n = old.count
         let usable = limits.usable
 
@@ -20,7 +20,7 @@ extension TransactionCore {
         // Choose k, the number of entries kept on the left. Appending past the last key of the
         // rightmost leaf (sequential inserts) leaves the left page as it is, full, and starts the
         // right page with the new cell alone, which always fits an empty page.
-        let appending = isLeaf && index == n && n > 0 && isRightmost(w, path: path, below: level)
+        let appending = isLeaf && index == n && n > 0 && isRightmost(below: level)
         let k: Int = appending ? n : try withUnsafeTemporaryAllocation(of: Int.self, capacity: n + 2) { prefix throws(LarchError) -> Int in
             prefix[0] = 0
             for j in 0...n { prefix[j + 1] = prefix[j] + entry(j).1 + PageLayout.slotSize }
@@ -49,7 +49,7 @@ extension TransactionCore {
         }
 
         // The new right page first: if allocation fails, nothing has changed yet.
-        let (rightNumber, right) = try newPage(w, kind: isLeaf ? .leaf : .branch)
+        let (rightNumber, right) = try newPage(kind: isLeaf ? .leaf : .branch)
         var separator: [UInt8]
         if isLeaf {
             for j in k...n { let (p, s) = entry(j); right.insertCell(at: right.count, copying: p, size: s) }
@@ -70,13 +70,13 @@ extension TransactionCore {
             separator = try shortestSeparator(after: old.view.leafKey(n - 1), upTo: right.view.leafKey(0))
         } else {
             // The left half is rebuilt in the scratch page, then copied over the old page.
-            let scratch = MutablePage(base: w.scratch, pageSize: pageSize)
+            let scratch = MutablePage(base: dirty.scratch, pageSize: pageSize)
             scratch.initialize(kind: isLeaf ? .leaf : .branch, number: leftNumber)
             for j in 0..<k { let (p, s) = entry(j); scratch.insertCell(at: scratch.count, copying: p, size: s) }
             if isLeaf {
                 separator = try shortestSeparator(after: scratch.view.leafKey(k - 1), upTo: right.view.leafKey(0))
             }
-            old.base.copyMemory(from: w.scratch, byteCount: pageSize)
+            old.base.copyMemory(from: dirty.scratch, byteCount: pageSize)
         }
         if isLeaf { trees[tree].root.leafPages += 1 } else { trees[tree].root.branchPages += 1 }
 
@@ -88,7 +88,7 @@ extension TransactionCore {
             }
             let parentCell = UnsafeRawBufferPointer(buf)
             if level == 0 {
-                let (rootNumber, root) = try newPage(w, kind: .branch)
+                let (rootNumber, root) = try newPage(kind: .branch)
                 let c0 = root.insertCell(at: 0, size: BranchCell.headerSize)
                 MutablePage.writeBranchCell(at: c0, child: leftNumber, checksum: 0, key: UnsafeRawBufferPointer(start: nil, count: 0))
                 root.insertCell(at: 1, copying: parentCell.baseAddress!, size: parentCell.count)
@@ -96,14 +96,14 @@ extension TransactionCore {
                 trees[tree].root.depth += 1
                 trees[tree].root.branchPages += 1
             } else {
-                try insert(w, tree: tree, path: path, level: level - 1, index: path.index(level - 1) + 1, cell: parentCell)
+                try insert(tree: tree, level: level - 1, index: path.index(level - 1) + 1, cell: parentCell)
             }
         }
     }
 
     /// Whether every page above `level` on the path is entered through its last cell.
-    func isRightmost(_ w: WriteState, path: TreePath, below level: Int) -> Bool {
-        for l in 0..<level where path.index(l) != mutable(w, path.page(l)).count - 1 { return false }
+    mutating func isRightmost(below level: Int) -> Bool {
+        for l in 0..<level where path.index(l) != mutable(path.page(l)).count - 1 { return false }
         return true
     }
 

@@ -1,0 +1,98 @@
+/// One committed state of the file as a transaction reads it: its meta page, the memory map that
+/// covers it, and checked access to its pages. An immutable value: read transactions, the
+/// checker, the compacting copy and a write transaction (beneath its dirty pages) share it.
+struct Snapshot {
+    let meta: MetaPage
+    let mapping: Mapping
+    let pageSize: Int
+    let limits: PageLimits
+    let verifyChecksums: Bool
+    /// Pages of the snapshot that may be read from the map: below its page count, and inside the
+    /// mapping (a snapshot is only ever published with a map that covers it; this bound holds even
+    /// if that were broken).
+    let readablePages: UInt64
+
+    init(meta: MetaPage, mapping: Mapping, verifyChecksums: Bool) {
+        self.meta = meta
+        self.mapping = mapping
+        self.pageSize = meta.pageSize
+        self.limits = PageLimits(pageSize: meta.pageSize)
+        self.verifyChecksums = verifyChecksums
+        self.readablePages = min(meta.pageCount, UInt64(mapping.sizeBytes / meta.pageSize))
+    }
+
+    /// The trees every transaction starts with: the meta's main tree, catalog and free tree.
+    var initialTrees: [TreeSlot] {
+        var t = [TreeSlot](repeating: TreeSlot(), count: TreeIndex.firstNamed)
+        t[TreeIndex.main] = TreeSlot(root: meta.main, status: .present)
+        t[TreeIndex.catalog] = TreeSlot(root: meta.catalog, status: .present)
+        t[TreeIndex.free] = TreeSlot(root: meta.free, status: .present)
+        return t
+    }
+
+    /// A branch or leaf page from the map: bounds-checked, header-validated and, with
+    /// `verifyChecksums`, checked against `checksum`.
+    @inline(__always)
+    func mappedNode(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
+        guard page.rawValue >= 2, page.rawValue < readablePages else {
+            throw .corruptPage(page: page.rawValue, reason: "page number is outside the file's \(meta.pageCount) pages")
+        }
+        let base = mapping.page(page, pageSize: pageSize)
+        if verifyChecksums { try verify(base, pages: 1, first: page, checksum: checksum) }
+        let v = PageView(base: base, pageSize: pageSize, number: page)
+        try v.validateNode(kind: kind)
+        return v
+    }
+
+    /// A map page an operation already validated with `mappedNode`.
+    @inline(__always)
+    func mappedPage(_ page: PageNumber) -> PageView {
+        PageView(base: mapping.page(page, pageSize: pageSize), pageSize: pageSize, number: page)
+    }
+
+    func verify(_ base: UnsafeRawPointer, pages: Int, first: PageNumber, checksum: UInt32) throws(LarchError) {
+        let found = CRC32C.checksum(base, count: pages * pageSize)
+        guard found == checksum else { throw .checksumMismatch(page: first.rawValue, expected: checksum, found: found) }
+    }
+
+    /// The first page, in the map, of the overflow run holding a `length`-byte value: the run lies
+    /// in the snapshot, its header names its first page and page count, and, when `checksum` is
+    /// given, its bytes match it. The one validation of a run, shared by reads, the checker and the
+    /// compacting copy.
+    func mappedOverflowRun(first: PageNumber, length: Int, checksum: UInt32?) throws(LarchError) -> UnsafeRawPointer {
+        let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
+        guard first.rawValue >= 2, first.rawValue <= readablePages, UInt64(pages) <= readablePages - first.rawValue else {
+            throw .corruptPage(page: first.rawValue, reason: "overflow run of \(pages) pages lies outside the file's \(meta.pageCount) pages")
+        }
+        let base = mapping.page(first, pageSize: pageSize)
+        if let checksum { try verify(base, pages: pages, first: first, checksum: checksum) }
+        guard base.load(fromByteOffset: PageLayout.kindOffset, as: UInt8.self) == PageKind.overflow.rawValue,
+              base.u64(at: PageLayout.pageNumberOffset) == first.rawValue,
+              Int(base.u32(at: PageLayout.runPagesOffset)) == pages else {
+            throw .corruptPage(page: first.rawValue, reason: "not the first page of a \(pages)-page overflow run")
+        }
+        return base
+    }
+
+    /// The bytes of an overflow value in the map.
+    func mappedOverflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
+        let base = try mappedOverflowRun(first: first, length: length, checksum: verifyChecksums ? checksum : nil)
+        return UnsafeRawBufferPointer(start: base + OverflowLayout.headerSize, count: length)
+    }
+}
+
+extension Snapshot: PageReader {
+    var snapshot: Snapshot { self }
+
+    @inline(__always)
+    func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
+        try mappedNode(page, checksum: checksum, kind: kind)
+    }
+
+    @inline(__always)
+    func validatedPage(_ page: PageNumber) -> PageView { mappedPage(page) }
+
+    func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
+        try mappedOverflowValue(first: first, checksum: checksum, length: length)
+    }
+}

@@ -1,0 +1,64 @@
+/// Page allocation, release and copy-on-write for write transactions.
+extension WriteState {
+    /// Allocates `count` contiguous pages: from the pool, then from free-tree records no reader
+    /// needs, then — only when no reusable record is left — from the end of the file. Throws
+    /// `mapFull` when the file would exceed its limit.
+    mutating func allocate(pages count: Int = 1) throws(LarchError) -> PageNumber {
+        while true {
+            if let p = allocator.takeFromPool(count: count) { return p }
+            if try !claimFreeRecord(wantPages: count) { break }
+        }
+        return try allocator.extendFile(count: count)
+    }
+
+    /// Allocates a page and a buffer for it, registered as dirty.
+    mutating func newPage(kind: PageKind) throws(LarchError) -> (PageNumber, MutablePage) {
+        let p = try allocate()
+        let m = MutablePage(base: dirty.add(p), pageSize: pageSize)
+        m.initialize(kind: kind, number: p)
+        return (p, m)
+    }
+
+    /// Copy-on-write: a dirty page with the content of `page`, which is `page` itself when it is
+    /// already dirty. The old page is released.
+    mutating func touch(_ page: PageNumber) throws(LarchError) -> PageNumber {
+        if dirty[page] != nil { return page }
+        let p = try allocate()
+        let buf = dirty.add(p)
+        buf.copyMemory(from: snapshot.mapping.page(page, pageSize: pageSize), byteCount: pageSize)
+        MutablePage(base: buf, pageSize: pageSize).setPageNumber(p)
+        release(page, count: 1)
+        return p
+    }
+
+    /// Stops using `count` pages starting at `page`: dirty ones return to the pool at once, the
+    /// others are recorded as freed by this transaction.
+    mutating func release(_ page: PageNumber, count: Int) {
+        if dirty.drop(page) {
+            allocator.addToPool(PageExtent(first: page, count: count))
+        } else {
+            allocator.addFreed(PageExtent(first: page, count: count))
+        }
+    }
+
+    /// Writes `value` to a new overflow run and returns its first page and checksum.
+    mutating func writeOverflow(value: UnsafeRawBufferPointer) throws(LarchError) -> (PageNumber, UInt32) {
+        let pages = OverflowLayout.pageCount(valueLength: value.count, pageSize: pageSize)
+        let first = try allocate(pages: pages)
+        let buf = dirty.add(first, pages: pages)
+        let total = pages * pageSize
+        buf.initializeMemory(as: UInt8.self, repeating: 0, count: PageLayout.headerSize)
+        buf.storeBytes(of: PageKind.overflow.rawValue, toByteOffset: PageLayout.kindOffset, as: UInt8.self)
+        buf.setU32(UInt32(pages), at: PageLayout.runPagesOffset)
+        buf.setU64(first.rawValue, at: PageLayout.pageNumberOffset)
+        // The run's checksum is taken as it is filled, so the value is read once.
+        var crc = CRC32C.checksum(UnsafeRawPointer(buf), count: OverflowLayout.headerSize)
+        if value.count > 0 {
+            crc = CRC32C.copy(continuing: crc, to: buf + OverflowLayout.headerSize, from: value.baseAddress!, count: value.count)
+        }
+        let used = OverflowLayout.headerSize + value.count
+        (buf + used).initializeMemory(as: UInt8.self, repeating: 0, count: total - used)
+        crc = CRC32C.checksum(continuing: crc, UnsafeRawPointer(buf + used), count: total - used)
+        return (first, crc)
+    }
+}
