@@ -7,13 +7,16 @@ struct DirtyPage {
 }
 
 /// A write transaction's dirty pages: the table of their buffers, and a scratch page for
-/// rebuilding pages during splits. A noncopyable owner: when the transaction ends, `deinit` gives
-/// every buffer back to the environment's pool.
+/// rebuilding pages during splits. A noncopyable owner of its buffers: `giveBack()` returns them
+/// to the environment's pool when the transaction ends (under the writer lock, which guards the
+/// pool), and `deinit` frees any it still holds.
 struct DirtyPages: ~Copyable {
     private(set) var table = DirtyTable(capacity: 32)   // a one-put commit touches a handful of pages
     let buffers: PageBufferPool
     let scratch: UnsafeMutableRawPointer
     let pageSize: Int
+    /// Set by `giveBack()`: the buffers belong to the pool again.
+    private(set) var isGivenBack = false
 
     init(buffers: PageBufferPool) {
         self.buffers = buffers
@@ -22,8 +25,18 @@ struct DirtyPages: ~Copyable {
     }
 
     deinit {
+        guard !isGivenBack else { return }
+        table.forEach { _, d in d.buffer.deallocate() }
+        scratch.deallocate()
+    }
+
+    /// Returns every buffer to the pool; the table is empty afterwards.
+    mutating func giveBack() {
+        guard !isGivenBack else { return }
         table.forEach { _, d in buffers.give(d.buffer, pages: d.pageCount) }
+        table.removeAll()
         buffers.give(scratch, pages: 1)
+        isGivenBack = true
     }
 
     @inline(__always)

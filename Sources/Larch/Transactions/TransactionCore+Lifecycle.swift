@@ -25,7 +25,7 @@ extension TransactionCore {
             readerSlot = nil
         }
         if isWrite {
-            writeBox = nil   // its dirty pages give their buffers back, under the writer lock
+            writeBox!.state.finish()   // its buffers go back to the pool, under the writer lock
             env.writerLock.unlock()
         }
     }

@@ -56,6 +56,13 @@ struct WriteState: ~Copyable {
     /// The dirty page `page` as a mutable page (it must be dirty).
     @inline(__always)
     func mutable(_ page: PageNumber) -> MutablePage { dirty.mutable(page) }
+
+    /// Ends the transaction's use of its buffers (at commit or abort); it cannot change afterwards.
+    mutating func finish() {
+        hint = PutHint()   // points into a buffer
+        dirty.giveBack()
+        if failure == nil { failure = .transactionEnded }
+    }
 }
 
 extension WriteState: PageReader {

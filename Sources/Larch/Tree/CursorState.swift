@@ -226,7 +226,7 @@ final class CursorState {
     }
 
     deinit {
-        if core.isWrite, core.writeBox != nil { core.writeBox!.state.cursors.removeValue(forKey: ObjectIdentifier(self)) }
+        if core.isWrite { core.writeBox!.state.cursors.removeValue(forKey: ObjectIdentifier(self)) }
     }
 
     var core: TransactionCore { position.core }
