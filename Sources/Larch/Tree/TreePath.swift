@@ -19,7 +19,10 @@ struct TreePath: ~Copyable {
     private var base = 0
     /// Levels on the current frame's path: 0 is the root.
     private(set) var count = 0
-    /// The outer frames' starts and counts.
+    /// Operations under way: 1 for a top-level one, more while one is nested in another.
+    private var nesting = 0
+    /// The frames of the operations the current one is nested in (empty at the top level, so
+    /// that a top-level operation does not touch the array).
     private var outer: [(base: Int, count: Int)] = []
 
     init() {
@@ -33,15 +36,19 @@ struct TreePath: ~Copyable {
     /// Starts a frame for an operation, above the frame of the one it is nested in.
     @inline(__always)
     mutating func beginOperation() {
-        outer.append((base, count))
-        base += count
+        if nesting > 0 {
+            outer.append((base, count))
+            base += count
+        }
         count = 0
+        nesting += 1
     }
 
     /// Returns to the frame of the enclosing operation.
     @inline(__always)
     mutating func endOperation() {
-        (base, count) = outer.removeLast()
+        nesting -= 1
+        if nesting > 0 { (base, count) = outer.removeLast() }
     }
 
     @inline(__always)
