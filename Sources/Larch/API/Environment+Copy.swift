@@ -31,7 +31,6 @@ extension Transaction {
             let meta: MetaPage
             if compact {
                 var compactor = Compactor(core: snapshot, destination: destination)
-                defer { compactor.release() }
                 meta = try compactor.run()
             } else {
                 let source = snapshot.meta

@@ -89,14 +89,8 @@ public final class Environment: Sendable {
 
     /// Writes the two meta pages of an empty database.
     private static func initialize(_ file: any StorageDevice, pageSize: Int, durability: Durability) throws(LarchError) {
-        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * pageSize, alignment: 4096)
-        defer { buf.deallocate() }
-        buf.initializeMemory(as: UInt8.self, repeating: 0)
-        for slot in 0..<2 {
-            MetaPage(pageSize: pageSize, txnID: TransactionID(UInt64(slot)), pageCount: 2, main: .empty, catalog: .empty, free: .empty)
-                .encode(to: buf.baseAddress! + slot * pageSize)
-        }
-        try file.write(UnsafeRawBufferPointer(buf), at: 0)
+        let pages = MetaPage.initialPages(pageSize: pageSize)
+        try withBytes(pages) { b throws(LarchError) in try file.write(b, at: 0) }
         if durability != .noSync { try file.sync() }
     }
 
@@ -124,11 +118,10 @@ public final class Environment: Sendable {
     /// names, and fit the file.
     static func readMetaSlots(_ file: any StorageDevice, fileSize: Int) throws(LarchError)
         -> (Result<MetaPage, MetaPage.DecodeFailure>, Result<MetaPage, MetaPage.DecodeFailure>) {
-        let probe = UnsafeMutableRawBufferPointer.allocate(byteCount: MetaPage.encodedSize, alignment: 8)
-        defer { probe.deallocate() }
+        var probe = [UInt8](repeating: 0, count: MetaPage.encodedSize)
         func decode(at offset: Int) throws(LarchError) -> Result<MetaPage, MetaPage.DecodeFailure> {
-            try file.read(into: probe, at: offset)
-            return MetaPage.decode(UnsafeRawPointer(probe.baseAddress!))
+            try probe.withUnsafeMutableBytes { b in Result { () throws(LarchError) in try file.read(into: b, at: offset) } }.get()
+            return MetaPage.decode(probe)
         }
         func checked(_ r: Result<MetaPage, MetaPage.DecodeFailure>, slot: Int) -> Result<MetaPage, MetaPage.DecodeFailure> {
             guard case .success(let m) = r else { return r }

@@ -10,7 +10,6 @@ public enum Durability: Sendable, Equatable {
     case noSync
 }
 
-/// Settings for opening an `Environment`.
 /// How much a commit checks of its own work before its meta is written.
 package enum StrictChecks: Sendable {
     /// Nothing (release builds).
@@ -21,6 +20,7 @@ package enum StrictChecks: Sendable {
     case full
 }
 
+/// Settings for opening an `Environment`.
 public struct Options: Sendable {
     /// Page size for a new file: a power of two from 4,096 to 65,536. An existing file keeps its own.
     public var pageSize: Int = 4096

@@ -74,9 +74,9 @@ struct Checker {
             guard key.count == FreeRecord.keySize else { checker.problem(page, "free-tree key of \(key.count) bytes"); return }
             let t = FreeRecord.transaction(ofKey: key)
             if t > txn || t == 1 { checker.problem(page, "free-tree record of transaction \(t) (snapshot \(txn))") }
-            let keyPage = UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-            if value.count >= FreeRecord.extentSize && keyPage != value.baseAddress!.u64(at: 0) {
-                checker.problem(page, "free-tree key names page \(keyPage) but its first extent starts at \(value.baseAddress!.u64(at: 0))")
+            let keyPage = FreeRecord.firstPage(ofKey: key)
+            if value.count >= FreeRecord.extentSize && keyPage != FreeRecord.firstExtentPage(ofValue: value) {
+                checker.problem(page, "free-tree key names page \(keyPage) but its first extent starts at \(FreeRecord.firstExtentPage(ofValue: value))")
             }
             do throws(LarchError) {
                 try FreeRecord.forEachExtent(value, page: PageNumber(page)) { e throws(LarchError) in

@@ -60,6 +60,30 @@ struct MetaPage: Equatable, Sendable {
         self.free = free
     }
 
+    /// The first two pages of a new, empty database: the metas of transactions 0 and 1.
+    static func initialPages(pageSize: Int) -> [UInt8] {
+        var pages = [UInt8](repeating: 0, count: 2 * pageSize)
+        pages.withUnsafeMutableBytes { b in
+            for slot in 0..<2 {
+                MetaPage(pageSize: pageSize, txnID: TransactionID(UInt64(slot)), pageCount: 2, main: .empty, catalog: .empty, free: .empty)
+                    .encode(to: b.baseAddress! + slot * pageSize)
+            }
+        }
+        return pages
+    }
+
+    /// Decodes the meta at the start of `bytes` (at least `encodedSize` of them).
+    static func decode(_ bytes: [UInt8]) -> Result<MetaPage, DecodeFailure> {
+        precondition(bytes.count >= encodedSize)
+        return bytes.withUnsafeBytes { decode($0.baseAddress!) }
+    }
+
+    /// Writes this meta as the page at `page` (`pageSize` bytes): the meta, then zeros.
+    func encodePage(at page: UnsafeMutableRawPointer, pageSize: Int) {
+        page.initializeMemory(as: UInt8.self, repeating: 0, count: pageSize)
+        encode(to: page)
+    }
+
     /// Decodes and validates the meta at `p` (at least `encodedSize` readable bytes).
     static func decode(_ p: UnsafeRawPointer) -> Result<MetaPage, DecodeFailure> {
         for i in 0..<8 where p.load(fromByteOffset: i, as: UInt8.self) != magic[i] {

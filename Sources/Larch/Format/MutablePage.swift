@@ -113,6 +113,27 @@ struct MutablePage {
         p.setU32(checksum, at: 8)
     }
 
+    /// The bytes of cell `i` (its size depends on the page's kind: `cellSize`).
+    @inline(__always)
+    func cell(_ i: Int) -> UnsafeRawPointer { UnsafeRawPointer(base + slot(i)) }
+
+    /// The child page and recorded checksum of branch cell `i` (a trusted dirty page).
+    @inline(__always)
+    func childReference(_ i: Int) -> (page: PageNumber, checksum: UInt32) {
+        let p = cell(i)
+        return (PageNumber(p.u64(at: 0)), p.u32(at: 8))
+    }
+
+    /// Makes this page a copy of the page at `source`.
+    func copyPage(from source: UnsafeRawPointer) { base.copyMemory(from: source, byteCount: pageSize) }
+
+    /// Moves cell `i` of this page to index `j` of `other`.
+    func moveCell(_ i: Int, to other: MutablePage, at j: Int, leaf: Bool) {
+        let size = cellSize(i, leaf: leaf)
+        other.insertCell(at: j, copying: cell(i), size: size)
+        removeCell(at: i, leaf: leaf)
+    }
+
     /// Sets only the recorded checksum of branch cell `i`.
     func setChildChecksum(_ i: Int, _ checksum: UInt32) { (base + slot(i)).setU32(checksum, at: 8) }
 

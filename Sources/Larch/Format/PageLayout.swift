@@ -84,6 +84,20 @@ enum BranchCell {
     static let headerSize = 16
     @inline(__always)
     static func size(keyLength: Int) -> Int { headerSize + keyLength }
+
+    /// The key length of the branch cell at `p`.
+    @inline(__always)
+    static func keyLength(at p: UnsafeRawPointer) -> Int { Int(p.u16(at: 12)) }
+
+    /// The child page and recorded checksum of the branch cell at `p`.
+    @inline(__always)
+    static func child(at p: UnsafeRawPointer) -> (page: PageNumber, checksum: UInt32) { (PageNumber(p.u64(at: 0)), p.u32(at: 8)) }
+
+    /// The key bytes of the branch cell at `p`.
+    @inline(__always)
+    static func key(at p: UnsafeRawPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: p + headerSize, count: keyLength(at: p))
+    }
 }
 
 /// The header at the start of an overflow run; the value bytes follow it and run on through the

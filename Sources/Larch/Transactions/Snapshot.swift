@@ -68,9 +68,7 @@ final class Snapshot: Sendable {
         }
         let base = mapping.page(first, pageSize: pageSize)
         if let checksum { try verify(base, pages: pages, first: first, checksum: checksum) }
-        guard base.load(fromByteOffset: PageLayout.kindOffset, as: UInt8.self) == PageKind.overflow.rawValue,
-              base.u64(at: PageLayout.pageNumberOffset) == first.rawValue,
-              Int(base.u32(at: PageLayout.runPagesOffset)) == pages else {
+        guard OverflowRun.hasHeader(base, first: first, pages: pages) else {
             throw .corruptPage(page: first.rawValue, reason: "not the first page of a \(pages)-page overflow run")
         }
         return base
@@ -79,7 +77,7 @@ final class Snapshot: Sendable {
     /// The bytes of an overflow value in the map.
     func mappedOverflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
         let base = try mappedOverflowRun(first: first, length: length, checksum: verifyChecksums ? checksum : nil)
-        return UnsafeRawBufferPointer(start: base + OverflowLayout.headerSize, count: length)
+        return OverflowRun.value(base, length: length)
     }
 }
 

@@ -161,9 +161,7 @@ extension TransactionCore {
                     for i in 0..<v.count { _ = try v.leafCell(i) }
                     try Self.validateKeyOrder(count: v.count, first: 0, page: page) { i throws(LarchError) in try v.leafKey(i) }
                 case PageKind.overflow.rawValue:
-                    let header = UnsafeRawPointer(d.buffer)
-                    guard header.u64(at: PageLayout.pageNumberOffset) == page.rawValue,
-                          Int(header.u32(at: PageLayout.runPagesOffset)) == d.pageCount else {
+                    guard OverflowRun.hasHeader(UnsafeRawPointer(d.buffer), first: page, pages: d.pageCount) else {
                         throw LarchError.corruptPage(page: page.rawValue, reason: "overflow run header does not match its \(d.pageCount) pages")
                     }
                 default:
@@ -207,8 +205,7 @@ extension TransactionCore {
     /// Writes `meta` into its slot (a whole page, zero after the meta).
     private func writeMeta(_ meta: MetaPage, durably: Bool = false) throws(LarchError) {
         try withUnsafeTemporaryAllocation(byteCount: pageSize, alignment: 16) { page throws(LarchError) in
-            page.initializeMemory(as: UInt8.self, repeating: 0)
-            meta.encode(to: page.baseAddress!)
+            meta.encodePage(at: page.baseAddress!, pageSize: pageSize)
             if durably {
                 try env.file.writeDurably(UnsafeRawBufferPointer(page), at: meta.slot * pageSize)
             } else {
@@ -272,10 +269,9 @@ extension WriteState {
         if level < depth - 1 {
             let m = MutablePage(base: buf, pageSize: pageSize)
             for i in 0..<m.count {
-                let cell = UnsafeRawPointer(buf + m.slot(i))
-                let child = PageNumber(cell.u64(at: 0))
-                assert(cell.u32(at: 8) == 0 || dirty[child] == nil, "dirty page \(child) linked with a nonzero checksum")
-                if cell.u32(at: 8) == 0 && dirty[child] != nil {
+                let (child, recorded) = m.childReference(i)
+                assert(recorded == 0 || dirty[child] == nil, "dirty page \(child) linked with a nonzero checksum")
+                if recorded == 0 && dirty[child] != nil {
                     m.setChildChecksum(i, finalizePage(child, level: level + 1, depth: depth))
                 }
             }

@@ -25,8 +25,9 @@ extension WriteState {
         if dirty[page] != nil { return page }
         let p = try allocate()
         let buf = dirty.add(p)
-        buf.copyMemory(from: snapshot.mapping.page(page, pageSize: pageSize), byteCount: pageSize)
-        MutablePage(base: buf, pageSize: pageSize).setPageNumber(p)
+        let copy = MutablePage(base: buf, pageSize: pageSize)
+        copy.copyPage(from: snapshot.mapping.page(page, pageSize: pageSize))
+        copy.setPageNumber(p)
         release(page, count: 1)
         return p
     }
@@ -46,19 +47,7 @@ extension WriteState {
         let pages = OverflowLayout.pageCount(valueLength: value.count, pageSize: pageSize)
         let first = try allocate(pages: pages)
         let buf = dirty.add(first, pages: pages)
-        let total = pages * pageSize
-        buf.initializeMemory(as: UInt8.self, repeating: 0, count: PageLayout.headerSize)
-        buf.storeBytes(of: PageKind.overflow.rawValue, toByteOffset: PageLayout.kindOffset, as: UInt8.self)
-        buf.setU32(UInt32(pages), at: PageLayout.runPagesOffset)
-        buf.setU64(first.rawValue, at: PageLayout.pageNumberOffset)
-        // The run's checksum is taken as it is filled, so the value is read once.
-        var crc = CRC32C.checksum(UnsafeRawPointer(buf), count: OverflowLayout.headerSize)
-        if value.count > 0 {
-            crc = CRC32C.copy(continuing: crc, to: buf + OverflowLayout.headerSize, from: value.baseAddress!, count: value.count)
-        }
-        let used = OverflowLayout.headerSize + value.count
-        (buf + used).initializeMemory(as: UInt8.self, repeating: 0, count: total - used)
-        crc = CRC32C.checksum(continuing: crc, UnsafeRawPointer(buf + used), count: total - used)
+        let crc = OverflowRun.write(value, into: buf, pages: pages, first: first, pageSize: pageSize)
         return (first, crc)
     }
 }

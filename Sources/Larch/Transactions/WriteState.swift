@@ -81,7 +81,7 @@ extension WriteState: PageReader {
 
     func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
         if let d = dirty[first] {
-            return UnsafeRawBufferPointer(start: UnsafeRawPointer(d.buffer) + OverflowLayout.headerSize, count: length)
+            return OverflowRun.value(UnsafeRawPointer(d.buffer), length: length)
         }
         return try snapshot.mappedOverflowValue(first: first, checksum: checksum, length: length)
     }

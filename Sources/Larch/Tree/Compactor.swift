@@ -8,7 +8,9 @@
 /// a copy never carries corruption silently. The source may be damaged in any way: recursion is
 /// bounded by each tree's depth and the number of pages written by the source's page count, so a
 /// cycle or a page shared between trees ends the copy with an error instead of a loop.
-struct Compactor {
+///
+/// A noncopyable owner of its page buffers: `deinit` frees them.
+struct Compactor: ~Copyable {
     private let core: TransactionCore
     private let destination: CopyDestination
     private let pageSize: Int
@@ -23,8 +25,7 @@ struct Compactor {
         self.pageSize = core.pageSize
     }
 
-    /// Frees the page buffers.
-    func release() {
+    deinit {
         for b in levelBuffers { b.deallocate() }
     }
 
@@ -85,7 +86,7 @@ struct Compactor {
         let view = PageView(base: source, pageSize: pageSize, number: page)
         try view.validateNode(kind: isLeaf ? .leaf : .branch)
         let copy = MutablePage(base: buffer(level: level), pageSize: pageSize)
-        copy.base.copyMemory(from: source, byteCount: pageSize)
+        copy.copyPage(from: source)
         for i in 0..<view.count {
             if isLeaf {
                 let cell = try view.leafCell(i)
@@ -108,9 +109,9 @@ struct Compactor {
         }
         let number = try nextPage(for: page, count: 1)
         copy.setPageNumber(number)
-        let out = try destination.appendPage()
-        out.copyMemory(from: UnsafeRawPointer(copy.base), byteCount: pageSize)
-        return (number, CRC32C.checksum(UnsafeRawPointer(out), count: pageSize))
+        let out = MutablePage(base: try destination.appendPage(), pageSize: pageSize)
+        out.copyPage(from: UnsafeRawPointer(copy.base))
+        return (number, CRC32C.checksum(UnsafeRawPointer(out.base), count: pageSize))
     }
 
     /// Copies the overflow run holding a `length`-byte value; returns its new first page and checksum.
@@ -119,8 +120,9 @@ struct Compactor {
         let source = try core.snapshot.mappedOverflowRun(first: first, length: length, checksum: checksum)
         let number = try nextPage(for: first, count: pages)
         let head = try destination.appendPage()
-        head.copyMemory(from: source, byteCount: pageSize)
-        head.setU64(number.rawValue, at: PageLayout.pageNumberOffset)
+        let headPage = MutablePage(base: head, pageSize: pageSize)
+        headPage.copyPage(from: source)
+        headPage.setPageNumber(number)
         var crc = CRC32C.checksum(UnsafeRawPointer(head), count: pageSize)
         if pages > 1 {
             crc = CRC32C.checksum(continuing: crc, source + pageSize, count: (pages - 1) * pageSize)

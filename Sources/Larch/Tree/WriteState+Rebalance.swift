@@ -53,7 +53,7 @@ extension WriteState {
                     let c = left.insertCell(at: left.count, size: BranchCell.size(keyLength: separator.count))
                     separator.withUnsafeBytes { MutablePage.writeBranchCell(at: c, child: child, checksum: checksum, key: $0) }
                 } else {
-                    left.insertCell(at: left.count, copying: UnsafeRawPointer(right.base + right.slot(j)), size: right.cellSize(j, leaf: isLeaf))
+                    left.insertCell(at: left.count, copying: right.cell(j), size: right.cellSize(j, leaf: isLeaf))
                 }
             }
             release(rightNumber, count: 1)
@@ -112,14 +112,5 @@ extension WriteState {
             key.withUnsafeBytes { MutablePage.writeBranchCell(at: buf.baseAddress!, child: child, checksum: checksum, key: $0) }
             try insert(tree: tree, level: level, index: index, cell: UnsafeRawBufferPointer(buf))
         }
-    }
-}
-
-extension MutablePage {
-    /// Moves cell `i` of this page to index `j` of `other`.
-    func moveCell(_ i: Int, to other: MutablePage, at j: Int, leaf: Bool) {
-        let size = cellSize(i, leaf: leaf)
-        other.insertCell(at: j, copying: UnsafeRawPointer(base + slot(i)), size: size)
-        removeCell(at: i, leaf: leaf)
     }
 }

@@ -13,9 +13,9 @@ extension WriteState {
         @inline(__always) func entry(_ j: Int) -> (UnsafeRawPointer, Int) {
             if j == index { return (cell.baseAddress!, cell.count) }
             let o = j < index ? j : j - 1
-            return (UnsafeRawPointer(old.base + old.slot(o)), old.cellSize(o, leaf: isLeaf))
+            return (old.cell(o), old.cellSize(o, leaf: isLeaf))
         }
-        @inline(__always) func branchKeyLength(_ p: UnsafeRawPointer) -> Int { Int(p.u16(at: 12)) }
+        @inline(__always) func branchKeyLength(_ p: UnsafeRawPointer) -> Int { BranchCell.keyLength(at: p) }
 
         // Choose k, the number of entries kept on the left. Appending past the last key of the
         // rightmost leaf (sequential inserts) leaves the left page as it is, full, and starts the
@@ -56,10 +56,10 @@ extension WriteState {
             separator = []
         } else {
             let (p0, _) = entry(k)
-            let keyLength = branchKeyLength(p0)
-            separator = Array(UnsafeRawBufferPointer(start: p0 + BranchCell.headerSize, count: keyLength))
+            separator = Array(BranchCell.key(at: p0))
+            let (child0, checksum0) = BranchCell.child(at: p0)
             let c = right.insertCell(at: 0, size: BranchCell.headerSize)
-            MutablePage.writeBranchCell(at: c, child: PageNumber(p0.u64(at: 0)), checksum: p0.u32(at: 8),
+            MutablePage.writeBranchCell(at: c, child: child0, checksum: checksum0,
                                         key: UnsafeRawBufferPointer(start: nil, count: 0))
             if k + 1 <= n {
                 for j in (k + 1)...n { let (p, s) = entry(j); right.insertCell(at: right.count, copying: p, size: s) }
@@ -76,7 +76,7 @@ extension WriteState {
             if isLeaf {
                 separator = try shortestSeparator(after: scratch.view.leafKey(k - 1), upTo: right.view.leafKey(0))
             }
-            old.base.copyMemory(from: dirty.scratch, byteCount: pageSize)
+            old.copyPage(from: dirty.scratch)
         }
         if isLeaf { trees[tree].root.leafPages += 1 } else { trees[tree].root.branchPages += 1 }
 

@@ -18,6 +18,16 @@ enum FreeRecord {
         return k
     }
 
+    /// The first page a record's key names.
+    static func firstPage(ofKey key: UnsafeRawBufferPointer) -> UInt64 {
+        UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+    }
+
+    /// The first page of a record value's first extent (the value holds at least one extent).
+    static func firstExtentPage(ofValue value: UnsafeRawBufferPointer) -> UInt64 {
+        value.baseAddress!.u64(at: 0)
+    }
+
     static func transaction(ofKey key: UnsafeRawBufferPointer) -> UInt64 {
         UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
     }
