@@ -23,22 +23,17 @@ struct DirtyTable: ~Copyable {
         values.deallocate()
     }
 
+    /// The home slot of `key` in a table of `mask + 1` slots.
     @inline(__always)
-    private func slot(for key: UInt64) -> Int {
+    fileprivate static func slot(for key: UInt64, mask: Int) -> Int {
         Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
     }
 
     @inline(__always)
-    subscript(page: PageNumber) -> DirtyPage? {
-        let key = page.rawValue
-        var i = slot(for: key)
-        while true {
-            let k = keys[i]
-            if k == key { return values[i] }
-            if k == 0 { return nil }
-            i = (i + 1) & mask
-        }
-    }
+    private func slot(for key: UInt64) -> Int { Self.slot(for: key, mask: mask) }
+
+    @inline(__always)
+    subscript(page: PageNumber) -> DirtyPage? { view[page] }
 
     @inline(__always)
     func contains(_ page: PageNumber) -> Bool { self[page] != nil }
@@ -140,4 +135,26 @@ struct DirtyTable: ~Copyable {
         keys.update(repeating: 0, count: mask + 1)
         count = 0
     }
+
+    /// A view of the table for lookups while it does not change (no insert or remove).
+    struct View {
+        fileprivate let keys: UnsafeMutablePointer<UInt64>
+        fileprivate let values: UnsafeMutablePointer<DirtyPage>
+        fileprivate let mask: Int
+
+        @inline(__always)
+        subscript(page: PageNumber) -> DirtyPage? {
+            let key = page.rawValue
+            var i = DirtyTable.slot(for: key, mask: mask)
+            while true {
+                let k = keys[i]
+                if k == key { return values[i] }
+                if k == 0 { return nil }
+                i = (i + 1) & mask
+            }
+        }
+    }
+
+    /// A view for lookups, valid until the table next changes.
+    var view: View { View(keys: keys, values: values, mask: mask) }
 }

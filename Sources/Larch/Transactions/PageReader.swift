@@ -22,6 +22,7 @@ extension PageReader where Self: ~Copyable {
     }
 
     /// Finds `key` in the tree rooted at `root` and returns its leaf entry, or nil.
+    @inline(__always)
     func lookup(root: TreeRoot, key: UnsafeRawBufferPointer) throws(LarchError) -> LeafEntry? {
         guard !root.isEmpty else { return nil }
         var page = root.root

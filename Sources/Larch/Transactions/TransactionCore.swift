@@ -91,7 +91,10 @@ final class TransactionCore {
 
     /// The change counter of tree `tree`, which cursors compare.
     @inline(__always)
-    func treeVersion(_ tree: Int) -> UInt64 { isWrite ? writeBox!.state.trees[tree].version : readTrees[tree].version }
+    func treeVersion(_ tree: Int) -> UInt64 {
+        if isWrite { return writeBox!.state.trees[tree].version }
+        return readTrees[tree].version
+    }
 
     /// Loads the descriptor of named database `index` (name `name`) from the catalog, once.
     func loadNamed(index: Int, name: String) throws(LarchError) -> TreeSlot.Status {
@@ -101,23 +104,29 @@ final class TransactionCore {
 
     // MARK: Page access
 
+    /// The write transaction's pages, for a read between changes.
+    @inline(__always)
+    private var writeReader: WritePageReader { WritePageReader(snapshot: snapshot, dirty: writeBox!.state.dirty.table.view) }
+
     /// A branch or leaf page, from this transaction's dirty pages or from the map (see `PageReader`).
     @inline(__always)
     func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
-        if isWrite { return try writeBox!.state.node(page, checksum: checksum, kind: kind) }
-        return try snapshot.mappedNode(page, checksum: checksum, kind: kind)
+        if !isWrite { return try snapshot.mappedNode(page, checksum: checksum, kind: kind) }
+        return try writeReader.node(page, checksum: checksum, kind: kind)
     }
 
     /// The value bytes of a leaf entry, inline or in its overflow run.
     @inline(__always)
     func valueBytes(_ e: LeafEntry) throws(LarchError) -> UnsafeRawBufferPointer {
-        if isWrite { return try writeBox!.state.valueBytes(e) }
-        return try snapshot.valueBytes(e)
+        if case .inline(let b) = e.value { return b }
+        if !isWrite { return try snapshot.valueBytes(e) }
+        return try writeReader.valueBytes(e)
     }
 
     /// Finds `key` in tree `tree` and returns its leaf entry, or nil.
+    @inline(__always)
     func lookup(tree: Int, key: UnsafeRawBufferPointer) throws(LarchError) -> LeafEntry? {
-        if isWrite { return try writeBox!.state.lookup(root: writeBox!.state.trees[tree].root, key: key) }
-        return try snapshot.lookup(root: treeRoot(tree), key: key)
+        if !isWrite { return try snapshot.lookup(root: treeRoot(tree), key: key) }
+        return try writeReader.lookup(root: writeBox!.state.trees[tree].root, key: key)
     }
 }

@@ -87,6 +87,32 @@ extension WriteState: PageReader {
     }
 }
 
+/// A write transaction's pages as `TransactionCore` reads them between changes (gets, cursors,
+/// entries): the dirty pages, then the snapshot. A small copyable value built per read: reading
+/// through `WriteState` itself would borrow that large value out of its box, which copies it
+/// (338 bytes on every page access).
+struct WritePageReader: PageReader {
+    let snapshot: Snapshot
+    let dirty: DirtyTable.View
+
+    @inline(__always)
+    func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
+        if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: snapshot.pageSize, number: page) }
+        return try snapshot.mappedNode(page, checksum: checksum, kind: kind)
+    }
+
+    @inline(__always)
+    func validatedPage(_ page: PageNumber) -> PageView {
+        if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: snapshot.pageSize, number: page) }
+        return snapshot.mappedPage(page)
+    }
+
+    func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
+        if let d = dirty[first] { return OverflowRun.value(UnsafeRawPointer(d.buffer), length: length) }
+        return try snapshot.mappedOverflowValue(first: first, checksum: checksum, length: length)
+    }
+}
+
 /// The home of a write transaction's `WriteState` in its `TransactionCore`.
 final class WriteStateBox {
     var state: WriteState
