@@ -1,8 +1,10 @@
 /// The path of the last put that changed no page boundaries, valid for tree `tree` until any other
 /// change to that tree (`WriteState.beginChange` sets `tree` to -1): the next put there tries its
 /// leaf (buffer `leaf`) before descending from the root. Sequential puts then skip the descent.
-struct PutHint {
-    var levels: [TreePath.Level] = []
+struct PutHint: ~Copyable {
+    /// The path, in its own buffer (a copy is a few stores, where an array append checked its
+    /// storage's uniqueness and capacity on every level of every random put).
+    var path = TreePath()
     var tree = -1
     var leaf: UnsafeMutableRawPointer?
     /// Every page on the path is entered through its last cell, so keys past the leaf's end belong to it.
@@ -12,7 +14,7 @@ struct PutHint {
     var skips = 0
 
     /// The leaf's page number.
-    var leafPage: PageNumber { levels[levels.count - 1].page }
+    var leafPage: PageNumber { path.leaf }
 }
 
 /// Free-tree records a write transaction read ahead and claimed (see `WriteState+FreeTree.swift`).

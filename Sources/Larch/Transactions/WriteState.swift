@@ -115,6 +115,13 @@ struct WritePageReader: PageReader {
 
 /// The home of a write transaction's `WriteState` in its `TransactionCore`.
 final class WriteStateBox {
-    var state: WriteState
+    /// The library's one `@exclusivity(unchecked)`. Every operation of a write transaction begins
+    /// one access to `state` here (`TransactionCore.modifying`), inside which Swift checks every
+    /// access statically; the box is reached only through its transaction, used by one thread at a
+    /// time, and no operation reaches `state` again while it runs (the operations nested in a put
+    /// call the inner methods on the same `inout` value). The run-time check of that one access cost
+    /// 8% of a sequential fill: 11.0M/s against 12.0M/s (larch-bench, 20,000 keys, medians of 3,
+    /// builds alternated in one run); random writes ran alike either way.
+    @exclusivity(unchecked) var state: WriteState
     init(_ state: consuming WriteState) { self.state = state }
 }

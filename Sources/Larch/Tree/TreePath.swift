@@ -95,16 +95,10 @@ struct TreePath: ~Copyable {
         levels[base + level].index = index
     }
 
-    /// The current frame's levels, copied (for the put hint).
-    func copyLevels(into saved: inout [Level]) {
-        saved.removeAll(keepingCapacity: true)
-        for l in 0..<count { saved.append(levels[base + l]) }
-    }
-
-    /// Makes the current frame's path `saved`.
-    mutating func restore(_ saved: [Level]) {
+    /// Makes the current frame's path a copy of `other`'s current one.
+    mutating func copy(from other: borrowing TreePath) {
         reset()
-        for l in saved { push(l.page, l.index) }
+        for l in 0..<other.count { push(other.page(l), other.index(l)) }
     }
 
     /// The leaf at the bottom of the path.

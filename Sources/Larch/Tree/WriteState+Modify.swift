@@ -60,7 +60,7 @@ extension WriteState {
             if keepAsHint {
                 // A hinted put leaves the hint's pages as they were; a descended one replaces it.
                 if !hinted {
-                    path.copyLevels(into: &hint.levels)
+                    hint.path.copy(from: path)
                     hint.rightmost = isRightmost(below: path.count - 1)
                     hint.leaf = dirty[path.leaf]!.buffer
                 }
@@ -112,7 +112,7 @@ extension WriteState {
             }
         }
         if hinted {
-            path.restore(hint.levels)
+            path.copy(from: hint.path)
             path.setIndex(path.count - 1, index)
         }
         let shape = (trees[tree].root.depth, trees[tree].root.branchPages, trees[tree].root.leafPages)
