@@ -42,6 +42,12 @@ package final class Mapping: @unchecked Sendable {
 
     @inline(__always)
     func page(_ number: PageNumber, pageSize: Int) -> UnsafeRawPointer {
+        Self.page(number, in: base, pageSize: pageSize)
+    }
+
+    /// The address of page `number` in a mapping that starts at `base`.
+    @inline(__always)
+    static func page(_ number: PageNumber, in base: UnsafeRawPointer, pageSize: Int) -> UnsafeRawPointer {
         base + Int(number.rawValue) &* pageSize
     }
 }

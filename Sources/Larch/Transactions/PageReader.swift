@@ -2,7 +2,6 @@
 /// pages first, then its snapshot). Lookups are written once over this protocol and specialized
 /// for each.
 protocol PageReader: ~Copyable {
-    var snapshot: Snapshot { get }
     /// A branch or leaf page, checked (see `Snapshot.mappedNode`).
     func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView
     /// A page this operation already validated with `node`.

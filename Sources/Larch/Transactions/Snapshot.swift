@@ -3,7 +3,7 @@
 /// compacting copy and a write transaction (beneath its dirty pages) share it. A class, so that a
 /// page access passes a reference rather than copying the 232-byte value (a quarter of a scan's
 /// time per entry when it was a struct).
-final class Snapshot: Sendable {
+final class Snapshot {
     let meta: MetaPage
     let mapping: Mapping
     let pageSize: Int
@@ -13,6 +13,8 @@ final class Snapshot: Sendable {
     /// mapping (a snapshot is only ever published with a map that covers it; this bound holds even
     /// if that were broken).
     let readablePages: UInt64
+    /// Checked access to the snapshot's pages in the map.
+    let pages: MappedPages
 
     init(meta: MetaPage, mapping: Mapping, verifyChecksums: Bool) {
         self.meta = meta
@@ -21,6 +23,8 @@ final class Snapshot: Sendable {
         self.limits = PageLimits(pageSize: meta.pageSize)
         self.verifyChecksums = verifyChecksums
         self.readablePages = min(meta.pageCount, UInt64(mapping.sizeBytes / meta.pageSize))
+        self.pages = MappedPages(mapping: mapping, pageSize: meta.pageSize, pageCount: meta.pageCount,
+                                 readablePages: readablePages, verifyChecksums: verifyChecksums)
     }
 
     /// The trees every transaction starts with: the meta's main tree, catalog and free tree.
@@ -32,16 +36,75 @@ final class Snapshot: Sendable {
         return t
     }
 
+    /// A branch or leaf page from the map (see `MappedPages.mappedNode`).
+    @inline(__always)
+    func mappedNode(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
+        try pages.mappedNode(page, checksum: checksum, kind: kind)
+    }
+
+    /// A map page an operation already validated with `mappedNode`.
+    @inline(__always)
+    func mappedPage(_ page: PageNumber) -> PageView { pages.mappedPage(page) }
+
+    func verify(_ base: UnsafeRawPointer, pages count: Int, first: PageNumber, checksum: UInt32) throws(LarchError) {
+        try pages.verify(base, pages: count, first: first, checksum: checksum)
+    }
+
+    /// See `MappedPages.mappedOverflowRun`.
+    func mappedOverflowRun(first: PageNumber, length: Int, checksum: UInt32?) throws(LarchError) -> UnsafeRawPointer {
+        try pages.mappedOverflowRun(first: first, length: length, checksum: checksum)
+    }
+
+    /// The bytes of an overflow value in the map.
+    func mappedOverflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
+        try pages.mappedOverflowValue(first: first, checksum: checksum, length: length)
+    }
+}
+
+extension Snapshot: PageReader {
+    @inline(__always)
+    func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
+        try mappedNode(page, checksum: checksum, kind: kind)
+    }
+
+    @inline(__always)
+    func validatedPage(_ page: PageNumber) -> PageView { mappedPage(page) }
+
+    func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
+        try mappedOverflowValue(first: first, checksum: checksum, length: length)
+    }
+}
+
+/// The checked page access of a snapshot, as a small value: what a read needs (the map's address,
+/// the page size and the bounds), so that a read transaction keeps it beside its other hot fields
+/// rather than behind the `Snapshot` reference. Valid while the `Mapping` it came from lives (its
+/// snapshot holds it).
+struct MappedPages: PageReader {
+    let base: UnsafeRawPointer
+    let pageSize: Int
+    /// The snapshot's page count (for messages).
+    let pageCount: UInt64
+    let readablePages: UInt64
+    let verifyChecksums: Bool
+
+    init(mapping: Mapping, pageSize: Int, pageCount: UInt64, readablePages: UInt64, verifyChecksums: Bool) {
+        self.base = mapping.base
+        self.pageSize = pageSize
+        self.pageCount = pageCount
+        self.readablePages = readablePages
+        self.verifyChecksums = verifyChecksums
+    }
+
     /// A branch or leaf page from the map: bounds-checked, header-validated and, with
     /// `verifyChecksums`, checked against `checksum`.
     @inline(__always)
     func mappedNode(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
         guard page.rawValue >= 2, page.rawValue < readablePages else {
-            throw .corruptPage(page: page.rawValue, reason: "page number is outside the file's \(meta.pageCount) pages")
+            throw .corruptPage(page: page.rawValue, reason: "page number is outside the file's \(pageCount) pages")
         }
-        let base = mapping.page(page, pageSize: pageSize)
-        if verifyChecksums { try verify(base, pages: 1, first: page, checksum: checksum) }
-        let v = PageView(base: base, pageSize: pageSize, number: page)
+        let address = Mapping.page(page, in: base, pageSize: pageSize)
+        if verifyChecksums { try verify(address, pages: 1, first: page, checksum: checksum) }
+        let v = PageView(base: address, pageSize: pageSize, number: page)
         try v.validateNode(kind: kind)
         return v
     }
@@ -49,7 +112,7 @@ final class Snapshot: Sendable {
     /// A map page an operation already validated with `mappedNode`.
     @inline(__always)
     func mappedPage(_ page: PageNumber) -> PageView {
-        PageView(base: mapping.page(page, pageSize: pageSize), pageSize: pageSize, number: page)
+        PageView(base: Mapping.page(page, in: base, pageSize: pageSize), pageSize: pageSize, number: page)
     }
 
     func verify(_ base: UnsafeRawPointer, pages: Int, first: PageNumber, checksum: UInt32) throws(LarchError) {
@@ -64,9 +127,9 @@ final class Snapshot: Sendable {
     func mappedOverflowRun(first: PageNumber, length: Int, checksum: UInt32?) throws(LarchError) -> UnsafeRawPointer {
         let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
         guard first.rawValue >= 2, first.rawValue <= readablePages, UInt64(pages) <= readablePages - first.rawValue else {
-            throw .corruptPage(page: first.rawValue, reason: "overflow run of \(pages) pages lies outside the file's \(meta.pageCount) pages")
+            throw .corruptPage(page: first.rawValue, reason: "overflow run of \(pages) pages lies outside the file's \(pageCount) pages")
         }
-        let base = mapping.page(first, pageSize: pageSize)
+        let base = Mapping.page(first, in: self.base, pageSize: pageSize)
         if let checksum { try verify(base, pages: pages, first: first, checksum: checksum) }
         guard OverflowRun.hasHeader(base, first: first, pages: pages) else {
             throw .corruptPage(page: first.rawValue, reason: "not the first page of a \(pages)-page overflow run")
@@ -79,10 +142,6 @@ final class Snapshot: Sendable {
         let base = try mappedOverflowRun(first: first, length: length, checksum: verifyChecksums ? checksum : nil)
         return OverflowRun.value(base, length: length)
     }
-}
-
-extension Snapshot: PageReader {
-    var snapshot: Snapshot { self }
 
     @inline(__always)
     func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {

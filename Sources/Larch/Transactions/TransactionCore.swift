@@ -17,8 +17,12 @@ final class TransactionCore {
     let env: Environment
     /// The snapshot this transaction reads: the committed meta when it began.
     let snapshot: Snapshot
-    /// Whether this is the write transaction (`write` is set).
+    /// Whether this is the write transaction (`writeBox` is set).
     let isWrite: Bool
+    /// The snapshot's page access and main tree, kept here beside the other fields a read touches
+    /// (behind the `Snapshot` reference they cost random reads of a large file a cache line more).
+    private let mapped: MappedPages
+    private let mainRoot: TreeRoot
     let stateStorage = Atomic<State>(.active)
     /// The trees of a read transaction (a write transaction's are in its `WriteState`).
     private var readTrees: [TreeSlot]
@@ -40,6 +44,8 @@ final class TransactionCore {
     init(env: Environment, snapshot: Snapshot, readerSlot: Int?) {
         self.env = env
         self.snapshot = snapshot
+        self.mapped = snapshot.pages
+        self.mainRoot = snapshot.meta.main
         self.isWrite = false
         self.readTrees = snapshot.initialTrees
         self.readerSlot = readerSlot
@@ -50,6 +56,8 @@ final class TransactionCore {
     init(env: Environment, write: consuming WriteState) {
         self.env = env
         self.snapshot = write.snapshot
+        self.mapped = write.snapshot.pages
+        self.mainRoot = write.snapshot.meta.main
         self.isWrite = true
         self.readTrees = []
         self.readerSlot = nil
@@ -86,7 +94,7 @@ final class TransactionCore {
     func treeRoot(_ tree: Int) -> TreeRoot {
         if isWrite { return writeBox!.state.trees[tree].root }
         // A read transaction's main tree is its snapshot's.
-        return tree == TreeIndex.main ? snapshot.meta.main : readTrees[tree].root
+        return tree == TreeIndex.main ? mainRoot : readTrees[tree].root
     }
 
     /// The change counter of tree `tree`, which cursors compare.
@@ -106,12 +114,12 @@ final class TransactionCore {
 
     /// The write transaction's pages, for a read between changes.
     @inline(__always)
-    private var writeReader: WritePageReader { WritePageReader(snapshot: snapshot, dirty: writeBox!.state.dirty.table.view) }
+    private var writeReader: WritePageReader { WritePageReader(pages: mapped, dirty: writeBox!.state.dirty.table.view) }
 
     /// A branch or leaf page, from this transaction's dirty pages or from the map (see `PageReader`).
     @inline(__always)
     func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
-        if !isWrite { return try snapshot.mappedNode(page, checksum: checksum, kind: kind) }
+        if !isWrite { return try mapped.mappedNode(page, checksum: checksum, kind: kind) }
         return try writeReader.node(page, checksum: checksum, kind: kind)
     }
 
@@ -119,14 +127,14 @@ final class TransactionCore {
     @inline(__always)
     func valueBytes(_ e: LeafEntry) throws(LarchError) -> UnsafeRawBufferPointer {
         if case .inline(let b) = e.value { return b }
-        if !isWrite { return try snapshot.valueBytes(e) }
+        if !isWrite { return try mapped.valueBytes(e) }
         return try writeReader.valueBytes(e)
     }
 
     /// Finds `key` in tree `tree` and returns its leaf entry, or nil.
     @inline(__always)
     func lookup(tree: Int, key: UnsafeRawBufferPointer) throws(LarchError) -> LeafEntry? {
-        if !isWrite { return try snapshot.lookup(root: treeRoot(tree), key: key) }
+        if !isWrite { return try mapped.lookup(root: treeRoot(tree), key: key) }
         return try writeReader.lookup(root: writeBox!.state.trees[tree].root, key: key)
     }
 }

@@ -8,6 +8,8 @@ struct WriteState: ~Copyable {
     let txnID: TransactionID
     /// The snapshot this transaction started from: pages that are not dirty are read from it.
     let snapshot: Snapshot
+    /// Its pages in the map (kept here: one reference fewer on every page access).
+    let pages: MappedPages
     /// The trees of this transaction: the meta's three, and the named databases it opened.
     var trees: [TreeSlot]
     var dirty: DirtyPages
@@ -25,14 +27,16 @@ struct WriteState: ~Copyable {
     init(txnID: TransactionID, snapshot: Snapshot, buffers: PageBufferPool, maxSizeBytes: Int, reuseBound: TransactionID) {
         self.txnID = txnID
         self.snapshot = snapshot
+        self.pages = snapshot.pages
+        self.limits = snapshot.limits
         self.trees = snapshot.initialTrees
         self.dirty = DirtyPages(buffers: buffers)
         self.allocator = PageAllocator(nextPage: snapshot.meta.pageCount, maxSizeBytes: maxSizeBytes,
                                        pageSize: snapshot.pageSize, reuseBound: reuseBound)
     }
 
-    var pageSize: Int { snapshot.pageSize }
-    var limits: PageLimits { snapshot.limits }
+    var pageSize: Int { pages.pageSize }
+    let limits: PageLimits
 
     /// Runs a modification; if it fails part-way, the transaction is marked failed, because the
     /// tree may be half-changed in memory. Nothing is written to the file until commit, so an
@@ -70,20 +74,20 @@ extension WriteState: PageReader {
     @inline(__always)
     func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
         if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page) }
-        return try snapshot.mappedNode(page, checksum: checksum, kind: kind)
+        return try pages.mappedNode(page, checksum: checksum, kind: kind)
     }
 
     @inline(__always)
     func validatedPage(_ page: PageNumber) -> PageView {
         if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page) }
-        return snapshot.mappedPage(page)
+        return pages.mappedPage(page)
     }
 
     func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
         if let d = dirty[first] {
             return OverflowRun.value(UnsafeRawPointer(d.buffer), length: length)
         }
-        return try snapshot.mappedOverflowValue(first: first, checksum: checksum, length: length)
+        return try pages.mappedOverflowValue(first: first, checksum: checksum, length: length)
     }
 }
 
@@ -92,24 +96,24 @@ extension WriteState: PageReader {
 /// through `WriteState` itself would borrow that large value out of its box, which copies it
 /// (338 bytes on every page access).
 struct WritePageReader: PageReader {
-    let snapshot: Snapshot
+    let pages: MappedPages
     let dirty: DirtyTable.View
 
     @inline(__always)
     func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
-        if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: snapshot.pageSize, number: page) }
-        return try snapshot.mappedNode(page, checksum: checksum, kind: kind)
+        if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pages.pageSize, number: page) }
+        return try pages.mappedNode(page, checksum: checksum, kind: kind)
     }
 
     @inline(__always)
     func validatedPage(_ page: PageNumber) -> PageView {
-        if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: snapshot.pageSize, number: page) }
-        return snapshot.mappedPage(page)
+        if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pages.pageSize, number: page) }
+        return pages.mappedPage(page)
     }
 
     func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
         if let d = dirty[first] { return OverflowRun.value(UnsafeRawPointer(d.buffer), length: length) }
-        return try snapshot.mappedOverflowValue(first: first, checksum: checksum, length: length)
+        return try pages.mappedOverflowValue(first: first, checksum: checksum, length: length)
     }
 }
 
