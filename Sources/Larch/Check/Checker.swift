@@ -207,7 +207,7 @@ struct Checker {
                     tally.overflow += UInt64(pages)
                     let runBase: UnsafeRawPointer
                     do {
-                        runBase = try core.snapshot.mappedOverflowRun(first: first, length: length, checksum: runChecksum)
+                        runBase = try core.snapshot.pages.mappedOverflowRun(first: first, length: length, checksum: runChecksum)
                     } catch {
                         switch error {
                         case let .checksumMismatch(_, expected, found):

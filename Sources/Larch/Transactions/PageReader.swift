@@ -2,7 +2,7 @@
 /// pages first, then its snapshot). Lookups are written once over this protocol and specialized
 /// for each.
 protocol PageReader: ~Copyable {
-    /// A branch or leaf page, checked (see `Snapshot.mappedNode`).
+    /// A branch or leaf page, checked (see `MappedPages.node`).
     func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView
     /// A page this operation already validated with `node`.
     func validatedPage(_ page: PageNumber) -> PageView

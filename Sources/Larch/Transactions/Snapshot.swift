@@ -35,44 +35,6 @@ final class Snapshot {
         t[TreeIndex.free] = TreeSlot(root: meta.free, status: .present)
         return t
     }
-
-    /// A branch or leaf page from the map (see `MappedPages.mappedNode`).
-    @inline(__always)
-    func mappedNode(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
-        try pages.mappedNode(page, checksum: checksum, kind: kind)
-    }
-
-    /// A map page an operation already validated with `mappedNode`.
-    @inline(__always)
-    func mappedPage(_ page: PageNumber) -> PageView { pages.mappedPage(page) }
-
-    func verify(_ base: UnsafeRawPointer, pages count: Int, first: PageNumber, checksum: UInt32) throws(LarchError) {
-        try pages.verify(base, pages: count, first: first, checksum: checksum)
-    }
-
-    /// See `MappedPages.mappedOverflowRun`.
-    func mappedOverflowRun(first: PageNumber, length: Int, checksum: UInt32?) throws(LarchError) -> UnsafeRawPointer {
-        try pages.mappedOverflowRun(first: first, length: length, checksum: checksum)
-    }
-
-    /// The bytes of an overflow value in the map.
-    func mappedOverflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
-        try pages.mappedOverflowValue(first: first, checksum: checksum, length: length)
-    }
-}
-
-extension Snapshot: PageReader {
-    @inline(__always)
-    func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
-        try mappedNode(page, checksum: checksum, kind: kind)
-    }
-
-    @inline(__always)
-    func validatedPage(_ page: PageNumber) -> PageView { mappedPage(page) }
-
-    func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
-        try mappedOverflowValue(first: first, checksum: checksum, length: length)
-    }
 }
 
 /// The checked page access of a snapshot, as a small value: what a read needs (the map's address,
@@ -98,7 +60,7 @@ struct MappedPages: PageReader {
     /// A branch or leaf page from the map: bounds-checked, header-validated and, with
     /// `verifyChecksums`, checked against `checksum`.
     @inline(__always)
-    func mappedNode(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
+    func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
         guard page.rawValue >= 2, page.rawValue < readablePages else {
             throw .corruptPage(page: page.rawValue, reason: "page number is outside the file's \(pageCount) pages")
         }
@@ -109,9 +71,9 @@ struct MappedPages: PageReader {
         return v
     }
 
-    /// A map page an operation already validated with `mappedNode`.
+    /// A map page an operation already validated with `node`.
     @inline(__always)
-    func mappedPage(_ page: PageNumber) -> PageView {
+    func validatedPage(_ page: PageNumber) -> PageView {
         PageView(base: Mapping.page(page, in: base, pageSize: pageSize), pageSize: pageSize, number: page)
     }
 
@@ -138,20 +100,8 @@ struct MappedPages: PageReader {
     }
 
     /// The bytes of an overflow value in the map.
-    func mappedOverflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
+    func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
         let base = try mappedOverflowRun(first: first, length: length, checksum: verifyChecksums ? checksum : nil)
         return OverflowRun.value(base, length: length)
-    }
-
-    @inline(__always)
-    func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
-        try mappedNode(page, checksum: checksum, kind: kind)
-    }
-
-    @inline(__always)
-    func validatedPage(_ page: PageNumber) -> PageView { mappedPage(page) }
-
-    func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
-        try mappedOverflowValue(first: first, checksum: checksum, length: length)
     }
 }

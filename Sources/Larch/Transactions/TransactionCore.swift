@@ -107,7 +107,7 @@ final class TransactionCore {
     /// Loads the descriptor of named database `index` (name `name`) from the catalog, once.
     func loadNamed(index: Int, name: String) throws(LarchError) -> TreeSlot.Status {
         if isWrite { return try writeBox!.state.loadNamed(index: index, name: name) }
-        return try readTrees.loadNamed(index: index, name: name, from: snapshot)
+        return try readTrees.loadNamed(index: index, name: name, from: mapped)
     }
 
     // MARK: Page access
@@ -119,7 +119,7 @@ final class TransactionCore {
     /// A branch or leaf page, from this transaction's dirty pages or from the map (see `PageReader`).
     @inline(__always)
     func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
-        if !isWrite { return try mapped.mappedNode(page, checksum: checksum, kind: kind) }
+        if !isWrite { return try mapped.node(page, checksum: checksum, kind: kind) }
         return try writeReader.node(page, checksum: checksum, kind: kind)
     }
 

@@ -74,20 +74,20 @@ extension WriteState: PageReader {
     @inline(__always)
     func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
         if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page) }
-        return try pages.mappedNode(page, checksum: checksum, kind: kind)
+        return try pages.node(page, checksum: checksum, kind: kind)
     }
 
     @inline(__always)
     func validatedPage(_ page: PageNumber) -> PageView {
         if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page) }
-        return pages.mappedPage(page)
+        return pages.validatedPage(page)
     }
 
     func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
         if let d = dirty[first] {
             return OverflowRun.value(UnsafeRawPointer(d.buffer), length: length)
         }
-        return try pages.mappedOverflowValue(first: first, checksum: checksum, length: length)
+        return try pages.overflowValue(first: first, checksum: checksum, length: length)
     }
 }
 
@@ -102,18 +102,18 @@ struct WritePageReader: PageReader {
     @inline(__always)
     func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
         if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pages.pageSize, number: page) }
-        return try pages.mappedNode(page, checksum: checksum, kind: kind)
+        return try pages.node(page, checksum: checksum, kind: kind)
     }
 
     @inline(__always)
     func validatedPage(_ page: PageNumber) -> PageView {
         if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pages.pageSize, number: page) }
-        return pages.mappedPage(page)
+        return pages.validatedPage(page)
     }
 
     func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
         if let d = dirty[first] { return OverflowRun.value(UnsafeRawPointer(d.buffer), length: length) }
-        return try pages.mappedOverflowValue(first: first, checksum: checksum, length: length)
+        return try pages.overflowValue(first: first, checksum: checksum, length: length)
     }
 }
 

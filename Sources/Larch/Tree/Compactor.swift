@@ -117,7 +117,7 @@ struct Compactor: ~Copyable {
     /// Copies the overflow run holding a `length`-byte value; returns its new first page and checksum.
     private mutating func copyRun(_ first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> (PageNumber, UInt32) {
         let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
-        let source = try core.snapshot.mappedOverflowRun(first: first, length: length, checksum: checksum)
+        let source = try core.snapshot.pages.mappedOverflowRun(first: first, length: length, checksum: checksum)
         let number = try nextPage(for: first, count: pages)
         let head = try destination.appendPage()
         let headPage = MutablePage(base: head, pageSize: pageSize)
@@ -139,7 +139,7 @@ struct Compactor: ~Copyable {
             throw .corruptPage(page: first.rawValue, reason: "\(count) page(s) from here lie outside the snapshot's \(limit) pages")
         }
         let base = core.mapping.page(first, pageSize: pageSize)
-        try core.snapshot.verify(base, pages: count, first: first, checksum: checksum)
+        try core.snapshot.pages.verify(base, pages: count, first: first, checksum: checksum)
         return base
     }
 
