@@ -6,7 +6,7 @@ import LarchCrashLab
 // only; after `writeCommit` the new state is on disk (a reopened copy of the disk holds it) but new
 // transactions still see the previous snapshot; `publishCommit` makes it the current one.
 @Suite struct CommitStepsTests {
-    @Test func prepareTouchesNoFileAndWriteIsInvisibleUntilPublish() throws {
+    @Test func prepareTouchesNoFileAndTheMetaWriteIsTheCommitPoint() throws {
         let disk = SimulatedDisk(capacity: 64 << 20, recording: false)
         let device = FaultInjectingDevice(disk)
         let options = Options(durability: .full)
@@ -29,9 +29,12 @@ import LarchCrashLab
         let written = try core.writeCommit(prepared)
         #expect(device.count(.write) > untouched[0] && device.count(.sync) > untouched[1])
         #expect(written.stats.transactionID == before + 1)
-        // On disk, not yet published: new readers see the previous snapshot.
-        #expect(try env.read { $0.snapshotID } == before)
-        #expect(try env.read { try $0.getString("k") } == "v1")
+        // The meta is written: that is the commit point, and new readers (of this environment or any
+        // other on the file) see the new snapshot; publishing only updates this environment's
+        // bookkeeping (its map, the durable transaction, `lastCommit`).
+        #expect(try env.read { $0.snapshotID } == before + 1)
+        #expect(try env.read { try $0.getString("k") } == "v2")
+        #expect(env.lastCommit?.transactionID != before + 1, "not published yet")
         let copy = try Environment(storage: SimulatedDisk(capacity: 64 << 20, image: disk.contents, recording: false), options: options)
         #expect(try copy.read { try $0.getString("k") } == "v2", "the written commit is what the file holds")
         #expect(try copy.check().isClean)

@@ -375,21 +375,8 @@ private func badInputSeeded(_ dir: TemporaryDirectory, options: Options = Option
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
-    @Test func openingTheSameFileTwiceIsLocked() throws {
-        let dir = try TemporaryDirectory("bad-locked")
-        let env = try badInputSeeded(dir)
-        let before = try RawFileIO.contents(env.path)
-        expectBadInput(.fileLocked(path: env.path), mentions: [env.path]) { _ = try Environment(path: env.path) }
-        expectBadInput(.fileLocked(path: env.path)) { _ = try Environment(path: env.path, options: Options(readOnly: true)) }
-        #expect(try RawFileIO.contents(env.path) == before)
-        // The first environment is unaffected.
-        try env.write { txn in try txn.put("still", forKey: "works") }
-        #expect(try env.read { try $0.getString("works") } == "still")
-        try assertClean(env)
-    }
-
-    /// `fileLocked` says to close the other environment first: after `close()` (with no
-    /// transaction open), the file can be opened again even while the closed object is still referenced.
+    /// After `close()` (with no transaction open), the file can be opened again even while the
+    /// closed object is still referenced.
     @Test func reopeningAfterCloseIsNotLocked() throws {
         let dir = try TemporaryDirectory("bad-reopen-after-close")
         let first = try badInputSeeded(dir)

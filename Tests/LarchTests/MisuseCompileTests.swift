@@ -19,7 +19,8 @@ import Testing
             let debug = root.appendingPathComponent(".build/debug").path
             modules = debug + "/Modules"
             moduleMaps = [debug + "/CLarchSupport.build/module.modulemap",
-                          root.appendingPathComponent(".build/checkouts/swift-system/Sources/CSystem/include/module.modulemap").path]
+                          root.appendingPathComponent(".build/checkouts/swift-system/Sources/CSystem/include/module.modulemap").path,
+                          root.appendingPathComponent(".build/checkouts/swift-atomics/Sources/_AtomicsShims/include/module.modulemap").path]
             for p in [modules + "/Larch.swiftmodule"] + moduleMaps where !FileManager.default.fileExists(atPath: p) {
                 throw TestSupportError("missing \(p): run the tests through `swift test` (debug build)")
             }

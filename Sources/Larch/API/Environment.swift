@@ -8,9 +8,11 @@ import Synchronization
 /// let v = try env.read { txn in try txn.getString("hello") }
 /// ```
 ///
-/// Any number of read transactions may run at once on any threads, each on the snapshot that
-/// was current when it began; one write transaction runs at a time (a second one waits).
-/// Readers never wait for the writer and the writer never waits for readers.
+/// Any number of read transactions may run at once on any threads, and in any number of
+/// processes that have the same file open, each on the snapshot that was current when it began;
+/// one write transaction runs at a time across all of them (a second one waits). Readers never
+/// wait for the writer and the writer never waits for readers. The processes coordinate through
+/// a lock file beside the database (`<path>-lock`, docs/FORMAT.md).
 public final class Environment: Sendable {
     /// The committed state that new transactions start from.
     struct Committed {
@@ -73,7 +75,13 @@ public final class Environment: Sendable {
             file.close()
             throw error
         }
-        readers = ReaderTable(capacity: options.maxReaders)
+        do throws(LarchError) {
+            readers = try file.openLockFile(slots: options.maxReaders).map(ReaderTable.init(lockFile:))
+                ?? ReaderTable(capacity: options.maxReaders)
+        } catch {
+            file.close()
+            throw error
+        }
         buffers = PageBufferPool(pageSize: pageSize)
     }
 
@@ -162,16 +170,62 @@ public final class Environment: Sendable {
 
     // MARK: Transactions
 
-    /// Begins a read transaction on the current snapshot. End it with `abort()`, or let it go out of scope.
+    /// Begins a read transaction on the newest snapshot (committed by this process or another).
+    /// End it with `abort()`, or let it go out of scope.
     public func beginRead() throws(LarchError) -> ReadTransaction {
-        let (meta, mapping, slot) = try committed.withLock { c throws(LarchError) in
-            guard !c.closed else { throw LarchError.environmentClosed }
-            if let f = c.failure { throw LarchError.environmentFailed(reason: f) }
-            let slot = try readers.claim(snapshot: c.meta.txnID)
-            return (c.meta, c.mapping, slot)
+        let slot = try readers.claim()
+        do throws(LarchError) {
+            while true {
+                let (meta, mapping) = try committed.withLock { c throws(LarchError) in try newest(&c) }
+                // Published, then confirmed still the newest: a writer that missed the slot has
+                // committed at most once since, reusing only pages this snapshot no longer reaches.
+                readers.publish(slot: slot, snapshot: meta.txnID)
+                let confirmed = try committed.withLock { c throws(LarchError) in try newest(&c).meta.txnID }
+                guard confirmed == meta.txnID else { continue }
+                let snapshot = Snapshot(meta: meta, mapping: mapping, verifyChecksums: options.verifyChecksums)
+                return ReadTransaction(core: TransactionCore(env: self, snapshot: snapshot, readerSlot: slot))
+            }
+        } catch {
+            readers.release(slot: slot)
+            throw error
         }
-        let snapshot = Snapshot(meta: meta, mapping: mapping, verifyChecksums: options.verifyChecksums)
-        return ReadTransaction(core: TransactionCore(env: self, snapshot: snapshot, readerSlot: slot))
+    }
+
+    /// The newest committed state, as the file has it now: another process may have committed
+    /// since this one last looked, and grown the file past this process's map.
+    private func newest(_ c: inout Committed) throws(LarchError) -> (meta: MetaPage, mapping: Mapping) {
+        guard !c.closed else { throw LarchError.environmentClosed }
+        if let f = c.failure { throw LarchError.environmentFailed(reason: f) }
+        let found = try Self.newestMeta(in: c.mapping, pageSize: pageSize, path: path)
+        guard found.txnID > c.meta.txnID else { return (c.meta, c.mapping) }
+        let required = Int(found.pageCount) * pageSize
+        if required > c.mapping.sizeBytes || required > c.fileSizeBytes {
+            let size = try file.size()
+            guard size >= required else { throw LarchError.truncatedFile(path: path, sizeBytes: size, requiredBytes: required) }
+            if required > c.mapping.sizeBytes {
+                c.mapping = try file.map(sizeBytes: Self.reservation(fileSize: size, options: options, pageSize: pageSize))
+            }
+            c.fileSizeBytes = max(c.fileSizeBytes, size)
+        }
+        // Another process committed it. Under noMetaSync its meta may not be durable yet, but the
+        // previous one is (the committer synced its data, and that meta, first).
+        let durable = options.durability == .noMetaSync ? max(readers.sharedDurableTxn, TransactionID(found.txnID.rawValue - 1)) : found.txnID
+        c.durableTxn = max(c.durableTxn, min(durable, found.txnID))
+        c.meta = found
+        return (c.meta, c.mapping)
+    }
+
+    /// The newest valid meta page in `mapping` (pages 0 and 1): a meta being written by another
+    /// process fails its checksum and the other one is current.
+    static func newestMeta(in mapping: Mapping, pageSize: Int, path: String) throws(LarchError) -> MetaPage {
+        var best: MetaPage?
+        for slot in 0..<2 {
+            guard case .success(let m) = MetaPage.decode(mapping.page(PageNumber(UInt64(slot)), pageSize: pageSize)),
+                  m.slot == slot, m.pageSize == pageSize else { continue }
+            if best == nil || m.txnID > best!.txnID { best = m }
+        }
+        guard let best else { throw LarchError.notALarchFile(path: path) }
+        return best
     }
 
     /// Begins the write transaction, blocking the calling thread while another one is open. End it
@@ -187,16 +241,19 @@ public final class Environment: Sendable {
     /// Begins the write transaction once this caller holds the writer lock.
     private func beginWriteHoldingLock() throws(LarchError) -> WriteTransaction {
         do {
-            let (meta, mapping) = try committed.withLock { c throws(LarchError) in
-                guard !c.closed else { throw LarchError.environmentClosed }
-                if let f = c.failure { throw LarchError.environmentFailed(reason: f) }
-                return (c.meta, c.mapping)
-            }
+            try file.lockWriter()
+        } catch {
+            writerLock.unlock()
+            throw error
+        }
+        do {
+            let (meta, mapping) = try committed.withLock { c throws(LarchError) in try newest(&c) }
             let snapshot = Snapshot(meta: meta, mapping: mapping, verifyChecksums: options.verifyChecksums)
             let w = WriteState(txnID: meta.txnID.next, snapshot: snapshot, buffers: buffers, maxSizeBytes: options.maxSize,
                                reuseBound: oldestNeededSnapshot(current: meta.txnID))
             return WriteTransaction(core: TransactionCore(env: self, write: w))
         } catch {
+            file.unlockWriter()
             writerLock.unlock()
             throw error
         }
@@ -240,6 +297,7 @@ public final class Environment: Sendable {
         }
         try file.sync()
         committed.withLock { c in if c.durableTxn < txn { c.durableTxn = txn } }
+        readers.raiseSharedDurableTxn(to: txn)
     }
 
     /// Closes the environment and releases the file (another `Environment` may then open it).

@@ -35,8 +35,6 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
     case foreignDatabase
     /// All reader slots are in use; end some read transactions or raise `Options.maxReaders`.
     case readersFull(limit: Int)
-    /// Another process (or another `Environment` in this one) has the file open.
-    case fileLocked(path: String)
     /// An option is out of range.
     case invalidOption(String)
     /// A system call failed.
@@ -89,8 +87,6 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
             return "foreign database handle: the handle belongs to another environment"
         case let .readersFull(limit):
             return "readers full: all \(limit) reader slots are in use; end some read transactions or raise Options.maxReaders"
-        case let .fileLocked(path):
-            return "file locked: \(path) is already open by another process or Environment; close it first"
         case let .invalidOption(what):
             return "invalid option: \(what)"
         case let .io(operation, path, errno, message):

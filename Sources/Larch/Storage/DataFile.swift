@@ -78,8 +78,8 @@ final class DataFile: StorageDevice {
         #endif
     }
 
-    /// Opens (and with `create`, creates) the file and takes an exclusive lock on it, so that no
-    /// second `Environment` in any process uses it at the same time. Read-only opens take a shared lock.
+    /// Opens (and with `create`, creates) the file. Any number of environments, in any processes,
+    /// may have it open; write transactions take the writer lock (`lockWriter`).
     static func open(path: String, create: Bool, readOnly: Bool) throws(LarchError) -> DataFile {
         let fd: FileDescriptor
         do {
@@ -90,34 +90,28 @@ final class DataFile: StorageDevice {
         } catch {
             throw ioError("open", path, error)
         }
-        let e = lockBriefly(fd.rawValue, readOnly ? LOCK_SH : LOCK_EX)
-        if e != 0 {
-            try? fd.close()
-            if e == EWOULDBLOCK { throw LarchError.fileLocked(path: path) }
-            throw ioError("flock", path, Errno(rawValue: e))
-        }
         return DataFile(descriptor: fd, path: path, isReadOnly: readOnly)
     }
 
-    /// Takes the lock without blocking, retrying for up to about 100 ms while it is held; returns 0
-    /// or the errno of the last attempt.
-    ///
-    /// The retry is for a lock that is held only for an instant: a process that starts a child
-    /// (fork or posix_spawn) lends the child its descriptors until the child execs, and a lock
-    /// whose descriptor was just closed here stays held through the child's copy for that moment.
-    /// A file that another Environment really holds still fails, after the short wait.
-    private static func lockBriefly(_ fd: Int32, _ operation: Int32) -> Int32 {
-        var delay: UInt32 = 500  // microseconds
-        var waited: UInt32 = 0
-        while true {
-            if flock(fd, operation | LOCK_NB) == 0 { return 0 }
-            let e = errno
-            if e == EINTR { continue }
-            guard e == EWOULDBLOCK, waited < 100_000 else { return e }
-            usleep(delay)
-            waited += delay
-            delay = min(delay * 2, 20_000)
+    /// The writer lock is an exclusive `flock` on this environment's own open file description of
+    /// the data file: it serializes the write transactions of every environment, in this process or
+    /// another, and the system releases it when its holder's descriptor closes or its process dies.
+    package func lockWriter() throws(LarchError) {
+        try whileOpen { () throws(LarchError) in
+            while flock(descriptor.rawValue, LOCK_EX) != 0 {
+                let e = errno
+                if e == EINTR { continue }
+                throw Self.ioError("flock", path, Errno(rawValue: e))
+            }
         }
+    }
+
+    package func unlockWriter() {
+        try? whileOpen { () throws(LarchError) in _ = flock(descriptor.rawValue, LOCK_UN) }
+    }
+
+    package func openLockFile(slots: Int) throws(LarchError) -> LockFile? {
+        try LockFile.open(databasePath: path, slots: slots)
     }
 
     /// Creates a new file at `path`, failing when anything exists there, and locks it exclusively.

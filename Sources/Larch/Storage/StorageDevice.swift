@@ -35,9 +35,22 @@ package protocol StorageDevice: AnyObject, Sendable {
     func map(sizeBytes: Int) throws(LarchError) -> Mapping
     /// Releases the device (and its lock). Later calls do nothing.
     func close()
+    /// Takes the writer lock that serializes write transactions across processes, waiting while
+    /// another holds it. The system releases it when its holder dies.
+    func lockWriter() throws(LarchError)
+    /// Releases the writer lock.
+    func unlockWriter()
+    /// The lock file shared with the other processes that have the database open, or nil when
+    /// there is none (a simulated disk; a database in a read-only directory).
+    func openLockFile(slots: Int) throws(LarchError) -> LockFile?
 }
 
 extension StorageDevice {
+    /// One process only: nothing to coordinate with.
+    package func lockWriter() throws(LarchError) {}
+    package func unlockWriter() {}
+    package func openLockFile(slots: Int) throws(LarchError) -> LockFile? { nil }
+
     package func writeDurably(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
         try write(buffer, at: offset)
         try sync()

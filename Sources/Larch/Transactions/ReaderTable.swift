@@ -1,55 +1,135 @@
-import Synchronization
+import Atomics
 
-/// The table of live read transactions and the snapshot (transaction id) each one pins.
+/// The table of live read transactions and the snapshot (transaction id) each one pins, shared by
+/// every process that has the database open: the reader slots of the lock file
+/// (`LockFileLayout`), or, when there is no lock file (a simulated disk, read-only media), the same
+/// layout in this process's memory.
 ///
 /// The writer asks it for the oldest pinned snapshot before reusing pages from the free tree:
-/// pages freed by transaction `T` are reused only when every reader's snapshot is `≥ T`.
-/// This implementation is in-process; its interface (claim a slot, release it, find the oldest)
-/// is what a shared-memory lock file will implement for multi-process use.
-final class ReaderTable: Sendable {
-    private struct State {
-        var snapshots: [UInt64]   // per slot; `free` when unused
-        var freeSlots: [Int]
-    }
-    private static let free = UInt64.max
-    private let state: Mutex<State>
+/// pages freed by transaction `T` are reused only when every reader's snapshot is `≥ T`. Slots of
+/// processes that died are reclaimed whenever the writer asks, or a reader finds no free slot.
+///
+/// A reader claims a slot (compare-and-swap of the owner field), publishes the snapshot it is about
+/// to read, then checks that the snapshot is still the newest (`Environment.beginRead`): a writer
+/// that looked at the table before the publication committed at most once since, and the pages it
+/// reused were freed by transactions the new snapshot no longer reaches.
+final class ReaderTable: @unchecked Sendable {
+    // @unchecked: `base` points into memory shared with other processes (or owned by `storage`);
+    // every access to it is atomic, and `base`, `storage` and `capacity` never change.
+    private let storage: AnyObject
+    private let base: UnsafeMutableRawPointer
     let capacity: Int
+    private let me = ProcessIdentity.current
 
-    init(capacity: Int) {
-        self.capacity = capacity
-        state = Mutex(State(snapshots: Array(repeating: Self.free, count: capacity),
-                            freeSlots: Array((0..<capacity).reversed())))
+    /// The reader slots of `lockFile`.
+    init(lockFile: LockFile) {
+        storage = lockFile
+        base = lockFile.base
+        capacity = lockFile.slotCount
     }
 
-    /// Claims a slot pinning `snapshot`. Call while holding the lock that publishes new snapshots,
-    /// so that no writer can miss a reader that is about to use an older one.
-    func claim(snapshot: TransactionID) throws(LarchError) -> Int {
-        let slot: Int? = state.withLock { s in
-            guard let i = s.freeSlots.popLast() else { return nil }
-            s.snapshots[i] = snapshot.rawValue
-            return i
+    /// A table of `capacity` slots in this process's memory.
+    init(capacity: Int) {
+        let local = LocalSlots(capacity: capacity)
+        storage = local
+        base = local.base
+        self.capacity = capacity
+    }
+
+    @inline(__always)
+    private func field(_ slot: Int, _ offset: Int) -> UnsafeAtomic<UInt64> {
+        LockFile.word(in: base, at: LockFileLayout.offset(slot: slot, field: offset))
+    }
+
+    /// Claims a free slot for a read transaction of this process; throws `readersFull` when every
+    /// slot belongs to a live reader.
+    func claim() throws(LarchError) -> Int {
+        for attempt in 0..<2 {
+            for i in 0..<capacity {
+                let owner = field(i, LockFileLayout.ownerOffset)
+                guard owner.load(ordering: .relaxed) == 0,
+                      owner.compareExchange(expected: 0, desired: me.pid, ordering: .acquiringAndReleasing).exchanged else { continue }
+                field(i, LockFileLayout.startTimeOffset).store(me.startTime, ordering: .relaxed)
+                field(i, LockFileLayout.beganOffset).store(ProcessIdentity.wallClockNanoseconds(), ordering: .relaxed)
+                field(i, LockFileLayout.snapshotOffset).store(LockFileLayout.noSnapshot, ordering: .sequentiallyConsistent)
+                return i
+            }
+            if attempt == 0 && reclaimStale() == 0 { break }
         }
-        guard let slot else { throw .readersFull(limit: capacity) }
-        return slot
+        throw .readersFull(limit: capacity)
+    }
+
+    /// Publishes the snapshot the reader in `slot` reads.
+    func publish(slot: Int, snapshot: TransactionID) {
+        field(slot, LockFileLayout.snapshotOffset).store(snapshot.rawValue, ordering: .sequentiallyConsistent)
     }
 
     /// Releases a slot claimed by `claim`.
     func release(slot: Int) {
-        state.withLock { s in
-            precondition(s.snapshots[slot] != Self.free, "reader slot released twice")
-            s.snapshots[slot] = Self.free
-            s.freeSlots.append(slot)
-        }
+        field(slot, LockFileLayout.snapshotOffset).store(LockFileLayout.noSnapshot, ordering: .releasing)
+        let was = field(slot, LockFileLayout.ownerOffset).exchange(0, ordering: .releasing)
+        precondition(was == me.pid, "reader slot released by another process or twice")
     }
 
-    /// The oldest snapshot pinned by a live reader, or nil when there are none.
+    /// The oldest snapshot pinned by a live reader of any process, or nil when there are none.
+    /// Reclaims the slots of dead processes first.
     func oldestSnapshot() -> TransactionID? {
-        state.withLock { s in
-            let m = s.snapshots.min() ?? Self.free
-            return m == Self.free ? nil : TransactionID(m)
+        reclaimStale()
+        var oldest = LockFileLayout.noSnapshot
+        for i in 0..<capacity where field(i, LockFileLayout.ownerOffset).load(ordering: .sequentiallyConsistent) != 0 {
+            oldest = min(oldest, field(i, LockFileLayout.snapshotOffset).load(ordering: .sequentiallyConsistent))
         }
+        return oldest == LockFileLayout.noSnapshot ? nil : TransactionID(oldest)
     }
 
-    /// The number of live readers.
-    var activeCount: Int { state.withLock { capacity - $0.freeSlots.count } }
+    /// Frees the slots of processes that no longer run; returns how many.
+    @discardableResult
+    func reclaimStale() -> Int {
+        var freed = 0
+        for i in 0..<capacity {
+            let owner = field(i, LockFileLayout.ownerOffset)
+            let pid = owner.load(ordering: .acquiring)
+            guard pid != 0 else { continue }
+            let started = field(i, LockFileLayout.startTimeOffset).load(ordering: .relaxed)
+            if pid == me.pid && (started == me.startTime || started == 0) { continue }   // ours (or being claimed)
+            guard !ProcessIdentity.isAlive(pid: pid, startTime: started) else { continue }
+            if owner.compareExchange(expected: pid, desired: 0, ordering: .acquiringAndReleasing).exchanged { freed += 1 }
+        }
+        return freed
+    }
+
+    /// The number of live readers (of every process).
+    var activeCount: Int {
+        (0..<capacity).reduce(0) { $0 + (field($1, LockFileLayout.ownerOffset).load(ordering: .relaxed) != 0 ? 1 : 0) }
+    }
+
+    /// The newest transaction whose meta page some process made durable (`Environment.sync`).
+    var sharedDurableTxn: TransactionID {
+        TransactionID(LockFile.word(in: base, at: LockFileLayout.durableTxnOffset).load(ordering: .acquiring))
+    }
+
+    /// Raises `sharedDurableTxn` to `txn`.
+    func raiseSharedDurableTxn(to txn: TransactionID) {
+        let a = LockFile.word(in: base, at: LockFileLayout.durableTxnOffset)
+        var current = a.load(ordering: .relaxed)
+        while current < txn.rawValue {
+            let (done, found) = a.compareExchange(expected: current, desired: txn.rawValue, ordering: .acquiringAndReleasing)
+            if done { break }
+            current = found
+        }
+    }
+}
+
+/// The reader slots of a database without a lock file, in this process's memory.
+private final class LocalSlots {
+    let base: UnsafeMutableRawPointer
+    let size: Int
+
+    init(capacity: Int) {
+        size = LockFileLayout.size(slots: capacity)
+        base = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        LockFileLayout.initialize(base, slots: capacity)
+    }
+
+    deinit { base.deallocate() }
 }

@@ -127,7 +127,9 @@ extension TransactionCore {
         return WrittenCommit(prepared: prepared, mapping: newMapping, stats: stats)
     }
 
-    /// Step 7: publish the new snapshot, with the map that covers it, to new transactions.
+    /// Step 7: this environment's bookkeeping — the committed meta, the map that covers it, what is
+    /// durable, `lastCommit`. (New read transactions, here and in other processes, find the new
+    /// meta in the file: writing it was the commit.)
     func publishCommit(_ written: WrittenCommit) {
         let env = self.env
         let newMeta = written.prepared.meta

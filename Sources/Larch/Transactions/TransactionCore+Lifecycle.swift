@@ -26,6 +26,7 @@ extension TransactionCore {
         }
         if isWrite {
             writeBox!.state.finish()   // its buffers go back to the pool, under the writer lock
+            env.file.unlockWriter()
             env.writerLock.unlock()
         }
     }

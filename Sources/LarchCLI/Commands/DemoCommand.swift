@@ -60,6 +60,7 @@ struct DemoCommand: LarchSubcommand {
         defer {
             if !keep {
                 unlink(path)
+                unlink(path + "-lock")
                 rmdir(directory)
             }
         }

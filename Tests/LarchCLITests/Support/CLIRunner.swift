@@ -14,7 +14,7 @@ struct CommandResult {
 }
 
 /// A scratch directory for one test, removed when released.
-final class Scratch {
+final class Scratch: Sendable {
     let path: String
 
     init(_ label: String) throws {

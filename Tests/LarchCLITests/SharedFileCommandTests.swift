@@ -1,0 +1,48 @@
+import Foundation
+import Synchronization
+import Testing
+import Larch
+
+// Issue 11: the CLI on a database that another process has open — this test process, holding an
+// environment and a read transaction — and several `larch` processes writing at once.
+@Suite struct SharedFileCommandTests {
+    @Test(.timeLimit(.minutes(3)))
+    func commandsWorkOnADatabaseAnotherProcessHasOpen() throws {
+        let s = try Scratch("shared")
+        let path = s.file("db.larch")
+        let env = try Environment(path: path, options: Options(durability: .noSync))
+        try env.write { txn in for i in 0..<100 { try txn.put("v\(i)", forKey: "k\(i)") } }
+        let pinned = try env.beginRead()
+
+        try CLI.larchOK(["put", path, "from-cli", "hello"], in: s)
+        #expect(try env.read { try $0.getString("from-cli") } == "hello", "a commit of another process is seen")
+        #expect(try pinned.getString("from-cli") == nil, "an open read transaction keeps its snapshot")
+        #expect(try CLI.larchOK(["get", path, "k5"], in: s).text == "v5\n")
+        #expect(try CLI.larchOK(["scan", path, "--limit", "2"], in: s).text == "from-cli\thello\nk0\tv0\n")
+        #expect(try CLI.larchOK(["stat", path], in: s).text.contains("entries"))
+        try CLI.larchOK(["check", path], in: s)
+        try CLI.larchOK(["copy", path, s.file("copy.larch")], in: s)
+        try CLI.larchOK(["del", path, "k0"], in: s)
+        #expect(try pinned.getString("k0") == "v0")
+        pinned.abort()
+
+        // Four processes at a time, each committing its own keys; this process writes meanwhile.
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { w in
+            for i in 0..<15 {
+                do {
+                    let r = try CLI.larch(["put", path, "p\(w)-\(i)", "w\(w)"], in: s)
+                    if r.status != 0 { failures.withLock { $0.append("p\(w)-\(i): \(r.status) \(r.stderr)") } }
+                } catch {
+                    failures.withLock { $0.append("p\(w)-\(i): \(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        try env.read { txn throws in
+            for w in 0..<4 { for i in 0..<15 { #expect(try txn.getString("p\(w)-\(i)") == "w\(w)") } }
+            #expect(try txn.stats().entries == 100 + 1 - 1 + 60)
+        }
+        #expect(try env.check().isClean)
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+@testable import Larch
+
+// Issue 11: many environments — in this process or others — on one file. Two `Environment`s in one
+// process share nothing in memory: each has its own descriptors, map and view of the lock file, so
+// they coordinate exactly as two processes do (the CLI tests run real processes).
+@Suite struct SharedFileTests {
+    private func options(_ tweak: (inout Options) -> Void = { _ in }) -> Options {
+        var o = Options(durability: .noSync)
+        tweak(&o)
+        return o
+    }
+
+    @Test func aCommitInOneEnvironmentIsSeenByTheNextReadOfAnother() throws {
+        let dir = try TemporaryDirectory("shared-visibility")
+        let a = try Environment(path: dir.file(), options: options())
+        let b = try Environment(path: a.path, options: options())
+        try a.write { try $0.put("from a", forKey: "k") }
+        #expect(try b.read { try $0.getString("k") } == "from a")
+        let pinned = try b.beginRead()
+        try b.write { try $0.put("from b", forKey: "k") }
+        #expect(try a.read { try $0.getString("k") } == "from b")
+        #expect(try pinned.getString("k") == "from a", "a reader keeps its snapshot")
+        pinned.abort()
+        let readOnly = try Environment(path: a.path, options: Options(readOnly: true))
+        #expect(try readOnly.read { try $0.getString("k") } == "from b")
+        #expect(try a.check().isClean)
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func writersInFourEnvironmentsAreSerialized() async throws {
+        let dir = try TemporaryDirectory("shared-writers")
+        let path = dir.file()
+        _ = try Environment(path: path, options: options())
+        let perWriter = 150
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<4 {
+                group.addTask {
+                    let env = try Environment(path: path, options: self.options())
+                    for i in 0..<perWriter {
+                        try env.write { txn in
+                            // Read-modify-write of a shared counter: lost updates would show.
+                            let n = Int(try txn.getString("counter") ?? "0")!
+                            try txn.put(String(n + 1), forKey: "counter")
+                            try txn.put("w\(w)", forKey: "key-\(w)-\(i)")
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let env = try Environment(path: path, options: options())
+        try env.read { txn throws in
+            #expect(try txn.getString("counter") == String(4 * perWriter))
+            #expect(try txn.stats().entries == UInt64(4 * perWriter + 1))
+        }
+        #expect(try env.check().isClean)
+    }
+
+    /// A reader of one environment pins its snapshot against the writer of another: the writer's
+    /// commits never reuse the reader's pages, and once it ends they are reused.
+    @Test func aReaderInOneEnvironmentPinsPagesAgainstAnother() throws {
+        let dir = try TemporaryDirectory("shared-pin")
+        let writer = try Environment(path: dir.file(), options: options())
+        let readerEnv = try Environment(path: writer.path, options: options())
+        let value = [UInt8](repeating: 7, count: 300)
+        try writer.write { txn in for i in 0..<2_000 { try txn.put(value, forKey: Array("key-\(i)".utf8)) } }
+        let reader = try readerEnv.beginRead()
+        for round in 0..<20 {
+            try writer.write { txn in
+                for i in stride(from: round % 7, to: 2_000, by: 7) { try txn.put([UInt8](repeating: UInt8(round), count: 300), forKey: Array("key-\(i)".utf8)) }
+            }
+        }
+        // Every value the reader sees is the one of its snapshot.
+        var count = 0
+        try reader.forEach { _, v in
+            #expect(v.byteCount == 300 && v.withUnsafeBytes { $0.allSatisfy { $0 == 7 } })
+            count += 1
+            return true
+        }
+        #expect(count == 2_000)
+        #expect(try writer.stats().readers == 1, "the other environment's reader is listed")
+        reader.abort()
+        let grown = try writer.stats().pageCount
+        for round in 20..<60 {
+            try writer.write { txn in
+                for i in stride(from: round % 7, to: 2_000, by: 7) { try txn.put([UInt8](repeating: UInt8(round), count: 300), forKey: Array("key-\(i)".utf8)) }
+            }
+        }
+        #expect(try writer.stats().pageCount <= grown + grown / 10, "pages are reused once the reader ended")
+        #expect(try writer.check().isClean)
+    }
+
+    /// Another environment grows the file far past this one's map: this one remaps before it reads.
+    @Test func growthByAnotherEnvironmentIsRemapped() throws {
+        let dir = try TemporaryDirectory("shared-remap")
+        let small = options { $0.minimumReservation = 8 * 4096 }
+        let a = try Environment(path: dir.file(), options: small)
+        let b = try Environment(path: a.path, options: small)
+        try b.write { try $0.put("first", forKey: "k") }
+        let old = try b.beginRead()
+        for round in 0..<8 {
+            try a.write { txn in
+                for i in 0..<500 { try txn.put([UInt8](repeating: UInt8(round), count: 200), forKey: Array("r\(round)-\(i)".utf8)) }
+            }
+            try b.read { txn throws in
+                #expect(try txn.get(Array("r\(round)-499".utf8)) == [UInt8](repeating: UInt8(round), count: 200))
+            }
+        }
+        #expect(try old.getString("k") == "first")
+        #expect(try old.get(Array("r0-0".utf8)) == nil)
+        old.abort()
+        try b.write { try $0.put("last", forKey: "k") }
+        #expect(try a.read { try $0.getString("k") } == "last")
+        #expect(try b.check().isClean)
+    }
+
+    /// A slot left by a process that died (its pid no longer runs) is reclaimed when a writer asks
+    /// for the oldest snapshot: it no longer holds pages back.
+    @Test func theSlotOfADeadProcessIsReclaimed() throws {
+        let dir = try TemporaryDirectory("shared-stale")
+        let env = try Environment(path: dir.file(), options: options())
+        try env.write { try $0.put("v", forKey: "k") }
+        // A process that has exited: its pid is free (or, if reused, has another start time).
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        let deadPID = UInt64(child.processIdentifier)
+        let lock = try #require(try LockFile.open(databasePath: env.path, slots: 126))
+        let table = ReaderTable(lockFile: lock)
+        let slot = (0..<table.capacity).first { LockFile.word(in: lock.base, at: LockFileLayout.offset(slot: $0, field: LockFileLayout.ownerOffset)).load(ordering: .relaxed) == 0 }!
+        LockFile.word(in: lock.base, at: LockFileLayout.offset(slot: slot, field: LockFileLayout.ownerOffset)).store(deadPID, ordering: .sequentiallyConsistent)
+        LockFile.word(in: lock.base, at: LockFileLayout.offset(slot: slot, field: LockFileLayout.startTimeOffset)).store(1, ordering: .relaxed)
+        LockFile.word(in: lock.base, at: LockFileLayout.offset(slot: slot, field: LockFileLayout.snapshotOffset)).store(1, ordering: .sequentiallyConsistent)
+        #expect(table.activeCount == 1, "the dead process's slot is taken until someone looks")
+        #expect(table.oldestSnapshot() == nil, "the writer's question reclaims it")
+        #expect(table.activeCount == 0)
+        #expect(try env.stats().readers == 0)
+        try env.write { try $0.put("w", forKey: "k2") }
+        #expect(try env.check().isClean)
+    }
+}
