@@ -26,7 +26,7 @@ struct LarchCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             StatCommand.self, GetCommand.self, PutCommand.self, DeleteCommand.self, ScanCommand.self,
-            DumpCommand.self, LoadCommand.self, CheckCommand.self, CopyCommand.self, DemoCommand.self,
+            DumpCommand.self, LoadCommand.self, CheckCommand.self, CopyCommand.self, ReadersCommand.self, DemoCommand.self,
         ]
     )
 }

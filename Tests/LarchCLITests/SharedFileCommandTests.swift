@@ -24,7 +24,11 @@ import Larch
         try CLI.larchOK(["copy", path, s.file("copy.larch")], in: s)
         try CLI.larchOK(["del", path, "k0"], in: s)
         #expect(try pinned.getString("k0") == "v0")
+        let listed = try CLI.larchOK(["readers", path, "--json"], in: s).text
+        #expect(listed.contains("\"pid\" : \(getpid())") && listed.contains("\"lag\" : 2"), "\(listed)")
+        #expect(try CLI.larchOK(["readers", path], in: s).text.contains("pid \(getpid()): snapshot \(pinned.snapshotID)"))
         pinned.abort()
+        #expect(try CLI.larchOK(["readers", path, "--clear-stale"], in: s).text == "Cleared 0 stale reader slot(s).\nNo readers.\n")
 
         // Four processes at a time, each committing its own keys; this process writes meanwhile.
         let failures = Mutex<[String]>([])

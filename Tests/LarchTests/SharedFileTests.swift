@@ -135,10 +135,34 @@ import Testing
         LockFile.word(in: lock.base, at: LockFileLayout.offset(slot: slot, field: LockFileLayout.startTimeOffset)).store(1, ordering: .relaxed)
         LockFile.word(in: lock.base, at: LockFileLayout.offset(slot: slot, field: LockFileLayout.snapshotOffset)).store(1, ordering: .sequentiallyConsistent)
         #expect(table.activeCount == 1, "the dead process's slot is taken until someone looks")
+        let listed = try env.activeReaders()
+        #expect(listed.count == 1 && listed[0].processID == Int(deadPID) && !listed[0].isLive && listed[0].snapshotID == 1)
         #expect(table.oldestSnapshot() == nil, "the writer's question reclaims it")
         #expect(table.activeCount == 0)
         #expect(try env.stats().readers == 0)
         try env.write { try $0.put("w", forKey: "k2") }
         #expect(try env.check().isClean)
+    }
+
+    /// `activeReaders()` lists every process's readers: snapshot, lag and the pages waiting for them.
+    @Test func readersOfEveryEnvironmentAreListed() throws {
+        let dir = try TemporaryDirectory("shared-list")
+        let a = try Environment(path: dir.file(), options: options())
+        let b = try Environment(path: a.path, options: options())
+        try a.write { txn in for i in 0..<500 { try txn.put([UInt8](repeating: 1, count: 100), forKey: Array("k\(i)".utf8)) } }
+        #expect(try a.activeReaders().isEmpty)
+        let reader = try b.beginRead()
+        for round in 0..<5 {
+            try a.write { txn in for i in 0..<500 { try txn.put([UInt8](repeating: UInt8(round), count: 100), forKey: Array("k\(i)".utf8)) } }
+        }
+        let listed = try a.activeReaders()
+        try #require(listed.count == 1)
+        #expect(listed[0].processID == Int(getpid()) && listed[0].isLive)
+        #expect(listed[0].snapshotID == reader.snapshotID)
+        #expect(listed[0].lag == 5)
+        #expect(listed[0].pagesHeld > 0, "the pages the five commits freed wait for it")
+        #expect(a.clearStaleReaders() == 0, "a live reader is never cleared")
+        reader.abort()
+        #expect(try a.activeReaders().isEmpty)
     }
 }

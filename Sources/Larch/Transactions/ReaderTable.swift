@@ -98,6 +98,30 @@ final class ReaderTable: @unchecked Sendable {
         return freed
     }
 
+    /// One taken slot, as `slots()` reads it.
+    struct Slot {
+        var index: Int
+        var pid: UInt64
+        var startTime: UInt64
+        var snapshot: TransactionID?
+        var beganNanoseconds: UInt64
+        var isLive: Bool
+    }
+
+    /// The taken slots, with whether their process still runs.
+    func slots() -> [Slot] {
+        (0..<capacity).compactMap { i in
+            let pid = field(i, LockFileLayout.ownerOffset).load(ordering: .acquiring)
+            guard pid != 0 else { return nil }
+            let started = field(i, LockFileLayout.startTimeOffset).load(ordering: .relaxed)
+            let snapshot = field(i, LockFileLayout.snapshotOffset).load(ordering: .acquiring)
+            let live = (pid == me.pid && (started == me.startTime || started == 0)) || ProcessIdentity.isAlive(pid: pid, startTime: started)
+            return Slot(index: i, pid: pid, startTime: started,
+                        snapshot: snapshot == LockFileLayout.noSnapshot ? nil : TransactionID(snapshot),
+                        beganNanoseconds: field(i, LockFileLayout.beganOffset).load(ordering: .relaxed), isLive: live)
+        }
+    }
+
     /// The number of live readers (of every process).
     var activeCount: Int {
         (0..<capacity).reduce(0) { $0 + (field($1, LockFileLayout.ownerOffset).load(ordering: .relaxed) != 0 ? 1 : 0) }

@@ -94,7 +94,7 @@ struct StatCommand: LarchSubcommand {
             "Transaction:       \(s.transactionID) (\(metas.map(\.description).joined(separator: "; ")))",
             "Pages:             \(g(s.pageCount)): 2 meta, \(g(report.pagesInUse)) in use, \(g(s.freePages)) free, \(g(s.pagesAwaitingReuse)) awaiting reuse",
             "Free tree:         \(g(s.freeTreePages)) page(s) recording \(g(s.freePages + s.pagesAwaitingReuse)) free page(s)",
-            "Readers:           \(s.readers) of \(s.maxReaders) slots in use in this process",
+            "Readers:           \(s.readers) of \(s.maxReaders) slots in use (every process)",
             "Named databases:   \(g(s.databaseCount))",
         ]
         for d in databases {
