@@ -7,6 +7,12 @@
 //   larch-crashlab child PATH SEED
 //       Runs the workload against a real file, printing "ack TXN" after each commit returns; the
 //       real-kill tests SIGKILL it at random moments.
+//   larch-crashlab bank PATH transfer SEED
+//       Moves money between the accounts of a bank file ("acct-NNNN" → decimal balance) in a loop,
+//       one transfer per write transaction, printing "ack TXN" after each commit.
+//   larch-crashlab bank PATH audit SEED
+//       Sums every account in a read transaction, in a loop, printing "sum TOTAL TXN" for each;
+//       with SEED odd, also holds one read transaction for a second ("held TXN") between audits.
 import Larch
 import LarchCrashLab
 #if canImport(Glibc)
@@ -14,6 +20,12 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// The key of account `n` of a bank file.
+func accountKey(_ n: Int) -> String {
+    let digits = String(n)
+    return "acct-" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+}
 
 func fail(_ message: String) -> Never {
     let line = Array("larch-crashlab: \(message)\n".utf8)
@@ -44,6 +56,60 @@ if args.first == "child" {
         fail("\(error)")
     }
     exit(0)
+}
+
+/// Writes `line` to standard output at once (the parent may kill this process at any moment).
+func emit(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+}
+
+if args.first == "bank" {
+    guard args.count == 4, let seed = UInt64(args[3]), ["transfer", "audit"].contains(args[2]) else {
+        fail("usage: larch-crashlab bank PATH transfer|audit SEED")
+    }
+    var state = seed &+ 0x9E37_79B9_7F4A_7C15
+    func random(_ n: Int) -> Int {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Int((state >> 33) % UInt64(n))
+    }
+    do {
+        let env = try Environment(path: args[1], options: Options(durability: .noMetaSync))
+        let accounts = try env.read { txn in try txn.stats().entries }
+        guard accounts > 1 else { fail("no accounts in \(args[1])") }
+        while true {
+            if args[2] == "transfer" {
+                let from = random(Int(accounts)), to = random(Int(accounts)), amount = random(100)
+                let txnID = try env.write { txn in
+                    let a = Array(accountKey(from).utf8), b = Array(accountKey(to).utf8)
+                    let balanceA = Int(String(decoding: try txn.get(a) ?? [], as: UTF8.self))!
+                    let balanceB = Int(String(decoding: try txn.get(b) ?? [], as: UTF8.self))!
+                    if from != to {
+                        try txn.put(Array(String(balanceA - amount).utf8), forKey: a)
+                        try txn.put(Array(String(balanceB + amount).utf8), forKey: b)
+                    }
+                    return txn.snapshotID + 1
+                }
+                emit("ack \(txnID)")
+            } else {
+                let (sum, txnID) = try env.read { txn in
+                    var total = 0
+                    var entries = try txn.entries()
+                    while let (_, v) = try entries.next() { total += Int(String(decoding: v, as: UTF8.self))! }
+                    return (total, txn.snapshotID)
+                }
+                emit("sum \(sum) \(txnID)")
+                if seed % 2 == 1 {
+                    let held = try env.beginRead()
+                    emit("held \(held.snapshotID)")
+                    usleep(1_000_000)
+                    held.abort()
+                }
+            }
+        }
+    } catch {
+        fail("\(error)")
+    }
 }
 
 var config = CrashLabConfiguration()

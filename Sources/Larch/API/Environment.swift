@@ -59,10 +59,23 @@ public final class Environment: Sendable {
             var size = try file.size()
             if size == 0 {
                 guard !options.readOnly else { throw LarchError.notALarchFile(path: path) }
-                try Self.initialize(file, pageSize: options.pageSize, durability: options.durability)
-                size = try file.size()
+                // Another process may be creating it too: the writer lock makes one of them do it.
+                size = try Self.initializeIfEmpty(storage, options: options)
             }
-            let meta = try Self.readCurrentMeta(file, path: path, fileSize: size)
+            var meta: MetaPage
+            var attempt = 0
+            while true {
+                do throws(LarchError) {
+                    meta = try Self.readCurrentMeta(file, path: path, fileSize: size)
+                    break
+                } catch .truncatedFile(let p, let s, let r) {
+                    // Another process committed between reading the size and the metas: its meta
+                    // may need more than the size read. A file that stays short is truncated.
+                    attempt += 1
+                    guard attempt < 5 else { throw LarchError.truncatedFile(path: p, sizeBytes: s, requiredBytes: r) }
+                    size = try file.size()
+                }
+            }
             pageSize = meta.pageSize
             let mapping = try file.map(sizeBytes: Self.reservation(fileSize: size, options: options, pageSize: meta.pageSize))
             // The newest meta may be in the page cache only (a process that committed with
@@ -94,6 +107,17 @@ public final class Environment: Sendable {
     }
 
     deinit { file.close() }
+
+    /// Initializes the file if it is still empty once this process holds the writer lock (another
+    /// process may be creating it at the same time); returns its size.
+    private static func initializeIfEmpty(_ file: any StorageDevice, options: Options) throws(LarchError) -> Int {
+        try file.lockWriter()
+        defer { file.unlockWriter() }
+        if try file.size() == 0 {
+            try initialize(file, pageSize: options.pageSize, durability: options.durability)
+        }
+        return try file.size()
+    }
 
     /// Writes the two meta pages of an empty database.
     private static func initialize(_ file: any StorageDevice, pageSize: Int, durability: Durability) throws(LarchError) {

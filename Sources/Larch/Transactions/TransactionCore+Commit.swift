@@ -91,8 +91,10 @@ extension TransactionCore {
             //    commit point, so that a failure aborts the commit rather than publishing a snapshot
             //    the map does not cover); then write the dirty pages, all at free offsets: nothing
             //    the current meta or a live reader can reach is overwritten.
+            // Another process may have grown the file past this one's record of its size: ask the
+            // file before growing it, so that it never shrinks.
             let fileSize = env.committed.withLock { $0.fileSizeBytes }
-            if requiredBytes > fileSize { try env.file.resize(to: requiredBytes) }
+            if requiredBytes > fileSize, requiredBytes > (try env.file.size()) { try env.file.resize(to: requiredBytes) }
             if requiredBytes > snapshot.mapping.sizeBytes {
                 newMapping = try env.file.map(sizeBytes: Environment.reservation(fileSize: requiredBytes, options: env.options, pageSize: pageSize))
             }
