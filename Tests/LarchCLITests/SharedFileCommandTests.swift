@@ -49,4 +49,31 @@ import Larch
         }
         #expect(try env.check().isClean)
     }
+
+    /// A writing command waits for another process's write transaction, for at most `--wait` seconds.
+    @Test(.timeLimit(.minutes(1)))
+    func writingCommandsWaitForTheWriter() throws {
+        let s = try Scratch("shared-wait")
+        let path = s.file("db.larch")
+        let env = try Environment(path: path, options: Options(durability: .noSync))
+        var held = try env.beginWrite()
+        try held.put("parent", forKey: "k")
+        let start = ContinuousClock.now
+        let busy = try CLI.larch(["put", path, "k", "child", "--wait", "0.3"], in: s)
+        #expect(busy.status != 0 && busy.stderr.contains("writer busy"), "\(busy.status) \(busy.stderr)")
+        #expect(ContinuousClock.now - start < .seconds(10))
+        // A child that waits gets its turn when this process commits.
+        let result = Mutex<CommandResult?>(nil)
+        let finished = DispatchSemaphore(value: 0)
+        Thread {
+            let r = try? CLI.larch(["put", path, "k", "child", "--wait", "20"], in: s)
+            result.withLock { $0 = r }
+            finished.signal()
+        }.start()
+        usleep(300_000)
+        try held.commit()
+        finished.wait()
+        #expect(result.withLock { $0?.status } == 0, "\(String(describing: result.withLock { $0?.stderr }))")
+        #expect(try env.read { try $0.getString("k") } == "child")
+    }
 }

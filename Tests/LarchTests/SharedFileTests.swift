@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Larch
 
@@ -164,5 +165,56 @@ import Testing
         #expect(a.clearStaleReaders() == 0, "a live reader is never cleared")
         reader.abort()
         #expect(try a.activeReaders().isEmpty)
+    }
+
+    /// With `writerTimeout`, a writer that waits too long — for another environment's writer or
+    /// for another thread's — gives up with `writerTimeout`; one that gave up never gets the lock
+    /// later, and the next in line does.
+    @Test(.timeLimit(.minutes(1)))
+    func writersGiveUpAfterTheirTimeout() throws {
+        let dir = try TemporaryDirectory("shared-timeout")
+        let patient = try Environment(path: dir.file(), options: options())
+        let hasty = try Environment(path: patient.path, options: options { $0.writerTimeout = .milliseconds(200) })
+        var held = try patient.beginWrite()
+        try held.put("first", forKey: "k")
+        let start = ContinuousClock.now
+        #expect(throws: LarchError.writerTimeout(seconds: 0.2)) { _ = try hasty.beginWrite() }
+        let waited = ContinuousClock.now - start
+        #expect(waited >= .milliseconds(200) && waited < .seconds(5), "waited \(waited)")
+
+        // The same in one environment: a thread that timed out is skipped when the lock is passed on.
+        let gaveUp = DispatchSemaphore(value: 0)
+        let outcome = Mutex<LarchError?>(nil)
+        Thread {
+            do throws(LarchError) { _ = try hasty.beginWrite() } catch { outcome.withLock { $0 = error } }
+            gaveUp.signal()
+        }.start()
+        gaveUp.wait()
+        #expect(outcome.withLock { $0 } == .writerTimeout(seconds: 0.2))
+        try held.commit()
+        try hasty.write { try $0.put("second", forKey: "k") }
+        #expect(try patient.read { try $0.getString("k") } == "second")
+    }
+
+    @Test func theWaitOfOneEnvironmentIsItsOwn() throws {
+        let dir = try TemporaryDirectory("shared-timeout-queue")
+        let env = try Environment(path: dir.file(), options: options { $0.writerTimeout = .milliseconds(100) })
+        var held = try env.beginWrite()
+        // Three threads time out in the queue; the lock then goes to the next that asks.
+        let done = DispatchGroup()
+        let timeouts = Atomic<Int>(0)
+        for _ in 0..<3 {
+            done.enter()
+            Thread {
+                if (try? env.beginWrite()) == nil { timeouts.add(1, ordering: .relaxed) }
+                done.leave()
+            }.start()
+        }
+        done.wait()
+        #expect(timeouts.load(ordering: .relaxed) == 3)
+        try held.put("v", forKey: "k")
+        try held.commit()
+        try env.write { try $0.put("w", forKey: "k") }
+        #expect(try env.read { try $0.getString("k") } == "w")
     }
 }

@@ -111,7 +111,7 @@ public final class Environment: Sendable {
     /// Initializes the file if it is still empty once this process holds the writer lock (another
     /// process may be creating it at the same time); returns its size.
     private static func initializeIfEmpty(_ file: any StorageDevice, options: Options) throws(LarchError) -> Int {
-        try file.lockWriter()
+        try file.lockWriter(timeout: options.writerTimeout)
         defer { file.unlockWriter() }
         if try file.size() == 0 {
             try initialize(file, pageSize: options.pageSize, durability: options.durability)
@@ -258,16 +258,21 @@ public final class Environment: Sendable {
     /// of the cooperative pool (blocked, those threads could not run the task that holds the writer).
     public func beginWrite() throws(LarchError) -> WriteTransaction {
         guard !options.readOnly else { throw .readOnlyEnvironment }
-        try writerLock.lock()
-        return try beginWriteHoldingLock()
+        let started = ContinuousClock.now
+        try writerLock.lock(timeout: options.writerTimeout)
+        return try beginWriteHoldingLock(timeout: options.writerTimeout.map { max(.zero, $0 - (ContinuousClock.now - started)) })
     }
 
     /// Begins the write transaction once this caller holds the writer lock.
-    private func beginWriteHoldingLock() throws(LarchError) -> WriteTransaction {
+    private func beginWriteHoldingLock(timeout: Duration?) throws(LarchError) -> WriteTransaction {
         do {
-            try file.lockWriter()
+            try file.lockWriter(timeout: timeout)
         } catch {
             writerLock.unlock()
+            // The message names the configured wait, not what was left of it for this step.
+            if case .writerTimeout = error, let configured = options.writerTimeout {
+                throw LarchError.writerTimeout(seconds: configured.inSeconds)
+            }
             throw error
         }
         do {
@@ -304,7 +309,7 @@ public final class Environment: Sendable {
     public func write<R>(_ body: (inout WriteTransaction) throws -> R) async throws -> R {
         guard !options.readOnly else { throw LarchError.readOnlyEnvironment }
         await writerLock.lockAsync()
-        return try run(try beginWriteHoldingLock(), body)
+        return try run(try beginWriteHoldingLock(timeout: options.writerTimeout), body)
     }
 
     private func run<R>(_ txn: consuming WriteTransaction, _ body: (inout WriteTransaction) throws -> R) throws -> R {

@@ -50,6 +50,9 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
     /// This thread already has the write transaction open: a second one would wait for the first
     /// for ever. Use the open one, or end it first.
     case nestedWriteTransaction
+    /// Another write transaction — of this process or another — held the writer lock for longer
+    /// than `Options.writerTimeout`.
+    case writerTimeout(seconds: Double)
 
     public var description: String {
         switch self {
@@ -97,6 +100,8 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
             return "environment closed: it can no longer be used"
         case .viewInUse:
             return "view in use: this transaction cannot change while a zero-copy view of it (withValue, forEach, Cursor.withCurrent) is open; copy the bytes you need and change it after the closure returns"
+        case let .writerTimeout(seconds):
+            return "writer busy: another write transaction (of this or another process) held the writer lock for the \(seconds) s this one waited (Options.writerTimeout); try again later"
         case .nestedWriteTransaction:
             return "nested write transaction: the environment's write transaction was begun on this thread and is still open, so waiting for it here could wait for ever; use the open one, or commit or abort it first (in async code, a task that holds it across a suspension blocks the threads that wait: use `await env.write { ... }`)"
         }

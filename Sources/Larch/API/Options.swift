@@ -36,6 +36,11 @@ public struct Options: Sendable {
     public var readOnly: Bool = false
     /// Create the file when it does not exist.
     public var createIfMissing: Bool = true
+    /// How long `beginWrite` and `write` wait for the writer lock, held by another write
+    /// transaction of this process or another, before they throw `writerTimeout`; nil: as long as
+    /// it takes. (`write(_:) async` waits in the queue for as long as it takes, then for at most
+    /// this long for another process.)
+    public var writerTimeout: Duration? = nil
     /// Checks a commit makes of its own work before its meta is written (bbolt's StrictMode):
     /// in debug builds every dirty page is validated; `.full` also runs the checker over the new
     /// state (cost proportional to the file, so tests turn it on where commits are few).

@@ -96,12 +96,29 @@ final class DataFile: StorageDevice {
     /// The writer lock is an exclusive `flock` on this environment's own open file description of
     /// the data file: it serializes the write transactions of every environment, in this process or
     /// another, and the system releases it when its holder's descriptor closes or its process dies.
-    package func lockWriter() throws(LarchError) {
+    package func lockWriter(timeout: Duration?) throws(LarchError) {
         try whileOpen { () throws(LarchError) in
-            while flock(descriptor.rawValue, LOCK_EX) != 0 {
+            guard let timeout else {
+                while flock(descriptor.rawValue, LOCK_EX) != 0 {
+                    let e = errno
+                    if e == EINTR { continue }
+                    throw Self.ioError("flock", path, Errno(rawValue: e))
+                }
+                return
+            }
+            // flock has no timeout: try, and sleep a little longer each time until the deadline.
+            let clock = ContinuousClock()
+            let deadline = clock.now + timeout
+            var pause: UInt32 = 200   // microseconds
+            while flock(descriptor.rawValue, LOCK_EX | LOCK_NB) != 0 {
                 let e = errno
                 if e == EINTR { continue }
-                throw Self.ioError("flock", path, Errno(rawValue: e))
+                guard e == EWOULDBLOCK else { throw Self.ioError("flock", path, Errno(rawValue: e)) }
+                guard clock.now < deadline else {
+                    throw LarchError.writerTimeout(seconds: timeout.inSeconds)
+                }
+                usleep(pause)
+                pause = min(pause * 2, 20_000)
             }
         }
     }

@@ -36,8 +36,9 @@ package protocol StorageDevice: AnyObject, Sendable {
     /// Releases the device (and its lock). Later calls do nothing.
     func close()
     /// Takes the writer lock that serializes write transactions across processes, waiting while
-    /// another holds it. The system releases it when its holder dies.
-    func lockWriter() throws(LarchError)
+    /// another holds it — for at most `timeout` (nil: as long as it takes; then `writerTimeout`).
+    /// The system releases it when its holder dies.
+    func lockWriter(timeout: Duration?) throws(LarchError)
     /// Releases the writer lock.
     func unlockWriter()
     /// The lock file shared with the other processes that have the database open, or nil when
@@ -47,7 +48,7 @@ package protocol StorageDevice: AnyObject, Sendable {
 
 extension StorageDevice {
     /// One process only: nothing to coordinate with.
-    package func lockWriter() throws(LarchError) {}
+    package func lockWriter(timeout: Duration?) throws(LarchError) {}
     package func unlockWriter() {}
     package func openLockFile(slots: Int) throws(LarchError) -> LockFile? { nil }
 

@@ -39,15 +39,22 @@ final class WriterLock: Sendable {
     private struct State {
         var held = false
         var holder: ThreadID?
-        var waiters: [Waiter] = []
+        /// Waiters in arrival order, each with its ticket (tickets count up from 0).
+        var waiters: [(ticket: UInt64, waiter: Waiter)] = []
         var head = 0   // waiters before it have been served
+        var nextTicket: UInt64 = 0
+        /// Tickets below this one have been served (or skipped, when their waiter gave up).
+        var servedThrough: UInt64 = 0
+        /// Tickets of thread waiters that timed out before their turn.
+        var abandoned: Set<UInt64> = []
     }
     private let state = Mutex(State())
 
-    /// Takes the lock, blocking the calling thread while another write transaction is open.
-    /// Throws `nestedWriteTransaction` when this thread already holds it.
-    func lock() throws(LarchError) {
-        let wait: DispatchSemaphore? = try state.withLock { s throws(LarchError) in
+    /// Takes the lock, blocking the calling thread while another write transaction is open, for at
+    /// most `timeout` (nil: for as long as it takes; then `writerTimeout`). Throws
+    /// `nestedWriteTransaction` when this thread already holds it.
+    func lock(timeout: Duration? = nil) throws(LarchError) {
+        let wait: (DispatchSemaphore, UInt64)? = try state.withLock { s throws(LarchError) in
             if s.held, let h = s.holder, h.isCurrent() { throw LarchError.nestedWriteTransaction }
             guard s.held else {
                 s.held = true
@@ -55,13 +62,27 @@ final class WriterLock: Sendable {
                 return nil
             }
             let w = DispatchSemaphore(value: 0)
-            s.waiters.append(.thread(w))
-            return w
+            let ticket = s.nextTicket
+            s.nextTicket += 1
+            s.waiters.append((ticket, .thread(w)))
+            return (w, ticket)
         }
-        if let wait {
-            wait.wait()
-            state.withLock { $0.holder = .current }
+        guard let (semaphore, ticket) = wait else { return }
+        if let timeout {
+            let nanoseconds = UInt64(max(0, timeout.components.seconds)) * 1_000_000_000 + UInt64(max(0, timeout.components.attoseconds / 1_000_000_000))
+            if semaphore.wait(timeout: .now() + .nanoseconds(Int(min(nanoseconds, UInt64(Int.max))))) == .timedOut {
+                let gaveUp = state.withLock { s in
+                    guard ticket >= s.servedThrough else { return false }   // handed over meanwhile
+                    s.abandoned.insert(ticket)
+                    return true
+                }
+                if gaveUp { throw LarchError.writerTimeout(seconds: timeout.inSeconds) }
+                semaphore.wait()   // the lock was passed to this thread as the wait ended
+            }
+        } else {
+            semaphore.wait()
         }
+        state.withLock { $0.holder = .current }
     }
 
     /// Takes the lock, suspending the calling task (not blocking its thread) while another write
@@ -74,7 +95,8 @@ final class WriterLock: Sendable {
                     s.holder = nil
                     return true
                 }
-                s.waiters.append(.task(c))
+                s.waiters.append((s.nextTicket, .task(c)))
+                s.nextTicket += 1
                 return false
             }
             if now { c.resume() }
@@ -87,19 +109,21 @@ final class WriterLock: Sendable {
     func unlock() {
         let next: Waiter? = state.withLock { s in
             s.holder = nil
-            guard s.head < s.waiters.count else {
-                s.held = false
-                s.waiters.removeAll(keepingCapacity: true)
-                s.head = 0
-                return nil
+            while s.head < s.waiters.count {
+                let (ticket, w) = s.waiters[s.head]
+                s.head += 1
+                s.servedThrough = ticket + 1
+                if s.head >= 64 && 2 * s.head >= s.waiters.count {   // drop served waiters now and then
+                    s.waiters.removeFirst(s.head)
+                    s.head = 0
+                }
+                if s.abandoned.remove(ticket) != nil { continue }   // it timed out before its turn
+                return w   // the lock stays held: it passes to `w`
             }
-            let w = s.waiters[s.head]
-            s.head += 1
-            if s.head >= 64 && 2 * s.head >= s.waiters.count {   // drop served waiters now and then
-                s.waiters.removeFirst(s.head)
-                s.head = 0
-            }
-            return w   // the lock stays held: it passes to `w`
+            s.held = false
+            s.waiters.removeAll(keepingCapacity: true)
+            s.head = 0
+            return nil
         }
         switch next {
         case .thread(let w)?: w.signal()

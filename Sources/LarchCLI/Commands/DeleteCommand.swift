@@ -14,6 +14,7 @@ struct DeleteCommand: LarchSubcommand {
             """)
 
     @OptionGroup var file: FileArgument
+    @OptionGroup var waiting: WaitOption
     @Argument(help: "The key.")
     var key: String
     @OptionGroup var database: DatabaseOption
@@ -21,7 +22,7 @@ struct DeleteCommand: LarchSubcommand {
 
     func execute() throws {
         let keyBytes = try encoding.decode(key, what: "key")
-        let env = try file.openForWriting(create: false)
+        let env = try file.openForWriting(create: false, wait: waiting)
         let deleted = try env.write { txn in
             let db = try database.database(in: &txn, create: false)
             return try txn.delete(keyBytes, in: db)

@@ -22,6 +22,7 @@ struct LoadCommand: LarchSubcommand {
             """)
 
     @OptionGroup var file: FileArgument
+    @OptionGroup var waiting: WaitOption
     @OptionGroup var database: DatabaseOption
     @Option(name: [.customShort("f"), .long], help: ArgumentHelp("Read this file instead of standard input.", valueName: "file"))
     var input: String?
@@ -47,7 +48,7 @@ struct LoadCommand: LarchSubcommand {
                 if env == nil {
                     var size = pageSize
                     if size == nil, let p = header.pageSize, p >= 4096 && p <= 65536 && p & (p - 1) == 0 { size = p }
-                    env = try file.openForWriting(create: true, pageSize: size)
+                    env = try file.openForWriting(create: true, pageSize: size, wait: waiting)
                 }
                 let name = database.db ?? header.database
                 databases.insert(name ?? "")
@@ -94,7 +95,7 @@ struct LoadCommand: LarchSubcommand {
             throw CLIError("\(error)\(note)")
         }
         for w in reader.warnings { printError("larch load: warning: \(w)") }
-        if env == nil { env = try file.openForWriting(create: true, pageSize: pageSize) }
+        if env == nil { env = try file.openForWriting(create: true, pageSize: pageSize, wait: waiting) }
         if !quiet {
             let skippedNote = skipped > 0 ? ", \(Formatting.grouped(skipped)) existing keys kept" : ""
             printError("larch load: \(Formatting.grouped(committed)) entries into \(databases.count) database(s) from \(sections) section(s) in \(commits) commit(s)\(skippedNote)")

@@ -19,6 +19,7 @@ struct PutCommand: LarchSubcommand {
             """)
 
     @OptionGroup var file: FileArgument
+    @OptionGroup var waiting: WaitOption
     @Argument(help: "The key.")
     var key: String
     @Argument(help: "The value, or - to read it from standard input.")
@@ -39,7 +40,7 @@ struct PutCommand: LarchSubcommand {
         } else {
             valueBytes = try encoding.decode(value, what: "value")
         }
-        let env = try file.openForWriting(create: true, pageSize: pageSize)
+        let env = try file.openForWriting(create: true, pageSize: pageSize, wait: waiting)
         do {
             try env.write { txn in
                 let db = try database.database(in: &txn, create: true)

@@ -49,12 +49,23 @@ struct FileArgument: ParsableArguments {
     @Argument(help: "The database file.")
     var file: String
 
-    /// Opens an existing file read-only (a shared lock: other readers may have it open too).
+    /// Opens an existing file read-only (other processes may have it open, and write, meanwhile).
     func openForReading() throws -> Environment { try DatabaseFile.openForReading(file) }
 
-    /// Opens an existing file for writing, or creates it when `create` is set.
-    func openForWriting(create: Bool, pageSize: Int? = nil) throws -> Environment {
-        try DatabaseFile.openForWriting(file, create: create, pageSize: pageSize)
+    /// Opens an existing file for writing, or creates it when `create` is set; a write waits for
+    /// the writer lock for at most `wait` seconds.
+    func openForWriting(create: Bool, pageSize: Int? = nil, wait: WaitOption) throws -> Environment {
+        try DatabaseFile.openForWriting(file, create: create, pageSize: pageSize, wait: wait.wait)
+    }
+}
+
+/// `--wait SECONDS`: how long a writing command waits while another process writes.
+struct WaitOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Wait at most this long for another process's write to finish (0: fail at once).", valueName: "seconds"))
+    var wait: Double = 30
+
+    func validate() throws {
+        guard wait >= 0, wait.isFinite else { throw ValidationError("--wait needs a number of seconds, 0 or more") }
     }
 }
 
@@ -66,10 +77,11 @@ enum DatabaseFile {
         return try Environment(path: path, options: Options(verifyChecksums: true, readOnly: true, createIfMissing: false))
     }
 
-    static func openForWriting(_ path: String, create: Bool, pageSize: Int? = nil) throws -> Environment {
+    static func openForWriting(_ path: String, create: Bool, pageSize: Int? = nil, wait: Double) throws -> Environment {
         if !create { try requireExisting(path) }
         var options = Options(verifyChecksums: true, createIfMissing: create)
         if let pageSize { options.pageSize = pageSize }
+        options.writerTimeout = .nanoseconds(Int64(wait * 1e9))
         return try Environment(path: path, options: options)
     }
 
