@@ -217,4 +217,84 @@ import Testing
         try env.write { try $0.put("w", forKey: "k") }
         #expect(try env.read { try $0.getString("k") } == "w")
     }
+
+    /// `maxReaderLag`: a reader too far behind is expired — its pages are reused, so a forgotten
+    /// reader no longer makes the file grow — and its next access throws `snapshotExpired`.
+    @Test func aReaderTooFarBehindIsExpired() throws {
+        func run(maxLag: UInt64?) throws -> (pages: UInt64, expired: Bool) {
+            let dir = try TemporaryDirectory("shared-lag")
+            let env = try Environment(path: dir.file(), options: options { $0.maxReaderLag = maxLag })
+            func fill(_ round: Int) throws {
+                try env.write { txn in for i in 0..<500 { try txn.put([UInt8](repeating: UInt8(round), count: 300), forKey: Array("k\(i)".utf8)) } }
+            }
+            try fill(0)
+            let reader = try env.beginRead()
+            let cursor = try reader.cursor()
+            #expect(try cursor.first())
+            var entries = try reader.entries()
+            #expect(try reader.get(Array("k0".utf8)) == [UInt8](repeating: 0, count: 300))
+            for round in 1...12 { try fill(round) }
+            let pages = try env.stats().pageCount
+            let expired: Bool
+            do throws(LarchError) {
+                let v = try reader.get(Array("k1".utf8))
+                #expect(v == [UInt8](repeating: 0, count: 300), "an unexpired reader reads its snapshot")
+                expired = false
+            } catch {
+                #expect(error == .snapshotExpired(snapshot: reader.snapshotID))
+                #expect(throws: LarchError.snapshotExpired(snapshot: reader.snapshotID)) { try cursor.next() }
+                #expect(throws: LarchError.snapshotExpired(snapshot: reader.snapshotID)) { _ = try entries.next() }
+                #expect(try env.activeReaders().first?.isExpired == true)
+                expired = true
+            }
+            reader.abort()
+            #expect(try env.check().isClean)
+            return (pages, expired)
+        }
+        let pinned = try run(maxLag: nil)
+        let bounded = try run(maxLag: 3)
+        #expect(!pinned.expired && bounded.expired)
+        #expect(bounded.pages * 2 < pinned.pages, "with a lag limit the file stays small: \(bounded.pages) pages against \(pinned.pages)")
+    }
+
+    /// Readers racing a writer that expires them: every value they return is their snapshot's,
+    /// or they get `snapshotExpired` — never bytes of a reused page.
+    @Test(.timeLimit(.minutes(1)))
+    func expiredReadersNeverReturnReusedBytes() throws {
+        let dir = try TemporaryDirectory("shared-lag-race")
+        let env = try Environment(path: dir.file(), options: options { $0.maxReaderLag = 1 })
+        try env.write { txn in for i in 0..<300 { try txn.put([UInt8](repeating: 0, count: 200), forKey: Array("k\(i)".utf8)) } }
+        let stop = Atomic<Bool>(false)
+        let wrong = Atomic<Int>(0), expirations = Atomic<Int>(0), reads = Atomic<Int>(0)
+        let readers = (0..<2).map { n in
+            Thread {
+                var g = SeededGenerator(seed: UInt64(n + 1))
+                while !stop.load(ordering: .relaxed) {
+                    guard let txn = try? env.beginRead() else { continue }
+                    // The snapshot's value, read once: every later read must return the same.
+                    guard let first = try? txn.get(Array("k0".utf8)) else { continue }
+                    for _ in 0..<2_000 {
+                        do throws(LarchError) {
+                            let v = try txn.get(Array("k\(Int.random(in: 0..<300, using: &g))".utf8))
+                            if v != first { wrong.add(1, ordering: .relaxed) }
+                            reads.add(1, ordering: .relaxed)
+                        } catch {
+                            if case .snapshotExpired = error { expirations.add(1, ordering: .relaxed) } else { wrong.add(1, ordering: .relaxed) }
+                            break
+                        }
+                    }
+                    txn.abort()
+                }
+            }
+        }
+        for t in readers { t.start() }
+        for round in 1...400 {
+            try env.write { txn in for i in 0..<300 { try txn.put([UInt8](repeating: UInt8(round & 255), count: 200), forKey: Array("k\(i)".utf8)) } }
+        }
+        stop.store(true, ordering: .relaxed)
+        while readers.contains(where: { $0.isExecuting }) { usleep(1_000) }
+        print("expiry race: \(reads.load(ordering: .relaxed)) reads, \(expirations.load(ordering: .relaxed)) expirations, \(wrong.load(ordering: .relaxed)) wrong")
+        #expect(wrong.load(ordering: .relaxed) == 0)
+        #expect(try env.check().isClean)
+    }
 }

@@ -14,44 +14,55 @@ public final class Cursor<Mode: TransactionMode> {
 
     func check() throws(LarchError) { try state.core.checkActive() }
 
+    /// Runs a move or read of the cursor, checking the transaction first and, for a read
+    /// transaction, that its snapshot did not expire meanwhile (`Options.maxReaderLag`).
+    private func reading<R>(_ body: () throws(LarchError) -> R) throws(LarchError) -> R {
+        try check()
+        return try state.core.expiringTyped(body)
+    }
+
     /// Moves to the first entry.
-    @discardableResult public func first() throws(LarchError) -> Bool { try check(); return try state.first() }
+    @discardableResult public func first() throws(LarchError) -> Bool { try reading { () throws(LarchError) in try state.first() } }
     /// Moves to the last entry.
-    @discardableResult public func last() throws(LarchError) -> Bool { try check(); return try state.last() }
+    @discardableResult public func last() throws(LarchError) -> Bool { try reading { () throws(LarchError) in try state.last() } }
     /// Moves to the next entry.
-    @discardableResult public func next() throws(LarchError) -> Bool { try check(); return try state.next() }
+    @discardableResult public func next() throws(LarchError) -> Bool { try reading { () throws(LarchError) in try state.next() } }
     /// Moves to the previous entry.
-    @discardableResult public func previous() throws(LarchError) -> Bool { try check(); return try state.previous() }
+    @discardableResult public func previous() throws(LarchError) -> Bool { try reading { () throws(LarchError) in try state.previous() } }
 
     /// Moves to `key` if present; returns false (and leaves the cursor on the next key) if not.
     @discardableResult
     public func seek(to key: some Collection<UInt8>) throws(LarchError) -> Bool {
-        try check()
-        return try withBytes(key) { k throws(LarchError) in try state.core.validateKey(k); return try state.seek(k).exact }
+        try reading { () throws(LarchError) in
+            try withBytes(key) { k throws(LarchError) in try state.core.validateKey(k); return try state.seek(k).exact }
+        }
     }
 
     /// Moves to the first entry whose key is `≥ key`.
     @discardableResult
     public func seek(atLeast key: some Collection<UInt8>) throws(LarchError) -> Bool {
-        try check()
-        return try withBytes(key) { k throws(LarchError) in try state.core.validateKey(k); return try state.seek(k).found }
+        try reading { () throws(LarchError) in
+            try withBytes(key) { k throws(LarchError) in try state.core.validateKey(k); return try state.seek(k).found }
+        }
     }
 
     /// A copy of the current key, or nil when the cursor is not on an entry.
     public var key: [UInt8]? {
         get throws(LarchError) {
-            try check()
-            guard try state.refresh() else { return nil }
-            return Array(try state.currentKey())
+            try reading { () throws(LarchError) in
+                guard try state.refresh() else { return nil }
+                return Array(try state.currentKey())
+            }
         }
     }
 
     /// A copy of the current value, or nil when the cursor is not on an entry.
     public var value: [UInt8]? {
         get throws(LarchError) {
-            try check()
-            guard try state.refresh() else { return nil }
-            return Array(try state.core.valueBytes(state.currentEntry()))
+            try reading { () throws(LarchError) in
+                guard try state.refresh() else { return nil }
+                return Array(try state.core.valueBytes(state.currentEntry()))
+            }
         }
     }
 
@@ -60,8 +71,10 @@ public final class Cursor<Mode: TransactionMode> {
     /// runs throw `viewInUse`.
     public func withCurrent<R>(_ body: (_ key: RawSpan, _ value: RawSpan) throws -> R) throws -> R? {
         try check()
-        guard try state.refresh() else { return nil }
-        return try state.core.lendingView { try state.withCurrentUnsafe { k, v in try body(k.bytes, v.bytes) } }
+        return try state.core.expiring {
+            guard try state.refresh() else { return nil }
+            return try state.core.lendingView { try state.withCurrentUnsafe { k, v in try body(k.bytes, v.bytes) } }
+        }
     }
 }
 

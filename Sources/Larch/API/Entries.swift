@@ -27,6 +27,11 @@ public struct Entries: ~Copyable {
     /// The next entry, or nil after the last one.
     public mutating func next() throws(LarchError) -> Element? {
         guard !done else { return nil }
+        let core = state.core
+        return try core.expiringTyped { () throws(LarchError) in try nextUnchecked() }
+    }
+
+    private mutating func nextUnchecked() throws(LarchError) -> Element? {
         do {
             let on = started ? try state.advance(range, reverse: reverse) : try state.start(range, reverse: reverse)
             started = true

@@ -43,6 +43,7 @@ extension Transaction {
                 m.txnID = source.txnID.next
                 meta = m
             }
+            try core.checkNotExpired()   // the pages copied were the snapshot's, not reused ones
             try destination.finish(meta: meta)
             return CopyStats(snapshotID: snapshot.meta.txnID.rawValue, sourcePages: snapshot.meta.pageCount,
                              pages: destination.pageCount, bytesWritten: destination.bytesWritten, compacted: compact)

@@ -6,6 +6,8 @@ public struct ReaderInfo: Sendable, Equatable {
     /// Whether the process still runs (a slot of a dead process is reclaimed by the next writer,
     /// or by `clearStaleReaders()`).
     public var isLive: Bool
+    /// Whether a writer expired it (`Options.maxReaderLag`): its next access throws `snapshotExpired`.
+    public var isExpired: Bool
     /// The snapshot it reads; nil for an instant while it begins.
     public var snapshotID: UInt64?
     /// How long ago it began, in nanoseconds.
@@ -31,7 +33,7 @@ extension Environment {
         return slots.map { s in
                 let snapshot = s.snapshot?.rawValue
                 let held = snapshot.map { snap in freedAfter.reduce(UInt64(0)) { $0 + ($1.txn > snap ? $1.pages : 0) } } ?? 0
-                return ReaderInfo(processID: Int(s.pid), isLive: s.isLive, snapshotID: snapshot,
+                return ReaderInfo(processID: Int(s.pid), isLive: s.isLive, isExpired: s.isExpired, snapshotID: snapshot,
                                   ageNanoseconds: now >= s.beganNanoseconds ? now - s.beganNanoseconds : 0,
                                   lag: snapshot.map { newest >= $0 ? newest - $0 : 0 } ?? 0, pagesHeld: held)
             }

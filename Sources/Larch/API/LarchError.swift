@@ -53,6 +53,9 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Another write transaction — of this process or another — held the writer lock for longer
     /// than `Options.writerTimeout`.
     case writerTimeout(seconds: Double)
+    /// A writer reused the pages of this read transaction's snapshot, which had fallen too far
+    /// behind (`Options.maxReaderLag`). End it and begin a new one.
+    case snapshotExpired(snapshot: UInt64)
 
     public var description: String {
         switch self {
@@ -100,6 +103,8 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
             return "environment closed: it can no longer be used"
         case .viewInUse:
             return "view in use: this transaction cannot change while a zero-copy view of it (withValue, forEach, Cursor.withCurrent) is open; copy the bytes you need and change it after the closure returns"
+        case let .snapshotExpired(snapshot):
+            return "snapshot expired: this read transaction of snapshot \(snapshot) fell too many commits behind (Options.maxReaderLag) and a writer reused its pages; end it and begin a new one"
         case let .writerTimeout(seconds):
             return "writer busy: another write transaction (of this or another process) held the writer lock for the \(seconds) s this one waited (Options.writerTimeout); try again later"
         case .nestedWriteTransaction:

@@ -41,6 +41,11 @@ public struct Options: Sendable {
     /// it takes. (`write(_:) async` waits in the queue for as long as it takes, then for at most
     /// this long for another process.)
     public var writerTimeout: Duration? = nil
+    /// The most commits a read transaction may fall behind the newest before a writer of this
+    /// environment may expire it: its pages are then reused, and its next access throws
+    /// `snapshotExpired` (it never returns bytes from a reused page). nil: readers are never
+    /// expired, and a forgotten one keeps every page freed after its snapshot from reuse.
+    public var maxReaderLag: UInt64? = nil
     /// Checks a commit makes of its own work before its meta is written (bbolt's StrictMode):
     /// in debug builds every dirty page is validated; `.full` also runs the checker over the new
     /// state (cost proportional to the file, so tests turn it on where commits are few).

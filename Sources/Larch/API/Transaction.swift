@@ -37,14 +37,16 @@ public struct Transaction<Mode: TransactionMode>: ~Copyable {
 
     /// Opens the existing named database `name`; throws `databaseNotFound` if there is none.
     public func openDatabase(_ name: String) throws(LarchError) -> Database {
-        let db = try core.handle(name)
-        _ = try core.tree(db)
-        return db
+        try core.expiringTyped { () throws(LarchError) in
+            let db = try core.handle(name)
+            _ = try core.tree(db)
+            return db
+        }
     }
 
     /// The names of all named databases, in byte order.
     public func databaseNames() throws(LarchError) -> [String] {
-        try core.databaseNames()
+        try core.expiringTyped { () throws(LarchError) in try core.databaseNames() }
     }
 
     /// Statistics of `db` in this snapshot.
@@ -57,12 +59,16 @@ public struct Transaction<Mode: TransactionMode>: ~Copyable {
     /// A copy of the value stored under `key`, or nil.
     @inlinable
     public func get(_ key: some Collection<UInt8>, in db: Database = .main) throws(LarchError) -> [UInt8]? {
-        try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db).map { Array($0) } }
+        try checkedRead { () throws(LarchError) in
+            try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db).map { Array($0) } }
+        }
     }
 
     /// A copy of the value stored under the UTF-8 bytes of `key`, or nil.
     public func get(_ key: String, in db: Database = .main) throws(LarchError) -> [UInt8]? {
-        try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db).map { Array($0) } }
+        try checkedRead { () throws(LarchError) in
+            try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db).map { Array($0) } }
+        }
     }
 
     /// The value under `key` decoded as UTF-8, or nil.
@@ -73,12 +79,12 @@ public struct Transaction<Mode: TransactionMode>: ~Copyable {
     /// Whether `key` is present.
     @inlinable
     public func contains(_ key: some Collection<UInt8>, in db: Database = .main) throws(LarchError) -> Bool {
-        try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db) != nil }
+        try checkedRead { () throws(LarchError) in try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db) != nil } }
     }
 
     /// Whether the UTF-8 bytes of `key` are present.
     public func contains(_ key: String, in db: Database = .main) throws(LarchError) -> Bool {
-        try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db) != nil }
+        try checkedRead { () throws(LarchError) in try withBytes(key) { k throws(LarchError) in try valueBytes(forKey: k, in: db) != nil } }
     }
 
     /// Calls `body` with the value under `key`, read in place from the map (no copy); nil when absent.
@@ -86,8 +92,24 @@ public struct Transaction<Mode: TransactionMode>: ~Copyable {
     @inlinable
     public func withValue<R>(forKey key: some Collection<UInt8>, in db: Database = .main,
                              _ body: (RawSpan) throws -> R) throws -> R? {
-        guard let b = try withBytes(key, { k throws(LarchError) in try valueBytes(forKey: k, in: db) }) else { return nil }
-        return try lendingView { try body(b.bytes) }
+        try checkedView {
+            guard let b = try withBytes(key, { k throws(LarchError) in try valueBytes(forKey: k, in: db) }) else { return nil }
+            return try lendingView { try body(b.bytes) }
+        }
+    }
+
+    /// Runs a read that copies bytes out, then checks that its snapshot was not expired
+    /// meanwhile (`Options.maxReaderLag`): a reader never gets bytes of a reused page.
+    @usableFromInline
+    func checkedRead<R>(_ body: () throws(LarchError) -> R) throws(LarchError) -> R {
+        try core.expiringTyped(body)
+    }
+
+    /// `checkedRead` for a zero-copy view: when the snapshot expired while `body` ran, what it saw
+    /// may have been reused, and the call throws `snapshotExpired`.
+    @usableFromInline
+    func checkedView<R>(_ body: () throws -> R) throws -> R {
+        try core.expiring(body)
     }
 
     /// Runs `body`, which reads a zero-copy view; ending the transaction from a cursor's view
@@ -144,7 +166,9 @@ public struct Transaction<Mode: TransactionMode>: ~Copyable {
     /// cannot change while it runs.
     public func forEach(in db: Database = .main, _ range: KeyRange = .all, reverse: Bool = false,
                         _ body: (_ key: RawSpan, _ value: RawSpan) throws -> Bool) throws {
-        let state = CursorState(core: core, tree: try core.tree(db))
-        try core.lendingView { try state.forEach(range, reverse: reverse, body) }
+        try checkedView {
+            let state = CursorState(core: core, tree: try core.tree(db))
+            try core.lendingView { try state.forEach(range, reverse: reverse, body) }
+        }
     }
 }

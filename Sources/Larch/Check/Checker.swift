@@ -265,6 +265,8 @@ extension Transaction {
     public func check() throws(LarchError) -> CheckReport {
         try core.checkActive()
         var c = Checker(core: TransactionCore(env: core.env, snapshot: core.snapshot, readerSlot: nil))
-        return c.run()
+        let report = c.run()
+        try core.checkNotExpired()   // a report of reused pages would be about no snapshot at all
+        return report
     }
 }

@@ -15,7 +15,8 @@
 ///   8   8  owner's start time (process start, in clock ticks since boot on Linux), against pid reuse
 ///  16   8  snapshot (transaction id) the reader pins; UInt64.max while none yet
 ///  24   8  when the read transaction began (ns since the epoch)
-///  32  32  reserved, 0
+///  32   8  1 when a writer expired the reader (`Options.maxReaderLag`): its pages may be reused
+///  40  24  reserved, 0
 /// ```
 /// Every field is read and written with atomic 8-byte operations in native byte order: the file
 /// never leaves the machine and is rebuilt by the first process that opens it alone.
@@ -34,6 +35,7 @@ enum LockFileLayout {
     static let startTimeOffset = 8
     static let snapshotOffset = 16
     static let beganOffset = 24
+    static let expiredOffset = 32
 
     /// The snapshot field of a slot whose reader has not published one yet.
     static let noSnapshot = UInt64.max

@@ -51,6 +51,7 @@ final class ReaderTable: @unchecked Sendable {
                       owner.compareExchange(expected: 0, desired: me.pid, ordering: .acquiringAndReleasing).exchanged else { continue }
                 field(i, LockFileLayout.startTimeOffset).store(me.startTime, ordering: .relaxed)
                 field(i, LockFileLayout.beganOffset).store(ProcessIdentity.wallClockNanoseconds(), ordering: .relaxed)
+                field(i, LockFileLayout.expiredOffset).store(0, ordering: .relaxed)
                 field(i, LockFileLayout.snapshotOffset).store(LockFileLayout.noSnapshot, ordering: .sequentiallyConsistent)
                 return i
             }
@@ -72,14 +73,34 @@ final class ReaderTable: @unchecked Sendable {
     }
 
     /// The oldest snapshot pinned by a live reader of any process, or nil when there are none.
-    /// Reclaims the slots of dead processes first.
-    func oldestSnapshot() -> TransactionID? {
+    /// Reclaims the slots of dead processes first. With `maxLag`, a reader more than `maxLag`
+    /// commits behind `current` is expired instead: marked (its next access throws
+    /// `snapshotExpired`) and left out, so that its pages may be reused.
+    func oldestSnapshot(current: TransactionID? = nil, maxLag: UInt64? = nil) -> TransactionID? {
         reclaimStale()
         var oldest = LockFileLayout.noSnapshot
         for i in 0..<capacity where field(i, LockFileLayout.ownerOffset).load(ordering: .sequentiallyConsistent) != 0 {
-            oldest = min(oldest, field(i, LockFileLayout.snapshotOffset).load(ordering: .sequentiallyConsistent))
+            let snapshot = field(i, LockFileLayout.snapshotOffset).load(ordering: .sequentiallyConsistent)
+            let expired = field(i, LockFileLayout.expiredOffset)
+            if expired.load(ordering: .sequentiallyConsistent) != 0 { continue }
+            if let maxLag, let current, snapshot != LockFileLayout.noSnapshot, snapshot &+ maxLag < current.rawValue {
+                // Marked before any of its pages can be reused (they are written only later, in
+                // this writer's commit): a reader that checks the mark after reading cannot have
+                // read a reused page without seeing it.
+                expired.store(1, ordering: .sequentiallyConsistent)
+                continue
+            }
+            oldest = min(oldest, snapshot)
         }
         return oldest == LockFileLayout.noSnapshot ? nil : TransactionID(oldest)
+    }
+
+    /// Whether a writer expired the reader in `slot` (after reading from its snapshot: whatever it
+    /// read is then unreliable).
+    @inline(__always)
+    func isExpired(slot: Int) -> Bool {
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        return field(slot, LockFileLayout.expiredOffset).load(ordering: .sequentiallyConsistent) != 0
     }
 
     /// Frees the slots of processes that no longer run; returns how many.
@@ -106,6 +127,7 @@ final class ReaderTable: @unchecked Sendable {
         var snapshot: TransactionID?
         var beganNanoseconds: UInt64
         var isLive: Bool
+        var isExpired: Bool
     }
 
     /// The taken slots, with whether their process still runs.
@@ -118,7 +140,8 @@ final class ReaderTable: @unchecked Sendable {
             let live = (pid == me.pid && (started == me.startTime || started == 0)) || ProcessIdentity.isAlive(pid: pid, startTime: started)
             return Slot(index: i, pid: pid, startTime: started,
                         snapshot: snapshot == LockFileLayout.noSnapshot ? nil : TransactionID(snapshot),
-                        beganNanoseconds: field(i, LockFileLayout.beganOffset).load(ordering: .relaxed), isLive: live)
+                        beganNanoseconds: field(i, LockFileLayout.beganOffset).load(ordering: .relaxed), isLive: live,
+                        isExpired: field(i, LockFileLayout.expiredOffset).load(ordering: .relaxed) != 0)
         }
     }
 

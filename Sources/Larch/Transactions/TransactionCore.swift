@@ -28,6 +28,8 @@ final class TransactionCore {
     private var readTrees: [TreeSlot]
     /// Reader-table slot, for read transactions.
     var readerSlot: Int?
+    /// The slot whose expiry mark this read transaction checks (`Options.maxReaderLag`).
+    private let expirySlot: Int?
     /// Zero-copy views (`withValue`, `forEach`, `Cursor.withCurrent`) whose closures are running:
     /// while there are any, changes through a cursor throw `viewInUse`, and ending the transaction
     /// waits for the last of them to return (`endDeferred`), so that no view outlives its bytes.
@@ -49,6 +51,7 @@ final class TransactionCore {
         self.isWrite = false
         self.readTrees = snapshot.initialTrees
         self.readerSlot = readerSlot
+        self.expirySlot = readerSlot
         self.writeBox = nil
     }
 
@@ -61,6 +64,7 @@ final class TransactionCore {
         self.isWrite = true
         self.readTrees = []
         self.readerSlot = nil
+        self.expirySlot = nil
         self.writeBox = WriteStateBox(write)
     }
 
@@ -76,6 +80,47 @@ final class TransactionCore {
     @inline(__always)
     func checkActive() throws(LarchError) {
         guard state == .active else { throw .transactionEnded }
+        try checkNotExpired()
+    }
+
+    /// Throws `snapshotExpired` when a writer expired this read transaction: called before a read
+    /// and again after its bytes were copied or shown (`expiring`), since its pages may have been
+    /// reused while it read them.
+    @inline(__always)
+    func checkNotExpired() throws(LarchError) {
+        if let slot = expirySlot, env.readers.isExpired(slot: slot) { throw .snapshotExpired(snapshot: meta.txnID.rawValue) }
+    }
+
+    /// Runs a read, then checks that the snapshot was not expired meanwhile: whatever the read
+    /// returned, or threw (a reused page can look corrupt), a reader of an expired snapshot gets
+    /// `snapshotExpired` instead.
+    @inline(__always)
+    func expiring<R>(_ body: () throws -> R) throws -> R {
+        guard expirySlot != nil else { return try body() }
+        let result: R
+        do {
+            result = try body()
+        } catch {
+            try checkNotExpired()
+            throw error
+        }
+        try checkNotExpired()
+        return result
+    }
+
+    /// `expiring` for reads that throw only `LarchError`.
+    @inline(__always)
+    func expiringTyped<R>(_ body: () throws(LarchError) -> R) throws(LarchError) -> R {
+        guard expirySlot != nil else { return try body() }
+        let result: R
+        do {
+            result = try body()
+        } catch {
+            try checkNotExpired()
+            throw error
+        }
+        try checkNotExpired()
+        return result
     }
 
     func validateKey(_ key: UnsafeRawBufferPointer) throws(LarchError) {

@@ -216,7 +216,7 @@ extension Environment {
     func oldestNeededSnapshot(current: TransactionID) -> TransactionID {
         var o = committed.withLock { $0.durableTxn }
         if current < o { o = current }
-        if let r = readers.oldestSnapshot(), r < o { o = r }
+        if let r = readers.oldestSnapshot(current: current, maxLag: options.maxReaderLag), r < o { o = r }
         return o
     }
 }

@@ -29,6 +29,7 @@ struct ReadersCommand: LarchSubcommand {
     struct Reader: Encodable {
         var pid: Int
         var stale: Bool
+        var expired: Bool
         var snapshot: UInt64?
         var ageSeconds: Double
         var lag: UInt64
@@ -46,7 +47,7 @@ struct ReadersCommand: LarchSubcommand {
         let env = try file.openForReading()
         let cleared = clearStale ? env.clearStaleReaders() : nil
         let readers = try env.activeReaders().map {
-            Reader(pid: $0.processID, stale: !$0.isLive, snapshot: $0.snapshotID,
+            Reader(pid: $0.processID, stale: !$0.isLive, expired: $0.isExpired, snapshot: $0.snapshotID,
                    ageSeconds: Double($0.ageNanoseconds) / 1e9, lag: $0.lag, pagesHeld: $0.pagesHeld)
         }
         if json { try printJSON(Report(file: file.file, clearedStale: cleared, readers: readers)); return }
@@ -56,7 +57,7 @@ struct ReadersCommand: LarchSubcommand {
         for r in readers {
             let snapshot = r.snapshot.map { "snapshot \($0)" } ?? "beginning"
             let age = r.ageSeconds < 60 ? String(format1: r.ageSeconds) + " s" : Formatting.grouped(Int(r.ageSeconds)) + " s"
-            try out.write("pid \(r.pid)\(r.stale ? " (stale)" : ""): \(snapshot), \(age) old, \(Formatting.grouped(r.lag)) commit(s) behind, \(Formatting.grouped(r.pagesHeld)) page(s) held\n")
+            try out.write("pid \(r.pid)\(r.stale ? " (stale)" : "")\(r.expired ? " (expired)" : ""): \(snapshot), \(age) old, \(Formatting.grouped(r.lag)) commit(s) behind, \(Formatting.grouped(r.pagesHeld)) page(s) held\n")
         }
         try out.flush()
     }
