@@ -95,12 +95,16 @@ final class ReaderTable: @unchecked Sendable {
         return oldest == LockFileLayout.noSnapshot ? nil : TransactionID(oldest)
     }
 
-    /// Whether a writer expired the reader in `slot` (after reading from its snapshot: whatever it
-    /// read is then unreliable).
+    /// The expiry mark of the reader in `slot`, for `TransactionCore` to check (`isExpired`).
+    func expiryMark(slot: Int) -> UnsafeAtomic<UInt64> { field(slot, LockFileLayout.expiredOffset) }
+
+    /// Whether the mark says a writer expired its reader. Called after reading from the snapshot:
+    /// the fence keeps the page reads before the mark's (an acquiring fence: nothing on x86, a
+    /// load barrier on ARM; a sequentially consistent one cost a tenth of a random read).
     @inline(__always)
-    func isExpired(slot: Int) -> Bool {
-        atomicMemoryFence(ordering: .sequentiallyConsistent)
-        return field(slot, LockFileLayout.expiredOffset).load(ordering: .sequentiallyConsistent) != 0
+    static func isExpired(_ mark: UnsafeAtomic<UInt64>) -> Bool {
+        atomicMemoryFence(ordering: .acquiring)
+        return mark.load(ordering: .relaxed) != 0
     }
 
     /// Frees the slots of processes that no longer run; returns how many.

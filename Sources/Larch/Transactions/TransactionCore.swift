@@ -1,3 +1,4 @@
+import Atomics
 import Synchronization
 
 /// One transaction as the API sees it: the handle that a `Transaction` value and its cursors share.
@@ -28,8 +29,8 @@ final class TransactionCore {
     private var readTrees: [TreeSlot]
     /// Reader-table slot, for read transactions.
     var readerSlot: Int?
-    /// The slot whose expiry mark this read transaction checks (`Options.maxReaderLag`).
-    private let expirySlot: Int?
+    /// The expiry mark of this read transaction's slot (`Options.maxReaderLag`).
+    private let expiryMark: UnsafeAtomic<UInt64>?
     /// Zero-copy views (`withValue`, `forEach`, `Cursor.withCurrent`) whose closures are running:
     /// while there are any, changes through a cursor throw `viewInUse`, and ending the transaction
     /// waits for the last of them to return (`endDeferred`), so that no view outlives its bytes.
@@ -51,7 +52,7 @@ final class TransactionCore {
         self.isWrite = false
         self.readTrees = snapshot.initialTrees
         self.readerSlot = readerSlot
-        self.expirySlot = readerSlot
+        self.expiryMark = readerSlot.map { env.readers.expiryMark(slot: $0) }
         self.writeBox = nil
     }
 
@@ -64,7 +65,7 @@ final class TransactionCore {
         self.isWrite = true
         self.readTrees = []
         self.readerSlot = nil
-        self.expirySlot = nil
+        self.expiryMark = nil
         self.writeBox = WriteStateBox(write)
     }
 
@@ -88,7 +89,7 @@ final class TransactionCore {
     /// reused while it read them.
     @inline(__always)
     func checkNotExpired() throws(LarchError) {
-        if let slot = expirySlot, env.readers.isExpired(slot: slot) { throw .snapshotExpired(snapshot: meta.txnID.rawValue) }
+        if let mark = expiryMark, ReaderTable.isExpired(mark) { throw .snapshotExpired(snapshot: meta.txnID.rawValue) }
     }
 
     /// Runs a read, then checks that the snapshot was not expired meanwhile: whatever the read
@@ -96,7 +97,7 @@ final class TransactionCore {
     /// `snapshotExpired` instead.
     @inline(__always)
     func expiring<R>(_ body: () throws -> R) throws -> R {
-        guard expirySlot != nil else { return try body() }
+        guard expiryMark != nil else { return try body() }
         let result: R
         do {
             result = try body()
@@ -111,7 +112,7 @@ final class TransactionCore {
     /// `expiring` for reads that throw only `LarchError`.
     @inline(__always)
     func expiringTyped<R>(_ body: () throws(LarchError) -> R) throws(LarchError) -> R {
-        guard expirySlot != nil else { return try body() }
+        guard expiryMark != nil else { return try body() }
         let result: R
         do {
             result = try body()
