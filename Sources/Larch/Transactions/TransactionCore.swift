@@ -98,30 +98,14 @@ final class TransactionCore {
     @inline(__always)
     func expiring<R>(_ body: () throws -> R) throws -> R {
         guard expiryMark != nil else { return try body() }
-        let result: R
-        do {
-            result = try body()
-        } catch {
-            try checkNotExpired()
-            throw error
-        }
-        try checkNotExpired()
-        return result
+        do { let r = try body(); try checkNotExpired(); return r } catch { try checkNotExpired(); throw error }
     }
 
     /// `expiring` for reads that throw only `LarchError`.
     @inline(__always)
     func expiringTyped<R>(_ body: () throws(LarchError) -> R) throws(LarchError) -> R {
         guard expiryMark != nil else { return try body() }
-        let result: R
-        do {
-            result = try body()
-        } catch {
-            try checkNotExpired()
-            throw error
-        }
-        try checkNotExpired()
-        return result
+        do { let r = try body(); try checkNotExpired(); return r } catch { try checkNotExpired(); throw error }
     }
 
     func validateKey(_ key: UnsafeRawBufferPointer) throws(LarchError) {
