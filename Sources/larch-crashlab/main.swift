@@ -7,6 +7,8 @@
 //   larch-crashlab child PATH SEED
 //       Runs the workload against a real file, printing "ack TXN" after each commit returns; the
 //       real-kill tests SIGKILL it at random moments.
+//   larch-crashlab writer PATH ID COUNT
+//       Commits COUNT transactions, each putting key "w<ID>-<n>", printing "ack TXN n" after each.
 //   larch-crashlab bank PATH transfer SEED
 //       Moves money between the accounts of a bank file ("acct-NNNN" → decimal balance) in a loop,
 //       one transfer per write transaction, printing "ack TXN" after each commit.
@@ -62,6 +64,21 @@ if args.first == "child" {
 func emit(_ line: String) {
     let bytes = Array((line + "\n").utf8)
     _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+}
+
+if args.first == "writer" {
+    guard args.count == 4, let count = Int(args[3]) else { fail("usage: larch-crashlab writer PATH ID COUNT") }
+    do {
+        let env = try Environment(path: args[1], options: Options(durability: .noMetaSync))
+        for n in 0..<count {
+            let key = "w\(args[2])-\(n)"
+            try env.write { txn in try txn.put(key, forKey: key) }
+            emit("ack \(env.lastCommit?.transactionID ?? 0) \(n)")
+        }
+    } catch {
+        fail("\(error)")
+    }
+    exit(0)
 }
 
 if args.first == "bank" {

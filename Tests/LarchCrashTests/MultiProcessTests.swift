@@ -58,6 +58,30 @@ import LarchCrashLab
         }
     }
 
+    /// Four writer processes × 500 transactions of distinct keys, at once.
+    @Test(.timeLimit(.minutes(5)))
+    func fourWriterProcessesCommitEveryKey() throws {
+        let dir = try TemporaryDirectory("writers")
+        let path = dir.file()
+        _ = try Environment(path: path)   // created once, before the race
+        let writers = try (0..<4).map { w in
+            try Child(["writer", path, String(w), "500"], output: dir.file("writer-\(w)"))
+        }
+        for w in writers { w.process.waitUntilExit() }
+        for (w, c) in writers.enumerated() {
+            #expect(c.process.terminationStatus == 0, "writer \(w) exited \(c.process.terminationStatus)")
+            #expect(c.lines.count == 500, "writer \(w) acknowledged \(c.lines.count) of 500")
+        }
+        let env = try Environment(path: path)
+        try env.read { txn throws in
+            for w in 0..<4 { for n in 0..<500 { #expect(try txn.getString("w\(w)-\(n)") == "w\(w)-\(n)") } }
+            #expect(try txn.stats().entries == 2_000)
+        }
+        let report = try env.check()
+        #expect(report.isClean, "\(report)")
+        #expect(report.transactionID >= 2_001)
+    }
+
     @Test(.timeLimit(.minutes(5)))
     func transfersAcrossProcessesKeepTheSumThroughWriterKills() throws {
         let dir = try TemporaryDirectory("bank")
