@@ -1,7 +1,7 @@
 import Synchronization
 
 enum Workload: String, CaseIterable, Sendable {
-    case seqfill, randfill, durable, randread, scan, overwrite, delete, large, readers, growth
+    case seqfill, randfill, durable, randread, scan, overwrite, delete, large, readers, growth, readerprocs
 
     var summary: String {
         switch self {
@@ -14,6 +14,7 @@ enum Workload: String, CaseIterable, Sendable {
         case .delete: return "random deletes: all N keys in random order, transactions of 1,000"
         case .large: return "large values: 100 KiB values put in transactions of 10, then read back once in random order"
         case .readers: return "concurrent readers: 1 then 2 threads of random point reads (1,000 per read transaction) while a writer commits 100 overwrites every 5 ms"
+        case .readerprocs: return "reader processes: 1 then 2 other processes of random point reads (1,000 per read transaction) on the same file while this process commits 100 overwrites every 5 ms"
         case .growth: return "file growth after a long reader: 1,000 keys (50-byte values); commits of 4 overwrites: 2,000, then 100 while one read transaction stays open, then 10,000 more; the file size is the result"
         }
     }
@@ -44,6 +45,7 @@ enum Row: String, CaseIterable {
     case largePut = "large-put", largeGet = "large-get"
     case readers1 = "readers-1", readers2 = "readers-2"
     case growth
+    case readerProcs1 = "readerprocs-1", readerProcs2 = "readerprocs-2"
 
     var workload: Workload {
         switch self {
@@ -57,6 +59,7 @@ enum Row: String, CaseIterable {
         case .largePut, .largeGet: return .large
         case .readers1, .readers2: return .readers
         case .growth: return .growth
+        case .readerProcs1, .readerProcs2: return .readerprocs
         }
     }
 
@@ -74,6 +77,8 @@ enum Row: String, CaseIterable {
         case .readers1: return "9 reads, 1 reader thread + writer"
         case .readers2: return "9 reads, 2 reader threads + writer"
         case .growth: return "10 commits after a long reader (file size)"
+        case .readerProcs1: return "11 reads, 1 reader process + writer"
+        case .readerProcs2: return "11 reads, 2 reader processes + writer"
         }
     }
 }
@@ -280,6 +285,40 @@ func run(_ w: Workload, on kind: EngineKind, ctx: Context) throws -> [(Row, Samp
         try closeAndMeasure(&put)
         get.fileSize = put.fileSize
         return [(.largePut, put), (.largeGet, get)]
+
+    case .readerprocs:
+        try preload()
+        var out: [(Row, Sample)] = []
+        for (procs, row) in [(1, Row.readerProcs1), (2, Row.readerProcs2)] {
+            // Each reader process opens the same file and reads for the writer's time, plus a
+            // little so that it outlasts the writer.
+            let children = try (0..<procs).map { t in
+                try ReaderProcess.spawn(kind: kind, dir: dir, keys: n, seed: ctx.keys.seed,
+                                        readerSeed: ctx.keys.seed &+ UInt64(1_000 * procs + t), seconds: ctx.p.readerSeconds)
+            }
+            var rng = SplitMix64(seed: ctx.keys.seed ^ 0xB0B)
+            var commits = 0
+            let deadline = now() + ctx.p.readerSeconds
+            while now() < deadline {
+                let batch = (0..<100).map { _ in rng.below(n) }
+                try engine.putBatch(batch[...], round: 2 + commits, valueSize: KeySet.valueSize, append: false)
+                commits += 1
+                sleepSeconds(0.005)
+            }
+            var reads = 0
+            var rate = 0.0
+            var cpu = 0.0
+            for c in children {
+                let r = try c.wait()
+                reads += r.reads
+                rate += Double(r.reads) / max(r.seconds, 1e-12)
+                cpu += r.cpuSeconds
+            }
+            var s = Sample(seconds: Double(reads) / rate, ops: reads, commits: commits)
+            s.cpuSeconds = cpu
+            out.append((row, s))
+        }
+        return out
 
     case .readers:
         try preload()
