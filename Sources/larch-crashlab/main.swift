@@ -14,7 +14,8 @@
 //       one transfer per write transaction, printing "ack TXN" after each commit.
 //   larch-crashlab bank PATH audit SEED
 //       Sums every account in a read transaction, in a loop, printing "sum TOTAL TXN" for each;
-//       with SEED odd, also holds one read transaction for a second ("held TXN") between audits.
+//       with SEED odd, also holds one read transaction for half a second between audits and prints
+//       "held TXN SUM-BEFORE SUM-AFTER same|changed" (its snapshot must not change).
 import Larch
 import LarchCrashLab
 #if canImport(Glibc)
@@ -117,9 +118,19 @@ if args.first == "bank" {
                 }
                 emit("sum \(sum) \(txnID)")
                 if seed % 2 == 1 {
+                    // A long reader: its snapshot must not change while others commit.
                     let held = try env.beginRead()
-                    emit("held \(held.snapshotID)")
-                    usleep(1_000_000)
+                    func total(_ txn: borrowing ReadTransaction) throws -> Int {
+                        var sum = 0
+                        var entries = try txn.entries()
+                        while let (_, v) = try entries.next() { sum += Int(String(decoding: v, as: UTF8.self))! }
+                        return sum
+                    }
+                    let before = try held.get(Array(accountKey(0).utf8)) ?? []
+                    let sum1 = try total(held)
+                    usleep(500_000)
+                    let after = try held.get(Array(accountKey(0).utf8)) ?? []
+                    emit("held \(held.snapshotID) \(sum1) \(try total(held)) \(before == after ? "same" : "changed")")
                     held.abort()
                 }
             }

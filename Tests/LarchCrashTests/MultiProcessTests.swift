@@ -142,14 +142,25 @@ import LarchCrashLab
             acked = max(acked, acks.max() ?? 0)
         }
         var childAudits = 0
+        var longReads = 0
         for c in auditors {
             for line in c.lines where line.hasPrefix("sum ") {
                 childAudits += 1
                 let sum = Int(line.split(separator: " ")[1])!
                 if sum != expected { violations.withLock { $0.append("an auditor process saw \(sum): \(line)") } }
             }
+            // A long reader of another process: its snapshot stayed the same while others committed.
+            for line in c.lines where line.hasPrefix("held ") {
+                let f = line.split(separator: " ")
+                guard f.count == 5 else { continue }   // killed while printing
+                longReads += 1
+                if Int(f[2]) != expected || Int(f[3]) != expected || f[4] != "same" {
+                    violations.withLock { $0.append("a long reader's snapshot changed: \(line)") }
+                }
+            }
         }
-        print("bank: \(transfersDone) transfers acknowledged by \(finished.count + 2) writer processes (\(kills) SIGKILLed), \(childAudits) audits in other processes, \(audits.load(ordering: .relaxed)) here; slowest writer lock after a kill \(slowest)")
+        #expect(longReads > 0, "no long reader completed")
+        print("bank: \(transfersDone) transfers acknowledged by \(finished.count + 2) writer processes (\(kills) SIGKILLed), \(childAudits) audits and \(longReads) long readers in other processes, \(audits.load(ordering: .relaxed)) audits here; slowest writer lock after a kill \(slowest)")
         #expect(violations.withLock { $0 }.isEmpty, "\(violations.withLock { $0.prefix(5) })")
         #expect(transfersDone > 100 && childAudits > 10)
         #expect(slowest < .seconds(1), "after a writer died, the next one waited \(slowest)")

@@ -87,7 +87,7 @@ final class SQLiteEngine: Engine, @unchecked Sendable {
             try conn.exec("PRAGMA journal_mode=WAL")
             try conn.exec("PRAGMA synchronous=\(durable ? "FULL" : "OFF")")
             try conn.exec(SQLiteConnection.cachePragma)
-            try conn.exec("CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
+            try conn.exec("CREATE TABLE IF NOT EXISTS kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
             begin = try conn.prepare("BEGIN")
             commit = try conn.prepare("COMMIT")
             upsert = try conn.prepare("INSERT INTO kv(k, v) VALUES(?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")
