@@ -80,8 +80,7 @@ extension CursorState {
 
     /// Calls `body` with the current key and value buffers (the cursor must be up to date).
     func withCurrentUnsafe<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) throws -> R {
-        let e = try currentEntry()
-        return try body(e.key, try core.valueBytes(e))
+        try position.withCurrentUnsafe(body)
     }
 
     /// Calls `body` with each entry of `range` in place until it returns false. The walk is one
