@@ -12,6 +12,9 @@ package enum CrashPolicy: Sendable, Hashable, CustomStringConvertible {
     case lastTorn(seed: UInt64)
     /// Writes before the `index`-th unsynced meta-page write landed; that one is torn; later ones did not land.
     case metaTorn(index: Int, seed: UInt64)
+    /// Every unsynced meta-page write landed whole, but some of the other writes (the commit's
+    /// pages) did not: at least one is lost when there are any.
+    case metaWithoutSomeData(seed: UInt64)
 
     package var description: String {
         switch self {
@@ -21,6 +24,7 @@ package enum CrashPolicy: Sendable, Hashable, CustomStringConvertible {
         case .reordered: return "random subset, reordered"
         case .lastTorn: return "last write torn"
         case .metaTorn: return "unsynced meta write torn"
+        case .metaWithoutSomeData: return "meta lands, some data not"
         }
     }
 
@@ -104,6 +108,11 @@ package struct CrashImageBuilder {
             var g = SplitMix(seed: seed ^ UInt64(k) &* 17)
             for i in pending.dropLast() { apply(log[i], to: &image) }
             if let last = pending.last { applyTorn(log[last], to: &image, using: &g) }
+        case .metaWithoutSomeData(let seed):
+            var g = SplitMix(seed: seed ^ UInt64(k) &* 7)
+            let data = pending.filter { !isMetaWrite(log[$0]) }
+            let lost = data.isEmpty ? -1 : data[Int(g.next() % UInt64(data.count))]
+            for i in pending where i != lost && (isMetaWrite(log[i]) || g.next() & 1 == 0) { apply(log[i], to: &image) }
         case let .metaTorn(index, seed):
             var g = SplitMix(seed: seed ^ UInt64(k) &* 13 ^ UInt64(index))
             var seen = 0

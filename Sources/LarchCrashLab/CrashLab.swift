@@ -19,8 +19,8 @@ package struct CrashLabConfiguration: Sendable {
     package var durability: Durability = .full
     /// Extra random-subset and reordered images per crash point.
     package var randomImagesPerPoint: Int = 1
-    /// Test only: write the meta before syncing the data (an unsafe ordering the lab must catch).
-    package var unsafeMetaBeforeDataSync = false
+    /// Test only: break the protocol on purpose (the lab must catch it).
+    package var unsafe: Environment.UnsafeTestBehaviour = []
     /// Close the environment and open it again on the same disk after every this many
     /// transactions (0: never), as a process that exits and restarts between commits would; with
     /// `noMetaSync` the last meta may then still be only in the disk's volatile cache.
@@ -45,7 +45,8 @@ package struct CrashLabReport: Sendable, CustomStringConvertible {
     package var description: String {
         var s = "crash lab: seed \(configuration.seed), \(configuration.transactions) transactions (\(commits) commits), durability \(configuration.durability)"
         if configuration.reopenEvery > 0 { s += ", reopened every \(configuration.reopenEvery) transaction(s)" }
-        if configuration.unsafeMetaBeforeDataSync { s += ", UNSAFE ordering: meta before data sync" }
+        if configuration.unsafe.contains(.skipCommitVerification) { s += ", UNSAFE: no check of the newest commit at open" }
+        if configuration.unsafe.contains(.reuseFreedPagesAtOnce) { s += ", UNSAFE: freed pages reused at once" }
         s += "\n  \(operations) I/O operations, \(crashPoints) crash points, \(images) crash images\n"
         s += "  images per policy:\n"
         for (p, n) in imagesByPolicy.sorted(by: { $0.key < $1.key }) { s += "    \(p.padding(to: 30)) \(n)\n" }
@@ -76,13 +77,13 @@ package enum CrashLab {
 
         let workload = Workload(seed: config.seed, transactionCount: config.transactions)
         let disk = SimulatedDisk(capacity: 64 << 20, image: base)
-        var env = try Environment(storage: disk, options: options, unsafeMetaBeforeDataSync: config.unsafeMetaBeforeDataSync)
+        var env = try Environment(storage: disk, options: options, unsafe: config.unsafe)
         // acks[i] = (txn id, index of the last operation of that commit) for acknowledged commits.
         var acks: [(txn: UInt64, lastOperation: Int)] = []
         for (i, t) in workload.transactions.enumerated() {
             if config.reopenEvery > 0 && i > 0 && i % config.reopenEvery == 0 {
                 env.close()
-                env = try Environment(storage: disk, options: options, unsafeMetaBeforeDataSync: config.unsafeMetaBeforeDataSync)
+                env = try Environment(storage: disk, options: options, unsafe: config.unsafe)
             }
             var txn = try env.beginWrite()
             try Workload.apply(t, to: &txn)
@@ -107,14 +108,15 @@ package enum CrashLab {
         for k in 0..<log.count {
             report.crashPoints += 1
             let lastAcked = acks.last(where: { $0.lastOperation <= k })?.txn ?? 1
-            let minimum: UInt64 = config.durability == .noMetaSync ? max(1, lastAcked - 1) : lastAcked
+            // One sync per commit makes noMetaSync as durable as full: both promise the last acknowledged commit.
+            let minimum: UInt64 = lastAcked
             var policies: [CrashPolicy]
             if config.durability == .noSync {
                 policies = [.allKept]   // no promise across power loss: a process crash keeps the page cache
             } else if builder.pending(after: k).pending.isEmpty {
                 policies = [.allLost]   // nothing unsynced: one image covers every policy
             } else {
-                policies = [.allLost, .allKept, .lastTorn(seed: config.seed)]
+                policies = [.allLost, .allKept, .lastTorn(seed: config.seed), .metaWithoutSomeData(seed: config.seed)]
                 for r in 0..<config.randomImagesPerPoint {
                     policies.append(.randomSubset(seed: config.seed &+ UInt64(r) &* 101))
                     policies.append(.reordered(seed: config.seed &+ UInt64(r) &* 103))
@@ -124,7 +126,7 @@ package enum CrashLab {
             for policy in policies {
                 report.imagesByPolicy[policy.family, default: 0] += 1
                 let image = builder.image(crashAfter: k, policy: policy)
-                let outcome = verify(image: image, options: options, minimum: minimum, lastAcked: lastAcked, model: model)
+                let outcome = verify(image: image, options: options, unsafe: config.unsafe, minimum: minimum, lastAcked: lastAcked, model: model)
                 report.outcomes[outcome.0, default: 0] += 1
                 if let why = outcome.1, report.failures.count < 10 {
                     report.failures.append("crash after operation \(k) (\(policy)): \(why)")
@@ -134,11 +136,11 @@ package enum CrashLab {
         return report
     }
 
-    private static func verify(image: [UInt8], options: Options, minimum: UInt64, lastAcked: UInt64,
+    private static func verify(image: [UInt8], options: Options, unsafe: Environment.UnsafeTestBehaviour, minimum: UInt64, lastAcked: UInt64,
                                model: (UInt64) -> Model?) -> (CrashOutcome, String?) {
         let disk = SimulatedDisk(capacity: 64 << 20, image: image, recording: false)
         do {
-            let env = try Environment(storage: disk, options: options)
+            let env = try Environment(storage: disk, options: options, unsafe: unsafe)
             defer { env.close() }
             let report = try env.check()
             guard report.isClean else { return (.corrupt, "checker: \(report.problems.prefix(3).map(\.description).joined(separator: "; "))") }

@@ -66,15 +66,27 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
         #expect(r.corrupt == 0 && r.lost == 0, "\(r)")
     }
 
-    /// The lab can fail: a commit that writes its meta before syncing the data is caught.
-    @Test func unsafeOrderingIsCaught() throws {
+    /// The lab can fail: opening at the newest meta without checking that its commit is whole
+    /// is caught (a crash after the meta landed and before all the pages did).
+    @Test func skippingTheOpenCheckIsCaught() throws {
         var config = CrashLabConfiguration()
         config.seed = 3
         config.transactions = 40
-        config.unsafeMetaBeforeDataSync = true
+        config.unsafe = .skipCommitVerification
         let r = try CrashLab.run(config)
         print(r)
-        #expect(r.corrupt + r.lost > 0, "meta-before-data must produce corrupt or lost images: \(r)")
+        #expect(r.corrupt + r.lost > 0, "without the check, some images must be corrupt: \(r)")
+    }
+
+    /// The lab can fail: a writer that overwrites pages the published meta still needs is caught.
+    @Test func reusingPagesThePublishedMetaNeedsIsCaught() throws {
+        var config = CrashLabConfiguration()
+        config.seed = 5
+        config.transactions = 40
+        config.unsafe = .reuseFreedPagesAtOnce
+        let r = try CrashLab.run(config)
+        print(r)
+        #expect(r.corrupt + r.lost > 0, "overwriting the fallback's pages must produce corrupt or lost images: \(r)")
     }
 
     /// Crash images are built faithfully: lost, kept and torn writes give the expected bytes.

@@ -116,7 +116,7 @@ private func corruptionLeaf(_ key: [UInt8], in txn: borrowing Transaction<some T
 /// The overflow run holding the value of `key` in the main tree: first page, run checksum, length.
 private func corruptionOverflowRun(of key: [UInt8], in txn: borrowing Transaction<some TransactionMode>) throws -> (first: UInt64, checksum: UInt32, length: Int)? {
     let entry = try key.withUnsafeBytes { k in try txn.core.lookup(tree: TreeIndex.main, key: k) }
-    guard let entry, case let .overflow(first, checksum, length) = entry.value else { return nil }
+    guard let entry, case let .overflow(first, checksum, length, _) = entry.value else { return nil }
     return (first.rawValue, checksum, length)
 }
 
@@ -602,16 +602,16 @@ private func corruptionError(_ body: () throws -> Void) -> LarchError? {
         for slot in 0..<2 {
             var meta = try RawFileIO.read(path, at: slot * 4096, count: MetaPage.encodedSize)
             meta.withUnsafeMutableBytes { b in
-                b.storeBytes(of: UInt32(2).littleEndian, toByteOffset: 8, as: UInt32.self)
+                b.storeBytes(of: UInt32(3).littleEndian, toByteOffset: 8, as: UInt32.self)
                 let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<MetaPage.checksumOffset]))
                 b.storeBytes(of: crc.littleEndian, toByteOffset: MetaPage.checksumOffset, as: UInt32.self)
             }
             try RawFileIO.write(path, meta, at: slot * 4096)
         }
         let error = corruptionError { _ = try Environment(path: path) }
-        #expect(error == .unsupportedVersion(path: path, found: 2, supported: 1))
+        #expect(error == .unsupportedVersion(path: path, found: 3, supported: 2))
         if let text = error?.description {
-            #expect(text.contains("version 2") && text.contains("version 1"), "\(text)")
+            #expect(text.contains("version 3") && text.contains("version 2"), "\(text)")
         }
     }
 

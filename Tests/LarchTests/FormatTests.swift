@@ -41,13 +41,15 @@ import CLarchSupport
         var root = TreeRoot()
         root.root = PageNumber(7); root.rootChecksum = 0xDEAD_BEEF; root.depth = 3
         root.branchPages = 4; root.leafPages = 90; root.overflowPages = 2; root.entries = 12_345
-        let meta = MetaPage(pageSize: 8192, txnID: TransactionID(42), pageCount: 100, main: root, catalog: .empty, free: root)
+        root.rootBirth = TransactionID(41)
+        let meta = MetaPage(pageSize: 8192, txnID: TransactionID(42), pageCount: 100, main: root, catalog: .empty, free: root,
+                            durableBase: TransactionID(40))
         var page = [UInt8](repeating: 0, count: 8192)
         page.withUnsafeMutableBytes { meta.encode(to: $0.baseAddress!) }
         let decoded = page.withUnsafeBytes { MetaPage.decode($0.baseAddress!) }
         #expect(try decoded.get() == meta)
         // Any flipped byte in the covered range is caught.
-        for offset in [0, 9, 13, 20, 40, 100, 150, 175, 176] {
+        for offset in [0, 9, 13, 20, 40, 100, 150, 210, 250, 258, 264] {
             var damaged = page
             damaged[offset] ^= 0x01
             let r = damaged.withUnsafeBytes { MetaPage.decode($0.baseAddress!) }

@@ -32,7 +32,8 @@ import Testing
             env.close()
         }
         // A valid meta, newer than both, that claims 8 KiB pages, written into page 1.
-        let forged = MetaPage(pageSize: 8192, txnID: TransactionID(99), pageCount: 2, main: .empty, catalog: .empty, free: .empty)
+        let forged = MetaPage(pageSize: 8192, txnID: TransactionID(99), pageCount: 2, main: .empty, catalog: .empty, free: .empty,
+                              durableBase: TransactionID(99))
         var page = [UInt8](repeating: 0, count: 4096)
         page.withUnsafeMutableBytes { forged.encode(to: $0.baseAddress!) }
         let fd = open(path, O_WRONLY)
@@ -111,14 +112,15 @@ import Testing
         #expect(core.treeRoot(TreeIndex.main).depth == 1)
         let leaf = core.writeBox!.state.mutable(leafNumber)
         let index = try Array("dirty".utf8).withUnsafeBytes { k in try leaf.view.leafSearch(k).index }
-        guard case let .overflow(first, _, length) = try leaf.view.leafCell(index).value else {
+        guard case let .overflow(first, _, length, _) = try leaf.view.leafCell(index).value else {
             Issue.record("the value should be in an overflow run")
             return
         }
         let pages = OverflowLayout.pageCount(valueLength: length, pageSize: core.pageSize)
         let run = try #require(core.writeBox!.state.dirty[first]).buffer
         run.storeBytes(of: 0xAB, toByteOffset: OverflowLayout.headerSize + length + 17, as: UInt8.self)
-        leaf.setOverflowReference(index, first: first, checksum: CRC32C.checksum(UnsafeRawPointer(run), count: pages * core.pageSize))
+        leaf.setOverflowReference(index, first: first, checksum: CRC32C.checksum(UnsafeRawPointer(run), count: pages * core.pageSize),
+                                  birth: TransactionID(core.meta.txnID.rawValue + 1))
         try txn.commit()
 
         let report = try env.check()

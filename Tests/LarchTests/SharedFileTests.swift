@@ -52,7 +52,7 @@ import Testing
             try await group.waitForAll()
         }
         let env = try Environment(path: path, options: options())
-        try env.read { txn throws in
+        try await env.read { txn throws in
             #expect(try txn.getString("counter") == String(4 * perWriter))
             #expect(try txn.stats().entries == UInt64(4 * perWriter + 1))
         }

@@ -49,7 +49,7 @@ private final class StartedFlag: Sendable {
                 try txn.put("held", forKey: "holder")
                 holderStarted.value.store(true, ordering: .sequentiallyConsistent)
                 try await Task.sleep(nanoseconds: 200_000_000)
-                try txn.commit()
+                try await txn.commit()
             }
             while !holderStarted.value.load(ordering: .sequentiallyConsistent) { await Task.yield() }
             for i in 0..<4 {
@@ -71,10 +71,10 @@ private final class StartedFlag: Sendable {
             }.start()
         }
         try await Task.sleep(nanoseconds: 50_000_000)   // the threads are waiting now
-        try holder.commit()
+        try await holder.commit()
         #expect(done.wait(timeout: .now() + 30) == .success)
         #expect(failures.withLock { $0 }.isEmpty)
-        try env.read { txn throws in
+        try await env.read { txn throws in
             #expect(try txn.getString("holder") == "held")
             for i in 0..<4 { #expect(try txn.getString("task-\(i)") == "task \(i)") }
             for i in 0..<2 { #expect(try txn.getString("thread-\(i)") == "thread \(i)") }
@@ -98,11 +98,11 @@ private final class StartedFlag: Sendable {
                 }
             }
             try await Task.sleep(nanoseconds: 100_000_000)   // let them queue
-            try holder.take()!.commit()
+            try await holder.take()!.commit()
             try await group.waitForAll()
         }
         #expect(order.list.withLock { Set($0) } == Set(0..<150))
-        try env.read { txn throws in
+        try await env.read { txn throws in
             for i in 0..<150 { #expect(try txn.getString("w-\(i)") == "\(i)") }
         }
     }

@@ -23,21 +23,38 @@ public struct MetaPageStatus: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension Environment {
-    /// Both meta pages, read from the file now.
+    /// Both meta pages, read from the file now. The current one is the one this environment
+    /// reads: a newer meta whose commit is not whole on disk (or not yet synced) is reported
+    /// with the reason.
     public func metaPages() throws(LarchError) -> [MetaPageStatus] {
-        let (first, second) = try Self.readMetaSlots(file, fileSize: try file.size())
-        var result = [first, second].enumerated().map { slot, r -> MetaPageStatus in
+        let slots = try Self.readMetaSlots(file, fileSize: try file.size())
+        let (current, mapping) = try committed.withLock { c throws(LarchError) in
+            let (meta, mapping) = try newest(&c)
+            return (meta, mapping)
+        }
+        var result: [MetaPageStatus] = []
+        for (slot, r) in slots.slots.enumerated() {
             switch r {
             case .success(let m):
-                return MetaPageStatus(page: slot, transactionID: m.txnID.rawValue, problem: nil, isCurrent: false)
+                var status = MetaPageStatus(page: slot, transactionID: m.txnID.rawValue, problem: nil, isCurrent: m == current)
+                if m.txnID > current.txnID {
+                    var verifier = CommitVerifier(meta: m, mapping: mapping)
+                    do {
+                        try verifier.run()
+                        status.problem = "newer than the published commit: its sync has not returned yet"
+                    } catch {
+                        status.problem = "its commit is not whole on disk (a crash before its sync): \(error)"
+                        status.looksTorn = true
+                    }
+                }
+                result.append(status)
             case .failure(let f):
                 var torn = false
                 if case .checksumMismatch = f { torn = true }
-                return MetaPageStatus(page: slot, transactionID: nil, problem: f.description, looksTorn: torn, isCurrent: false)
+                result.append(MetaPageStatus(page: slot, transactionID: nil, problem: f.description, looksTorn: torn, isCurrent: false))
             }
         }
-        let newest = result.indices.filter { result[$0].transactionID != nil }.max { result[$0].transactionID! < result[$1].transactionID! }
-        if let newest { result[newest].isCurrent = true }
+        if result[0].isCurrent && result[1].isCurrent { result[1].isCurrent = false }
         return result
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// One Larch database file, open: the entry point for transactions.
@@ -14,17 +15,30 @@ import Synchronization
 /// wait for the writer and the writer never waits for readers. The processes coordinate through
 /// a lock file beside the database (`<path>-lock`, docs/FORMAT.md).
 public final class Environment: Sendable {
-    /// The committed state that new transactions start from.
+    /// The published state that new read transactions start from, and the commits on their way.
     struct Committed {
+        /// The newest published commit: whole and (unless `noSync`) durable. Pages freed after it
+        /// are not reused, so that a crash never leaves it pointing at overwritten pages.
         var meta: MetaPage
+        /// The meta page (0 or 1) that holds `meta`, as this process last saw the file.
+        var metaSlot: Int
         var mapping: Mapping
         var fileSizeBytes: Int
-        /// The newest commit whose meta is known to be on disk. Pages freed after it are not reused,
-        /// so that a crash never leaves a durable meta pointing at overwritten pages.
-        var durableTxn: TransactionID
         var closed = false
         var failure: String?
         var lastCommit: CommitStats?
+        /// Group commit: this process's commits not yet published.
+        var queue = CommitQueue()
+    }
+
+    /// Behaviours that break the protocol on purpose, for the crash lab's tests that must fail.
+    package struct UnsafeTestBehaviour: OptionSet, Sendable {
+        package let rawValue: Int
+        package init(rawValue: Int) { self.rawValue = rawValue }
+        /// Open at the newest meta without checking that its commit is whole.
+        package static let skipCommitVerification = UnsafeTestBehaviour(rawValue: 1)
+        /// Reuse pages as soon as a transaction frees them, though the published meta needs them.
+        package static let reuseFreedPagesAtOnce = UnsafeTestBehaviour(rawValue: 2)
     }
 
     /// The file's path.
@@ -37,8 +51,9 @@ public final class Environment: Sendable {
     let writerLock = WriterLock()
     let buffers: PageBufferPool
     let databases = Mutex<[String: Int]>([:])
-    /// Crash-lab tests only: write the meta page before syncing the data (unsafe on purpose).
-    let unsafeMetaBeforeDataSync: Bool
+    /// Where groups led on behalf of tasks sync (a task never blocks a thread of the cooperative pool).
+    let syncQueue = DispatchQueue(label: "larch.group-commit")
+    let unsafeBehaviour: UnsafeTestBehaviour
 
     /// Opens (or creates) the database at `path`.
     public convenience init(path: String, options: Options = Options()) throws(LarchError) {
@@ -49,9 +64,9 @@ public final class Environment: Sendable {
 
     /// Opens the database on `storage` (the file, or a simulated disk in tests). Closes the storage
     /// if opening fails.
-    package init(storage: any StorageDevice, options: Options, unsafeMetaBeforeDataSync: Bool = false) throws(LarchError) {
+    package init(storage: any StorageDevice, options: Options, unsafe: UnsafeTestBehaviour = []) throws(LarchError) {
         try Self.validate(options)
-        self.unsafeMetaBeforeDataSync = unsafeMetaBeforeDataSync
+        self.unsafeBehaviour = unsafe
         self.path = storage.path
         self.options = options
         file = storage
@@ -62,35 +77,36 @@ public final class Environment: Sendable {
                 // Another process may be creating it too: the writer lock makes one of them do it.
                 size = try Self.initializeIfEmpty(storage, options: options)
             }
-            var meta: MetaPage
+            readers = try file.openLockFile(slots: options.maxReaders).map(ReaderTable.init(lockFile:))
+                ?? ReaderTable(capacity: options.maxReaders)
+            var slots: MetaSlots
             var attempt = 0
             while true {
-                do throws(LarchError) {
-                    meta = try Self.readCurrentMeta(file, path: path, fileSize: size)
-                    break
-                } catch .truncatedFile(let p, let s, let r) {
+                slots = try Self.readMetaSlots(file, fileSize: size)
+                if case .truncated(let required, _)? = slots.truncation, attempt < 4 {
                     // Another process committed between reading the size and the metas: its meta
                     // may need more than the size read. A file that stays short is truncated.
                     attempt += 1
-                    guard attempt < 5 else { throw LarchError.truncatedFile(path: p, sizeBytes: s, requiredBytes: r) }
                     size = try file.size()
+                    _ = required
+                    continue
                 }
+                break
             }
-            pageSize = meta.pageSize
-            let mapping = try file.map(sizeBytes: Self.reservation(fileSize: size, options: options, pageSize: meta.pageSize))
-            // The newest meta may be in the page cache only (a process that committed with
-            // noMetaSync and exited), and then a power loss falls back to the one before it, whose
-            // pages must not be reused: a writable open syncs once, so that the newest is durable.
-            // (noSync promises nothing across power loss.)
-            if !options.readOnly && options.durability != .noSync { try file.sync() }
-            committed = Mutex(Committed(meta: meta, mapping: mapping, fileSizeBytes: size, durableTxn: meta.txnID))
-        } catch {
-            file.close()
-            throw error
-        }
-        do throws(LarchError) {
-            readers = try file.openLockFile(slots: options.maxReaders).map(ReaderTable.init(lockFile:))
-                ?? ReaderTable(capacity: options.maxReaders)
+            let size0 = size
+            let pageSize = try slots.pageSize(path: path, fileSize: size0)
+            self.pageSize = pageSize
+            let mapping = try file.map(sizeBytes: Self.reservation(fileSize: size, options: options, pageSize: pageSize))
+            let published = readers.publishedTxn
+            let (meta, slot) = try slots.current(mapping: mapping, published: published, verify: !unsafe.contains(.skipCommitVerification), path: path)
+            // A newest commit not yet published (after a crash, or left by a process that died
+            // before its sync) is whole — it was just checked — but maybe only in the page cache:
+            // a writable open syncs it before anything builds on it, then publishes it.
+            if meta.txnID > published && !options.readOnly {
+                if options.durability != .noSync { try file.sync() }
+                readers.publish(upTo: meta.txnID)
+            }
+            committed = Mutex(Committed(meta: meta, metaSlot: slot, mapping: mapping, fileSizeBytes: size))
         } catch {
             file.close()
             throw error
@@ -126,49 +142,26 @@ public final class Environment: Sendable {
         if durability != .noSync { try file.sync() }
     }
 
-    /// Reads both meta pages and returns the valid one with the higher transaction id.
-    static func readCurrentMeta(_ file: any StorageDevice, path: String, fileSize: Int) throws(LarchError) -> MetaPage {
-        let (first, second) = try readMetaSlots(file, fileSize: fileSize)
-        switch (first, second) {
-        case let (.success(a), .success(b)):
-            return a.txnID > b.txnID ? a : b
-        case let (.success(a), .failure): return a
-        case let (.failure, .success(b)): return b
-        case let (.failure(a), .failure(b)):
-            if a == .badMagic && b == .badMagic { throw .notALarchFile(path: path) }
-            if case .unsupportedVersion(let v) = a, case .unsupportedVersion = b {
-                throw .unsupportedVersion(path: path, found: v, supported: MetaPage.formatVersion)
-            }
-            if case .truncated(let required, _) = a {
-                throw .truncatedFile(path: path, sizeBytes: fileSize, requiredBytes: required)
-            }
-            throw .bothMetaPagesInvalid(path: path, page0: a.description, page1: b.description)
-        }
-    }
-
-    /// Reads and validates both meta pages: each must decode, sit in the slot its transaction id
-    /// names, and fit the file.
-    static func readMetaSlots(_ file: any StorageDevice, fileSize: Int) throws(LarchError)
-        -> (Result<MetaPage, MetaPage.DecodeFailure>, Result<MetaPage, MetaPage.DecodeFailure>) {
+    /// Reads and decodes both meta pages; each must decode and fit the file.
+    static func readMetaSlots(_ file: any StorageDevice, fileSize: Int) throws(LarchError) -> MetaSlots {
         var probe = [UInt8](repeating: 0, count: MetaPage.encodedSize)
         func decode(at offset: Int) throws(LarchError) -> Result<MetaPage, MetaPage.DecodeFailure> {
             try probe.withUnsafeMutableBytes { b in Result { () throws(LarchError) in try file.read(into: b, at: offset) } }.get()
             return MetaPage.decode(probe)
         }
-        func checked(_ r: Result<MetaPage, MetaPage.DecodeFailure>, slot: Int) -> Result<MetaPage, MetaPage.DecodeFailure> {
+        func checked(_ r: Result<MetaPage, MetaPage.DecodeFailure>) -> Result<MetaPage, MetaPage.DecodeFailure> {
             guard case .success(let m) = r else { return r }
-            if m.slot != slot { return .failure(.wrongSlot(txnID: m.txnID.rawValue, slot: slot)) }
             if m.pageCount > UInt64(fileSize / m.pageSize) || m.pageCount < 2 {
                 let (required, overflow) = Int(truncatingIfNeeded: m.pageCount).multipliedReportingOverflow(by: m.pageSize)
                 return .failure(.truncated(requiredBytes: overflow || m.pageCount > UInt64(Int.max) ? Int.max : required, fileSize: fileSize))
             }
             return r
         }
-        let first = checked(try decode(at: 0), slot: 0)
+        let first = checked(try decode(at: 0))
         // Page 1's offset depends on the page size: take it from page 0, or try each size.
         var second: Result<MetaPage, MetaPage.DecodeFailure> = .failure(.badMagic)
         if case .success(let m) = first {
-            second = checked(try decode(at: m.pageSize), slot: 1)
+            second = checked(try decode(at: m.pageSize))
             if case .success(let n) = second, n.pageSize != m.pageSize {
                 second = .failure(.pageSizeMismatch(found: n.pageSize, expected: m.pageSize))
             }
@@ -176,12 +169,12 @@ public final class Environment: Sendable {
             var size = PageLayout.minPageSize
             while size <= PageLayout.maxPageSize {
                 let r = try decode(at: size)
-                if case .success(let m) = r, m.pageSize == size { second = checked(r, slot: 1); break }
+                if case .success(let m) = r, m.pageSize == size { second = checked(r); break }
                 if case .failure(let f) = r, case .failure(.badMagic) = second { second = .failure(f) }
                 size *= 2
             }
         }
-        return (first, second)
+        return MetaSlots(first: first, second: second)
     }
 
     /// Virtual address space to reserve: twice the file, at least 1 GiB (`minimumReservation`), at
@@ -215,14 +208,30 @@ public final class Environment: Sendable {
         }
     }
 
-    /// The newest committed state, as the file has it now: another process may have committed
-    /// since this one last looked, and grown the file past this process's map.
-    private func newest(_ c: inout Committed) throws(LarchError) -> (meta: MetaPage, mapping: Mapping) {
+    /// The newest published state, as the file has it now: another process may have committed
+    /// since this one last looked, and grown the file past this process's map. A meta newer than
+    /// the published transaction (its sync has not returned) is not read yet.
+    func newest(_ c: inout Committed) throws(LarchError) -> (meta: MetaPage, mapping: Mapping) {
         guard !c.closed else { throw LarchError.environmentClosed }
         if let f = c.failure { throw LarchError.environmentFailed(reason: f) }
-        let found = try Self.newestMeta(in: c.mapping, pageSize: pageSize, path: path)
-        guard found.txnID > c.meta.txnID else { return (c.meta, c.mapping) }
-        let required = Int(found.pageCount) * pageSize
+        let bound = max(readers.publishedTxn, c.meta.txnID)
+        guard let (found, slot) = Self.newestMeta(in: c.mapping, pageSize: pageSize, upTo: bound),
+              found.txnID > c.meta.txnID else { return (c.meta, c.mapping) }
+        try adopt(found, slot: slot, &c)
+        return (c.meta, c.mapping)
+    }
+
+    /// Makes `meta`, found in meta page `slot` and published, this process's current state,
+    /// growing the map when the file has outgrown it.
+    func adopt(_ meta: MetaPage, slot: Int, _ c: inout Committed) throws(LarchError) {
+        try cover(meta, &c)
+        c.meta = meta
+        c.metaSlot = slot
+    }
+
+    /// Grows this process's map (and its record of the file size) to cover `meta`'s pages.
+    func cover(_ meta: MetaPage, _ c: inout Committed) throws(LarchError) {
+        let required = Int(meta.pageCount) * pageSize
         if required > c.mapping.sizeBytes || required > c.fileSizeBytes {
             let size = try file.size()
             guard size >= required else { throw LarchError.truncatedFile(path: path, sizeBytes: size, requiredBytes: required) }
@@ -231,102 +240,25 @@ public final class Environment: Sendable {
             }
             c.fileSizeBytes = max(c.fileSizeBytes, size)
         }
-        // Another process committed it. Under noMetaSync its meta may not be durable yet, but the
-        // previous one is (the committer synced its data, and that meta, first).
-        let durable = options.durability == .noMetaSync ? max(readers.sharedDurableTxn, TransactionID(found.txnID.rawValue - 1)) : found.txnID
-        c.durableTxn = max(c.durableTxn, min(durable, found.txnID))
-        c.meta = found
-        return (c.meta, c.mapping)
     }
 
-    /// The newest valid meta page in `mapping` (pages 0 and 1): a meta being written by another
-    /// process fails its checksum and the other one is current.
-    static func newestMeta(in mapping: Mapping, pageSize: Int, path: String) throws(LarchError) -> MetaPage {
-        var best: MetaPage?
+    /// The newest valid meta page in `mapping` (pages 0 and 1) whose transaction is at most
+    /// `bound`, and its page: a meta being written by another process fails its checksum and the
+    /// other one is current.
+    static func newestMeta(in mapping: Mapping, pageSize: Int, upTo bound: TransactionID = TransactionID(.max)) -> (MetaPage, Int)? {
+        var best: (MetaPage, Int)?
         for slot in 0..<2 {
             guard case .success(let m) = MetaPage.decode(mapping.page(PageNumber(UInt64(slot)), pageSize: pageSize)),
-                  m.slot == slot, m.pageSize == pageSize else { continue }
-            if best == nil || m.txnID > best!.txnID { best = m }
+                  m.pageSize == pageSize, m.txnID <= bound else { continue }
+            if best == nil || m.txnID > best!.0.txnID { best = (m, slot) }
         }
-        guard let best else { throw LarchError.notALarchFile(path: path) }
         return best
-    }
-
-    /// Begins the write transaction, blocking the calling thread while another one is open. End it
-    /// with `commit()` or `abort()` (dropping it aborts). Throws `nestedWriteTransaction` if this thread has it open
-    /// already. From async code, use `write(_:) async`, which suspends instead of blocking a thread
-    /// of the cooperative pool (blocked, those threads could not run the task that holds the writer).
-    public func beginWrite() throws(LarchError) -> WriteTransaction {
-        guard !options.readOnly else { throw .readOnlyEnvironment }
-        let started = ContinuousClock.now
-        try writerLock.lock(timeout: options.writerTimeout)
-        return try beginWriteHoldingLock(timeout: options.writerTimeout.map { max(.zero, $0 - (ContinuousClock.now - started)) })
-    }
-
-    /// Begins the write transaction once this caller holds the writer lock.
-    private func beginWriteHoldingLock(timeout: Duration?) throws(LarchError) -> WriteTransaction {
-        do {
-            try file.lockWriter(timeout: timeout)
-        } catch {
-            writerLock.unlock()
-            // The message names the configured wait, not what was left of it for this step.
-            if case .writerTimeout = error, let configured = options.writerTimeout {
-                throw LarchError.writerTimeout(seconds: configured.inSeconds)
-            }
-            throw error
-        }
-        do {
-            let (meta, mapping) = try committed.withLock { c throws(LarchError) in try newest(&c) }
-            let snapshot = Snapshot(meta: meta, mapping: mapping, verifyChecksums: options.verifyChecksums)
-            let w = WriteState(txnID: meta.txnID.next, snapshot: snapshot, buffers: buffers, maxSizeBytes: options.maxSize,
-                               reuseBound: oldestNeededSnapshot(current: meta.txnID))
-            return WriteTransaction(core: TransactionCore(env: self, write: w))
-        } catch {
-            file.unlockWriter()
-            writerLock.unlock()
-            throw error
-        }
     }
 
     /// Runs `body` in a read transaction and ends it.
     public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
         let txn = try beginRead()
         return try body(txn)
-    }
-
-    /// Runs `body` in a write transaction: commits when it returns, aborts when it throws.
-    /// Blocks the calling thread while another write transaction is open (see `beginWrite()`);
-    /// from async code, use `write(_:) async`. `body` cannot end the transaction itself; to
-    /// discard its changes, throw. The commit's statistics are in `lastCommit`.
-    public func write<R>(_ body: (inout WriteTransaction) throws -> R) throws -> R {
-        try run(try beginWrite(), body)
-    }
-
-    /// Runs `body` in a write transaction: commits when it returns, aborts when it throws. While
-    /// another write transaction is open, the calling task suspends — it does not block its
-    /// thread — and writers are served in the order they arrived. `body` itself is synchronous,
-    /// so the transaction is never held across a suspension point.
-    public func write<R>(_ body: (inout WriteTransaction) throws -> R) async throws -> R {
-        guard !options.readOnly else { throw LarchError.readOnlyEnvironment }
-        await writerLock.lockAsync()
-        return try run(try beginWriteHoldingLock(timeout: options.writerTimeout), body)
-    }
-
-    private func run<R>(_ txn: consuming WriteTransaction, _ body: (inout WriteTransaction) throws -> R) throws -> R {
-        let result = try body(&txn)   // a throw drops (aborts) the transaction
-        try txn.commit()
-        return result
-    }
-
-    /// Makes all commits durable (for `Durability.noSync` and `.noMetaSync`).
-    public func sync() throws(LarchError) {
-        let txn = try committed.withLock { c throws(LarchError) in
-            guard !c.closed else { throw LarchError.environmentClosed }
-            return c.meta.txnID
-        }
-        try file.sync()
-        committed.withLock { c in if c.durableTxn < txn { c.durableTxn = txn } }
-        readers.raiseSharedDurableTxn(to: txn)
     }
 
     /// Closes the environment and releases the file (another `Environment` may then open it).
@@ -338,7 +270,14 @@ public final class Environment: Sendable {
         // transaction's later calls throw `environmentClosed`.
         let locked = (try? writerLock.lock()) != nil
         defer { if locked { writerLock.unlock() } }
-        committed.withLock { $0.closed = true }
+        if locked { try? drainCommits() }   // commits of other threads still waiting for their sync
+        committed.withLock { c in
+            c.closed = true
+            if c.queue.holdsFileLock {
+                file.unlockWriter()
+                c.queue.holdsFileLock = false
+            }
+        }
         file.close()
     }
 

@@ -71,12 +71,20 @@ extension Transaction where Mode == ReadWrite {
     }
 
     /// Makes the changes durable and visible to new transactions (see `Durability`), and ends the
-    /// transaction, which has ended too if it throws. An error before the meta page is written
-    /// (most: `mapFull`, a failed data write or sync) means nothing was committed. An error while
-    /// the meta page is written or synced leaves it unknown whether the commit reached the disk:
-    /// the environment then refuses further use (`environmentFailed`); reopen it to find out.
+    /// transaction, which has ended too if it throws. Returns once the sync covering the commit
+    /// has returned; that sync may cover the commits of other threads too (group commit), and the
+    /// next write transaction may begin while it runs. An error before the meta page is written
+    /// (most: `mapFull`, a failed page write) means nothing was committed. An error while the
+    /// meta page is written or synced leaves it unknown whether the commit reached the disk: the
+    /// environment then refuses further use (`environmentFailed`); reopen it to find out.
     @discardableResult
     public consuming func commit() throws(LarchError) -> CommitStats {
         try core.commitAndEnd()
+    }
+
+    /// `commit()` for async code: the task suspends while the sync runs, without blocking its thread.
+    @discardableResult
+    public consuming func commit() async throws(LarchError) -> CommitStats {
+        try await core.commitAndEndAsync()
     }
 }

@@ -122,14 +122,21 @@ struct Checker {
             return
         }
         var tally = Tally()
-        checkPage(name, root.root, checksum: root.rootChecksum, level: 0, depth: root.depth,
+        let newest = core.meta.txnID
+        guard root.rootBirth.rawValue >= 1 && root.rootBirth <= newest else {
+            problem(root.root.rawValue, "\(name): root page born in transaction \(root.rootBirth), outside 1 ... \(newest)")
+            return
+        }
+        checkPage(name, root.root, checksum: root.rootChecksum, birth: root.rootBirth, level: 0, depth: root.depth,
                   lower: nil, upper: nil, tally: &tally, records: records)
         if tally.branch != root.branchPages || tally.leaf != root.leafPages || tally.overflow != root.overflowPages || tally.entries != root.entries {
             problem(nil, "\(name): descriptor says \(root.branchPages) branch, \(root.leafPages) leaf, \(root.overflowPages) overflow pages and \(root.entries) entries; found \(tally.branch), \(tally.leaf), \(tally.overflow) and \(tally.entries)")
         }
     }
 
-    private mutating func checkPage(_ name: String, _ page: PageNumber, checksum: UInt32, level: Int, depth: Int,
+    /// Checks `page` and its subtree; `birth` is the transaction its parent says wrote it: no
+    /// pointer below it may record a later one.
+    private mutating func checkPage(_ name: String, _ page: PageNumber, checksum: UInt32, birth: TransactionID, level: Int, depth: Int,
                                     lower: [UInt8]?, upper: [UInt8]?, tally: inout Tally, records: RecordCheck?) {
         let n = page.rawValue
         let isLeaf = level == depth - 1
@@ -201,7 +208,10 @@ struct Checker {
                 var value: UnsafeRawBufferPointer
                 switch e.value {
                 case .inline(let b): value = b
-                case let .overflow(first, runChecksum, length):
+                case let .overflow(first, runChecksum, length, runBirth):
+                    if runBirth.rawValue < 1 || runBirth > birth {
+                        problem(n, "\(name): cell \(i)'s overflow run born in transaction \(runBirth), after its leaf (\(birth)) or at 0")
+                    }
                     let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
                     guard claim(first.rawValue, count: pages, as: .reachable, what: "\(name) overflow run") else { continue }
                     tally.overflow += UInt64(pages)
@@ -232,10 +242,15 @@ struct Checker {
             }
         } else {
             for i in 0..<v.count {
-                guard let (child, c) = try? v.child(i) else { continue }
+                guard let child = try? v.pointer(i) else { continue }
+                if child.birth.rawValue < 1 || child.birth > birth {
+                    problem(n, "\(name): child \(i) born in transaction \(child.birth), after its parent (\(birth)) or at 0")
+                    continue
+                }
                 let lo: [UInt8]? = i == 0 ? lower : (try? v.branchKey(i)).map { Array($0) }
                 let hi: [UInt8]? = i == v.count - 1 ? upper : (try? v.branchKey(i + 1)).map { Array($0) }
-                checkPage(name, child, checksum: c, level: level + 1, depth: depth, lower: lo, upper: hi, tally: &tally, records: records)
+                checkPage(name, child.page, checksum: child.checksum, birth: child.birth, level: level + 1, depth: depth,
+                          lower: lo, upper: hi, tally: &tally, records: records)
             }
         }
     }

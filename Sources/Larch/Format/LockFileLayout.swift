@@ -8,8 +8,11 @@
 ///  12   4  reader slot count
 ///  16   4  slot size (64)
 ///  20   4  reserved, 0
-///  24   8  newest transaction whose meta page is known durable (atomic; raised by `sync()`)
-///  32  32  reserved, 0
+///  24   8  published transaction: the newest commit known whole and durable (atomic, only raised)
+///  32   8  boot: the machine's boot the published transaction was established in (0: unknown)
+///  40   8  the database file's inode and
+///  48   8  device, when it was established (kept across rebuilds only when all three match)
+///  56   8  reserved, 0
 /// reader slots (64 bytes each), from offset 64
 ///   0   8  owner process id; 0: the slot is free (atomic; claimed by compare-and-swap)
 ///   8   8  owner's start time (process start, in clock ticks since boot on Linux), against pid reuse
@@ -29,7 +32,10 @@ enum LockFileLayout {
     static let versionOffset = 8
     static let slotCountOffset = 12
     static let slotSizeOffset = 16
-    static let durableTxnOffset = 24
+    static let publishedTxnOffset = 24
+    static let bootOffset = 32
+    static let inodeOffset = 40
+    static let deviceOffset = 48
 
     static let ownerOffset = 0
     static let startTimeOffset = 8

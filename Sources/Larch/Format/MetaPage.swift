@@ -1,24 +1,28 @@
 /// The content of a meta page (pages 0 and 1). The current state of the file is the valid meta
-/// with the higher transaction id; a commit writes the other slot (`txnID % 2`).
+/// with the higher transaction id whose commit is whole (CRASH-SAFETY.md): a commit writes the slot
+/// that does not hold the last durable meta, and syncs once.
 ///
 /// ```
 /// offset  size  field
 ///      0     8  magic "LARCHDB\0"
-///      8     4  format version (1)
+///      8     4  format version (2)
 ///     12     4  page size in bytes
-///     16     8  transaction id of the commit that wrote this meta
+///     16     8  transaction id of the newest commit this meta describes
 ///     24     8  page count: pages 0 ..< pageCount are in use or free; the file holds at least these
-///     32    48  main tree: the default (unnamed) database         (TreeRoot)
-///     80    48  catalog tree: named databases, name → TreeRoot      (TreeRoot)
-///    128    48  free tree: (txn id, first page) → free page extents (TreeRoot)
-///    176     4  CRC32C of bytes 0 ..< 176
-///    180     …  zero to the end of the page
+///     32    56  main tree: the default (unnamed) database         (TreeRoot)
+///     88    56  catalog tree: named databases, name → TreeRoot      (TreeRoot)
+///    144    56  free tree: (txn id, first page) → free page extents (TreeRoot)
+///    200    56  snapshots tree: reserved for named snapshots, empty in version 2 (TreeRoot)
+///    256     8  durable base: a transaction whose state was durable before this meta was written;
+///               every page born after it was written by the commits this meta completes
+///    264     4  CRC32C of bytes 0 ..< 264
+///    268     …  zero to the end of the page
 /// ```
 struct MetaPage: Equatable, Sendable {
     static let magic: [UInt8] = Array("LARCHDB\0".utf8)
-    static let formatVersion: UInt32 = 1
-    static let checksumOffset = 176
-    static let encodedSize = 180
+    static let formatVersion: UInt32 = 2
+    static let checksumOffset = 264
+    static let encodedSize = 268
 
     var pageSize: Int
     var txnID: TransactionID
@@ -26,6 +30,11 @@ struct MetaPage: Equatable, Sendable {
     var main: TreeRoot
     var catalog: TreeRoot
     var free: TreeRoot
+    /// Reserved for named snapshots: a version-2 file keeps it empty, and one that does not is
+    /// refused (a later version's file), never read as if it were.
+    var snapshots: TreeRoot = .empty
+    /// Pages born after this transaction are the ones the open-time check verifies.
+    var durableBase: TransactionID
 
     /// Why a meta page could not be used.
     enum DecodeFailure: Error, Equatable, CustomStringConvertible {
@@ -34,9 +43,12 @@ struct MetaPage: Equatable, Sendable {
         case badPageSize(UInt32)
         case checksumMismatch(expected: UInt32, found: UInt32)
         case truncated(requiredBytes: Int, fileSize: Int)
-        case wrongSlot(txnID: UInt64, slot: Int)
         /// Page 1 records another page size than page 0 (FORMAT.md §13: it is then invalid).
         case pageSizeMismatch(found: Int, expected: Int)
+        /// The reserved snapshots tree is not empty: a later version's file.
+        case snapshotsPresent
+        /// The durable base is not older than the meta's own transaction (or the counts are impossible).
+        case badDurableBase(UInt64)
 
         var description: String {
             switch self {
@@ -44,14 +56,17 @@ struct MetaPage: Equatable, Sendable {
             case .unsupportedVersion(let v): return "format version \(v) (this build reads version \(MetaPage.formatVersion))"
             case .badPageSize(let s): return "invalid page size \(s)"
             case .checksumMismatch(let e, let f): return "checksum mismatch: stored \(hex32(e)), computed \(hex32(f))"
-            case .wrongSlot(let txn, let slot): return "transaction \(txn) belongs in meta slot \(txn % 2), found in slot \(slot)"
+            case .snapshotsPresent: return "it records named snapshots, which this build does not support"
+            case .badDurableBase(let b): return "durable base \(b) is not older than the meta's transaction"
             case .truncated(let required, let size): return "it needs \(required) bytes but the file has only \(size)"
             case .pageSizeMismatch(let found, let expected): return "page size \(found), but page 0 records \(expected)"
             }
         }
     }
 
-    init(pageSize: Int, txnID: TransactionID, pageCount: UInt64, main: TreeRoot, catalog: TreeRoot, free: TreeRoot) {
+    init(pageSize: Int, txnID: TransactionID, pageCount: UInt64, main: TreeRoot, catalog: TreeRoot, free: TreeRoot,
+         durableBase: TransactionID) {
+        self.durableBase = durableBase
         self.pageSize = pageSize
         self.txnID = txnID
         self.pageCount = pageCount
@@ -65,7 +80,8 @@ struct MetaPage: Equatable, Sendable {
         var pages = [UInt8](repeating: 0, count: 2 * pageSize)
         pages.withUnsafeMutableBytes { b in
             for slot in 0..<2 {
-                MetaPage(pageSize: pageSize, txnID: TransactionID(UInt64(slot)), pageCount: 2, main: .empty, catalog: .empty, free: .empty)
+                MetaPage(pageSize: pageSize, txnID: TransactionID(UInt64(slot)), pageCount: 2, main: .empty, catalog: .empty, free: .empty,
+                         durableBase: TransactionID(UInt64(slot)))
                     .encode(to: b.baseAddress! + slot * pageSize)
             }
         }
@@ -97,9 +113,14 @@ struct MetaPage: Equatable, Sendable {
         guard stored == computed else { return .failure(.checksumMismatch(expected: stored, found: computed)) }
         let size = p.u32(at: 12)
         guard PageLayout.isValidPageSize(Int(size)) else { return .failure(.badPageSize(size)) }
-        return .success(MetaPage(
+        var meta = MetaPage(
             pageSize: Int(size), txnID: TransactionID(p.u64(at: 16)), pageCount: p.u64(at: 24),
-            main: TreeRoot(decoding: p + 32), catalog: TreeRoot(decoding: p + 80), free: TreeRoot(decoding: p + 128)))
+            main: TreeRoot(decoding: p + 32), catalog: TreeRoot(decoding: p + 88), free: TreeRoot(decoding: p + 144),
+            durableBase: TransactionID(p.u64(at: 256)))
+        meta.snapshots = TreeRoot(decoding: p + 200)
+        guard meta.snapshots == .empty else { return .failure(.snapshotsPresent) }
+        guard meta.durableBase <= meta.txnID else { return .failure(.badDurableBase(meta.durableBase.rawValue)) }
+        return .success(meta)
     }
 
     /// Writes the meta, with its checksum, at `p`; the rest of the page is left as it is (zero).
@@ -110,13 +131,12 @@ struct MetaPage: Equatable, Sendable {
         p.setU64(txnID.rawValue, at: 16)
         p.setU64(pageCount, at: 24)
         main.encode(to: p + 32)
-        catalog.encode(to: p + 80)
-        free.encode(to: p + 128)
+        catalog.encode(to: p + 88)
+        free.encode(to: p + 144)
+        snapshots.encode(to: p + 200)
+        p.setU64(durableBase.rawValue, at: 256)
         p.setU32(CRC32C.checksum(UnsafeRawPointer(p), count: Self.checksumOffset), at: Self.checksumOffset)
     }
-
-    /// The meta slot (page 0 or 1) this meta is written to.
-    var slot: Int { Int(txnID.rawValue % 2) }
 }
 
 func hex32(_ v: UInt32) -> String {

@@ -98,20 +98,26 @@ struct MutablePage {
 
     /// Writes a branch cell at `p`.
     @inline(__always)
-    static func writeBranchCell(at p: UnsafeMutableRawPointer, child: PageNumber, checksum: UInt32, key: UnsafeRawBufferPointer) {
-        p.setU64(child.rawValue, at: 0)
-        p.setU32(checksum, at: 8)
+    static func writeBranchCell(at p: UnsafeMutableRawPointer, child: ChildPointer, key: UnsafeRawBufferPointer) {
+        p.setU64(child.page.rawValue, at: 0)
+        p.setU32(child.checksum, at: 8)
         p.setU16(UInt16(key.count), at: 12)
         p.setU16(0, at: 14)
+        p.setU64(child.birth.rawValue, at: BranchCell.birthOffset)
         if key.count > 0 { (p + BranchCell.headerSize).copyMemory(from: key.baseAddress!, byteCount: key.count) }
     }
 
     /// Sets the child pointer of branch cell `i`.
-    func setChild(_ i: Int, page: PageNumber, checksum: UInt32) {
+    func setChild(_ i: Int, _ child: ChildPointer) {
         let p = base + slot(i)
-        p.setU64(page.rawValue, at: 0)
-        p.setU32(checksum, at: 8)
+        p.setU64(child.page.rawValue, at: 0)
+        p.setU32(child.checksum, at: 8)
+        p.setU64(child.birth.rawValue, at: BranchCell.birthOffset)
     }
+
+    /// Points branch cell `i` at `page`, a page written by this transaction: its checksum and
+    /// birth (both 0 until then) are recorded when the transaction commits (`finalize`).
+    func setDirtyChild(_ i: Int, page: PageNumber) { setChild(i, .dirty(page)) }
 
     /// The bytes of cell `i` (its size depends on the page's kind: `cellSize`).
     @inline(__always)
@@ -134,16 +140,26 @@ struct MutablePage {
         removeCell(at: i, leaf: leaf)
     }
 
-    /// Sets only the recorded checksum of branch cell `i`.
-    func setChildChecksum(_ i: Int, _ checksum: UInt32) { (base + slot(i)).setU32(checksum, at: 8) }
+    /// Records the checksum and birth of the child of branch cell `i`, once that child is final.
+    func setChildChecksum(_ i: Int, _ checksum: UInt32, birth: TransactionID) {
+        let p = base + slot(i)
+        p.setU32(checksum, at: 8)
+        p.setU64(birth.rawValue, at: BranchCell.birthOffset)
+    }
 
     /// Points leaf cell `i`, which holds an overflow reference, at another run.
-    func setOverflowReference(_ i: Int, first: PageNumber, checksum: UInt32) {
+    func setOverflowReference(_ i: Int, first: PageNumber, checksum: UInt32, birth: TransactionID) {
         let p = base + slot(i)
         assert(UnsafeRawPointer(p).u16(at: 0) & LeafCell.flagOverflow != 0, "not an overflow cell")
-        let ref = p + LeafCell.headerSize + Int(UnsafeRawPointer(p).u16(at: 2))
+        Self.writeOverflowReference(at: p + LeafCell.headerSize + Int(UnsafeRawPointer(p).u16(at: 2)),
+                                    first: first, checksum: checksum, birth: birth)
+    }
+
+    @inline(__always)
+    private static func writeOverflowReference(at ref: UnsafeMutableRawPointer, first: PageNumber, checksum: UInt32, birth: TransactionID) {
         ref.setU64(first.rawValue, at: 0)
-        ref.setU32(checksum, at: 8)
+        ref.setU32(checksum, at: LeafCell.referenceChecksumOffset)
+        ref.setU64(birth.rawValue, at: LeafCell.referenceBirthOffset)
     }
 
     /// Replaces the inline value of leaf cell `i` with `value` in place when the cell holds an inline
@@ -173,13 +189,11 @@ struct MutablePage {
     }
 
     /// Writes a leaf cell holding `key` and a reference to the overflow run at `first` (holding
-    /// `valueLength` bytes, with `checksum`) at `p`.
+    /// `valueLength` bytes, with `checksum`, written by transaction `birth`) at `p`.
     static func writeLeafCell(at p: UnsafeMutableRawPointer, key: UnsafeRawBufferPointer, overflowValueLength valueLength: Int,
-                              first: PageNumber, checksum: UInt32) {
+                              first: PageNumber, checksum: UInt32, birth: TransactionID) {
         writeLeafCellHeader(at: p, key: key, valueLength: valueLength, overflow: true)
-        let ref = p + LeafCell.headerSize + key.count
-        ref.setU64(first.rawValue, at: 0)
-        ref.setU32(checksum, at: 8)
+        writeOverflowReference(at: p + LeafCell.headerSize + key.count, first: first, checksum: checksum, birth: birth)
     }
 
     /// Replaces the inline value of leaf cell `i` with `value`, which has the same length (the

@@ -56,11 +56,15 @@ enum PageLayout {
 ///      4     4  valueLength (the full value length, inline or not)
 ///      8     k  key bytes
 ///    8+k     v  inline: the value bytes
-///    8+k    12  overflow: u64 first page of the run, u32 CRC32C of the whole run
+///    8+k    20  overflow: u64 first page of the run, u32 CRC32C of the whole run, u64 the
+///               transaction that wrote the run (its birth)
 /// ```
 enum LeafCell {
     static let headerSize = 8
-    static let overflowReferenceSize = 12
+    static let overflowReferenceSize = 20
+    /// Offsets within an overflow reference (after the key).
+    static let referenceChecksumOffset = 8
+    static let referenceBirthOffset = 12
     static let flagOverflow: UInt16 = 1
 
     @inline(__always)
@@ -78,10 +82,12 @@ enum LeafCell {
 ///      8     4  CRC32C of the child page, as written
 ///     12     2  keyLength
 ///     14     2  reserved, 0
-///     16     k  key bytes
+///     16     8  birth: the transaction that wrote the child page
+///     24     k  key bytes
 /// ```
 enum BranchCell {
-    static let headerSize = 16
+    static let headerSize = 24
+    static let birthOffset = 16
     @inline(__always)
     static func size(keyLength: Int) -> Int { headerSize + keyLength }
 
@@ -92,6 +98,12 @@ enum BranchCell {
     /// The child page and recorded checksum of the branch cell at `p`.
     @inline(__always)
     static func child(at p: UnsafeRawPointer) -> (page: PageNumber, checksum: UInt32) { (PageNumber(p.u64(at: 0)), p.u32(at: 8)) }
+
+    /// The whole child pointer of the branch cell at `p`: page, checksum and birth.
+    @inline(__always)
+    static func pointer(at p: UnsafeRawPointer) -> ChildPointer {
+        ChildPointer(page: PageNumber(p.u64(at: 0)), checksum: p.u32(at: 8), birth: TransactionID(p.u64(at: birthOffset)))
+    }
 
     /// The key bytes of the branch cell at `p`.
     @inline(__always)

@@ -82,7 +82,8 @@ struct PageView {
         let key = UnsafeRawBufferPointer(start: base + keyStart, count: keyLen)
         if overflow {
             let ref = base + keyStart + keyLen
-            return LeafEntry(key: key, value: .overflow(first: PageNumber(ref.u64(at: 0)), checksum: ref.u32(at: 8), length: valueLen))
+            return LeafEntry(key: key, value: .overflow(first: PageNumber(ref.u64(at: 0)), checksum: ref.u32(at: LeafCell.referenceChecksumOffset),
+                                                        length: valueLen, birth: TransactionID(ref.u64(at: LeafCell.referenceBirthOffset))))
         }
         return LeafEntry(key: key, value: .inline(UnsafeRawBufferPointer(start: base + keyStart + keyLen, count: valueLen)))
     }
@@ -126,6 +127,11 @@ struct PageView {
         return (PageNumber(base.u64(at: off)), base.u32(at: off + 8))
     }
 
+    /// The whole pointer of branch cell `i`: child page, checksum and birth.
+    func pointer(_ i: Int) throws(LarchError) -> ChildPointer {
+        BranchCell.pointer(at: base + (try cellOffset(i, minSize: BranchCell.headerSize)))
+    }
+
     /// The size in bytes of branch cell `i` (without its slot).
     func branchCellSize(_ i: Int) throws(LarchError) -> Int {
         let off = try cellOffset(i, minSize: BranchCell.headerSize)
@@ -151,7 +157,7 @@ struct LeafEntry {
     /// Where the value of a leaf cell lives.
     enum Value {
         case inline(UnsafeRawBufferPointer)
-        case overflow(first: PageNumber, checksum: UInt32, length: Int)
+        case overflow(first: PageNumber, checksum: UInt32, length: Int, birth: TransactionID)
     }
     var key: UnsafeRawBufferPointer
     var value: Value
@@ -159,7 +165,7 @@ struct LeafEntry {
     var valueLength: Int {
         switch value {
         case .inline(let b): return b.count
-        case .overflow(_, _, let n): return n
+        case .overflow(_, _, let n, _): return n
         }
     }
 }

@@ -12,9 +12,10 @@
 ///     24     8  leaf pages
 ///     32     8  overflow pages
 ///     40     8  entries
+///     48     8  root birth: the transaction that wrote the root page (0 when empty)
 /// ```
 struct TreeRoot: Equatable, Sendable {
-    static let encodedSize = 48
+    static let encodedSize = 56
 
     var root: PageNumber = .none
     var rootChecksum: UInt32 = 0
@@ -23,6 +24,8 @@ struct TreeRoot: Equatable, Sendable {
     var leafPages: UInt64 = 0
     var overflowPages: UInt64 = 0
     var entries: UInt64 = 0
+    /// The transaction that wrote the root page.
+    var rootBirth = TransactionID(0)
 
     static let empty = TreeRoot()
 
@@ -38,6 +41,7 @@ struct TreeRoot: Equatable, Sendable {
         leafPages = p.u64(at: 24)
         overflowPages = p.u64(at: 32)
         entries = p.u64(at: 40)
+        rootBirth = TransactionID(p.u64(at: 48))
     }
 
     func encode(to p: UnsafeMutableRawPointer) {
@@ -49,7 +53,11 @@ struct TreeRoot: Equatable, Sendable {
         p.setU64(leafPages, at: 24)
         p.setU64(overflowPages, at: 32)
         p.setU64(entries, at: 40)
+        p.setU64(rootBirth.rawValue, at: 48)
     }
+
+    /// The pointer to the root page.
+    var rootPointer: ChildPointer { ChildPointer(page: root, checksum: rootChecksum, birth: rootBirth) }
 
     /// The encoded bytes, for storing as a catalog value.
     var encoded: [UInt8] {

@@ -72,18 +72,16 @@ final class CopyDestination {
         bytesWritten += bytes.count
     }
 
-    /// Syncs the pages, then writes both meta pages (`meta` in its slot, the same state one
-    /// transaction older in the other, so either can be opened) and syncs again.
+    /// Syncs the pages, then writes `meta` into both meta pages (so that either can be opened)
+    /// and syncs again.
     func finish(meta: MetaPage) throws(LarchError) {
         try flush()
         try file.sync()
         let metas = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * pageSize, alignment: 4096)
         defer { metas.deallocate() }
         metas.initializeMemory(as: UInt8.self, repeating: 0)
-        var older = meta
-        older.txnID = TransactionID(meta.txnID.rawValue - 1)
-        meta.encode(to: metas.baseAddress! + meta.slot * pageSize)
-        older.encode(to: metas.baseAddress! + older.slot * pageSize)
+        meta.encode(to: metas.baseAddress!)
+        meta.encode(to: metas.baseAddress! + pageSize)
         try write(UnsafeRawBufferPointer(metas), at: 0)
         try file.sync()
         closed = true

@@ -123,6 +123,18 @@ final class DataFile: StorageDevice {
         }
     }
 
+    package func tryLockWriter() throws(LarchError) -> Bool {
+        try whileOpen { () throws(LarchError) -> Bool in
+            while flock(descriptor.rawValue, LOCK_EX | LOCK_NB) != 0 {
+                let e = errno
+                if e == EINTR { continue }
+                if e == EWOULDBLOCK { return false }
+                throw Self.ioError("flock", path, Errno(rawValue: e))
+            }
+            return true
+        }
+    }
+
     package func unlockWriter() {
         try? whileOpen { () throws(LarchError) in _ = flock(descriptor.rawValue, LOCK_UN) }
     }

@@ -54,12 +54,21 @@ package final class LockFile: @unchecked Sendable {
             let size: Int
             let slotCount: Int
             if flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 {
-                // Alone: rebuild.
+                // Alone: rebuild, keeping the published transaction when it was established in this
+                // boot of the machine on this very database file (the page cache still holds what
+                // made it whole, so it need not be checked again).
+                let kept = try retainedPublished(fd, databasePath: databasePath, path: path)
                 size = LockFileLayout.size(slots: slots)
                 slotCount = slots
                 do { try fd.resize(to: Int64(size)) } catch { throw DataFile.ioError("ftruncate", path, error) }
                 let base = try map(fd, size: size, path: path)
                 LockFileLayout.initialize(base, slots: slots)
+                if let (published, identity) = kept ?? Self.identity(ofDatabase: databasePath).map({ (0, $0) }) {
+                    word(in: base, at: LockFileLayout.publishedTxnOffset).store(published, ordering: .relaxed)
+                    word(in: base, at: LockFileLayout.bootOffset).store(ProcessIdentity.bootID, ordering: .relaxed)
+                    word(in: base, at: LockFileLayout.inodeOffset).store(identity.inode, ordering: .relaxed)
+                    word(in: base, at: LockFileLayout.deviceOffset).store(identity.device, ordering: .relaxed)
+                }
                 munmap(base, size)
                 try lock(fd, LOCK_SH, path: path)   // downgrade
             } else {
@@ -81,6 +90,29 @@ package final class LockFile: @unchecked Sendable {
             try? fd.close()
             throw error
         }
+    }
+
+    /// The published transaction of an old lock file, with the database's identity, when both
+    /// the boot and the database file are the ones it was established for.
+    private static func retainedPublished(_ fd: FileDescriptor, databasePath: String, path: String) throws(LarchError) -> (UInt64, (inode: UInt64, device: UInt64))? {
+        var st = stat()
+        guard fstat(fd.rawValue, &st) == 0, Int(st.st_size) >= LockFileLayout.headerSize else { return nil }
+        let fileSize = Int(st.st_size)
+        let old = try map(fd, size: fileSize, path: path)
+        defer { munmap(old, fileSize) }
+        guard LockFileLayout.validSlotCount(old, size: fileSize) != nil,
+              let identity = identity(ofDatabase: databasePath), ProcessIdentity.bootID != 0,
+              word(in: old, at: LockFileLayout.bootOffset).load(ordering: .relaxed) == ProcessIdentity.bootID,
+              word(in: old, at: LockFileLayout.inodeOffset).load(ordering: .relaxed) == identity.inode,
+              word(in: old, at: LockFileLayout.deviceOffset).load(ordering: .relaxed) == identity.device else { return nil }
+        return (word(in: old, at: LockFileLayout.publishedTxnOffset).load(ordering: .relaxed), identity)
+    }
+
+    /// The database file's inode and device.
+    private static func identity(ofDatabase path: String) -> (inode: UInt64, device: UInt64)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (UInt64(st.st_ino), UInt64(st.st_dev))
     }
 
     /// The 8-byte word at `offset` of a lock-file layout at `base`, for atomic access.

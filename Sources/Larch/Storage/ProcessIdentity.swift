@@ -57,6 +57,26 @@ struct ProcessIdentity: Equatable, Sendable {
         #endif
     }
 
+    /// An identifier of the current boot of the machine (Linux: a hash of the kernel's boot id;
+    /// macOS: the boot time in microseconds); 0 when unknown. The lock file keeps its published
+    /// transaction across its rebuilds only within one boot: a crash of the machine loses the page
+    /// cache, and with it what made that transaction whole.
+    static let bootID: UInt64 = {
+        #if os(Linux)
+        guard let bytes = try? readSmallFile("/proc/sys/kernel/random/boot_id") else { return 0 }
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325   // FNV-1a
+        for b in bytes where b != UInt8(ascii: "\n") { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return h == 0 ? 1 : h
+        #elseif canImport(Darwin)
+        var t = timeval()
+        var size = MemoryLayout<timeval>.stride
+        guard sysctlbyname("kern.boottime", &t, &size, nil, 0) == 0 else { return 0 }
+        return UInt64(t.tv_sec) &* 1_000_000 &+ UInt64(t.tv_usec)
+        #else
+        return 0
+        #endif
+    }()
+
     #if os(Linux)
     private static func readSmallFile(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

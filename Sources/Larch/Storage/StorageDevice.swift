@@ -39,6 +39,8 @@ package protocol StorageDevice: AnyObject, Sendable {
     /// another holds it — for at most `timeout` (nil: as long as it takes; then `writerTimeout`).
     /// The system releases it when its holder dies.
     func lockWriter(timeout: Duration?) throws(LarchError)
+    /// Takes the writer lock if no other process holds it; returns whether it did.
+    func tryLockWriter() throws(LarchError) -> Bool
     /// Releases the writer lock.
     func unlockWriter()
     /// The lock file shared with the other processes that have the database open, or nil when
@@ -49,6 +51,7 @@ package protocol StorageDevice: AnyObject, Sendable {
 extension StorageDevice {
     /// One process only: nothing to coordinate with.
     package func lockWriter(timeout: Duration?) throws(LarchError) {}
+    package func tryLockWriter() throws(LarchError) -> Bool { true }
     package func unlockWriter() {}
     package func openLockFile(slots: Int) throws(LarchError) -> LockFile? { nil }
 

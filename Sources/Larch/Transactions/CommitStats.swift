@@ -4,12 +4,25 @@ public struct CommitStats: Sendable, Equatable {
     public var transactionID: UInt64
     /// Tree and overflow pages written (not counting the meta page).
     public var pagesWritten: Int
-    /// Bytes written, including the meta page.
+    /// Bytes written for this commit: its pages, and the meta page when this caller wrote the
+    /// meta of its group.
     public var bytesWritten: Int
     /// Pages this transaction stopped using (recorded in the free tree).
     public var pagesFreed: Int
     /// Pages in use or free after the commit (the file's high-water mark).
     public var pageCount: UInt64
-    /// Sync calls made.
+    /// Sync calls this caller made: 1 when it led the sync of its group (or of a group before
+    /// it), 0 when another committer's sync covered its commit (group commit) or under `noSync`.
     public var syncs: Int
+    /// Commits that the sync covering this one made durable at once (1 without group commit).
+    public var groupSize: Int = 1
+}
+
+extension CommitStats {
+    /// Completes the figures once the commit is durable.
+    mutating func finish(syncs: Int, groupSize: Int, ledMeta: Bool, pageSize: Int) {
+        self.syncs = syncs
+        self.groupSize = groupSize
+        if ledMeta { bytesWritten += pageSize }
+    }
 }

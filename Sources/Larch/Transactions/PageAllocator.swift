@@ -25,6 +25,10 @@ struct PageAllocator {
     /// (saving a record of unused pages draws from that record's own pages).
     var allocateFromTop = false
 
+    /// Crash-lab negative test only: reuse pages in the transaction that frees them, though the
+    /// published meta still reaches them (`Environment.UnsafeTestBehaviour.reuseFreedPagesAtOnce`).
+    var reuseFreedAtOnce = false
+
     init(nextPage: UInt64, maxSizeBytes: Int, pageSize: Int, reuseBound: TransactionID) {
         self.nextPage = nextPage
         self.maxSizeBytes = maxSizeBytes
@@ -73,6 +77,7 @@ struct PageAllocator {
 
     /// Pages of the snapshot this transaction no longer uses.
     mutating func addFreed(_ extent: PageExtent) {
+        if reuseFreedAtOnce { addToPool(extent); return }   // crash-lab negative test only
         freed.append(contentsOf: extent.pages)
     }
 }

@@ -16,7 +16,7 @@ extension PageReader where Self: ~Copyable {
     func valueBytes(_ e: LeafEntry) throws(LarchError) -> UnsafeRawBufferPointer {
         switch e.value {
         case .inline(let b): return b
-        case let .overflow(first, checksum, length): return try overflowValue(first: first, checksum: checksum, length: length)
+        case let .overflow(first, checksum, length, _): return try overflowValue(first: first, checksum: checksum, length: length)
         }
     }
 

@@ -154,14 +154,16 @@ final class ReaderTable: @unchecked Sendable {
         (0..<capacity).reduce(0) { $0 + (field($1, LockFileLayout.ownerOffset).load(ordering: .relaxed) != 0 ? 1 : 0) }
     }
 
-    /// The newest transaction whose meta page some process made durable (`Environment.sync`).
-    var sharedDurableTxn: TransactionID {
-        TransactionID(LockFile.word(in: base, at: LockFileLayout.durableTxnOffset).load(ordering: .acquiring))
+    /// The newest published commit: its pages and meta are whole and, unless it was committed
+    /// with `noSync`, durable. Read transactions of every process begin on the newest meta not
+    /// newer than it; a writer that finds a newer meta checks it and syncs before building on it.
+    var publishedTxn: TransactionID {
+        TransactionID(LockFile.word(in: base, at: LockFileLayout.publishedTxnOffset).load(ordering: .acquiring))
     }
 
-    /// Raises `sharedDurableTxn` to `txn`.
-    func raiseSharedDurableTxn(to txn: TransactionID) {
-        let a = LockFile.word(in: base, at: LockFileLayout.durableTxnOffset)
+    /// Raises `publishedTxn` to `txn`.
+    func publish(upTo txn: TransactionID) {
+        let a = LockFile.word(in: base, at: LockFileLayout.publishedTxnOffset)
         var current = a.load(ordering: .relaxed)
         while current < txn.rawValue {
             let (done, found) = a.compareExchange(expected: current, desired: txn.rawValue, ordering: .acquiringAndReleasing)

@@ -12,36 +12,47 @@ struct PreparedCommit {
     let requiredBytes: Int
 }
 
-/// What `writeCommit` hands to `publishCommit`: the prepared commit, now durable as its durability
-/// mode promises, the larger map if the file outgrew the old one, and the figures.
-struct WrittenCommit {
-    let prepared: PreparedCommit
-    let mapping: Mapping?
-    let stats: CommitStats
-}
-
-/// Commit: the seed's protocol, as one linear sequence of steps in three parts — `prepareCommit`
-/// (in memory only), `writeCommit` (the file; its last write, the meta, is the commit point) and
-/// `publishCommit` (new transactions see the snapshot).
+/// Commit: the seed's protocol with one sync, as one linear sequence of steps — `prepareCommit`
+/// (in memory only), `writeCommitPages` (the pages, at free offsets), then the commit queue
+/// (`Environment+GroupCommit`): the meta of the newest commit waiting, one sync, publication.
 extension TransactionCore {
-    func commit() throws(LarchError) -> CommitStats {
-        try env.committed.withLock { c throws(LarchError) in
-            if c.closed { throw LarchError.environmentClosed }
+    /// Commits the write transaction and ends it, whether or not the commit succeeds; returns
+    /// once a sync covers it.
+    func commitAndEnd() throws(LarchError) -> CommitStats {
+        var stats = try commitPagesAndEnd()
+        let (syncs, group, ledMeta) = try env.awaitDurable(TransactionID(stats.transactionID))
+        stats.finish(syncs: syncs, groupSize: group, ledMeta: ledMeta, pageSize: pageSize)
+        env.committed.withLock { $0.lastCommit = stats }
+        return stats
+    }
+
+    /// `commitAndEnd` for async code: the task suspends while it waits for the sync.
+    func commitAndEndAsync() async throws(LarchError) -> CommitStats {
+        var stats = try commitPagesAndEnd()
+        let (syncs, group, ledMeta) = try await env.awaitDurableAsync(TransactionID(stats.transactionID))
+        stats.finish(syncs: syncs, groupSize: group, ledMeta: ledMeta, pageSize: pageSize)
+        env.committed.withLock { $0.lastCommit = stats }
+        return stats
+    }
+
+    /// Writes the transaction's pages, hands its meta to the commit queue and ends the
+    /// transaction (the writer turn passes on). Nothing is visible yet; on error the transaction
+    /// is aborted and the file's published state is as it was.
+    func commitPagesAndEnd() throws(LarchError) -> CommitStats {
+        try checkActive()
+        guard lentViews.load(ordering: .relaxed) == 0 else { throw .viewInUse }
+        do {
+            try env.committed.withLock { c throws(LarchError) in
+                if c.closed { throw LarchError.environmentClosed }
+            }
+            let prepared = try writeBox!.state.modifying { w throws(LarchError) in try w.prepareCommit() }
+            let stats = try writeCommitPages(&writeBox!.state, prepared)
+            end(as: .committed)
+            return stats
+        } catch {
+            end(as: .aborted)
+            throw error
         }
-        let written = try writeCommit(try prepareCommit())
-        publishCommit(written)
-        return written.stats
-    }
-
-    /// Steps 1–3, in memory (`WriteState.prepareCommit`). Touches no file.
-    func prepareCommit() throws(LarchError) -> PreparedCommit {
-        precondition(isWrite, "commit of a read transaction")
-        return try writeBox!.state.modifying { w throws(LarchError) in try w.prepareCommit() }
-    }
-
-    /// Steps 4–6, the file (see `writeCommit(_:_:)`).
-    func writeCommit(_ prepared: PreparedCommit) throws(LarchError) -> WrittenCommit {
-        try writeCommit(&writeBox!.state, prepared)
     }
 }
 
@@ -66,85 +77,53 @@ extension WriteState {
         try saveFreeTree()
         finalize(tree: TreeIndex.free)
 
+        // The durable base is set when a group takes the meta (`Environment+GroupCommit`).
         let newMeta = MetaPage(pageSize: pageSize, txnID: txnID, pageCount: allocator.nextPage,
                                main: trees[TreeIndex.main].root, catalog: trees[TreeIndex.catalog].root,
-                               free: trees[TreeIndex.free].root)
+                               free: trees[TreeIndex.free].root, durableBase: snapshot.meta.txnID)
         return PreparedCommit(meta: newMeta, requiredBytes: Int(allocator.nextPage) * pageSize)
     }
 
 }
 
 extension TransactionCore {
-    /// Steps 4–6, the file: grow it and the map, write the pages, sync, write the meta (and sync it,
-    /// with full durability). A failure before the meta leaves the file's current state as it was;
-    /// one while writing the meta makes the environment refuse further use.
-    private func writeCommit(_ w: inout WriteState, _ prepared: PreparedCommit) throws(LarchError) -> WrittenCommit {
+    /// Steps 4–5, the file: grow it and the map, write the pages (all at free offsets: nothing the
+    /// published meta or a live reader can reach is overwritten), and hand the meta to the queue.
+    /// A failure leaves the file's published state as it was.
+    private func writeCommitPages(_ w: inout WriteState, _ prepared: PreparedCommit) throws(LarchError) -> CommitStats {
         let env = self.env
         let newMeta = prepared.meta
         let requiredBytes = prepared.requiredBytes
-        var syncs = 0
-        var written = 0
         var newMapping: Mapping? = nil
+        let written: Int
         do {
             if env.options.strictChecks != .none { try validateDirtyPages(w.dirty) }
-            // 4. Grow the file to cover every page in use, and the memory map with it (before the
-            //    commit point, so that a failure aborts the commit rather than publishing a snapshot
-            //    the map does not cover); then write the dirty pages, all at free offsets: nothing
-            //    the current meta or a live reader can reach is overwritten.
-            // Another process may have grown the file past this one's record of its size: ask the
-            // file before growing it, so that it never shrinks.
+            // Grow the file to cover every page in use, and the memory map with it (before the
+            // meta, so that a failure aborts the commit rather than publishing a snapshot the map
+            // does not cover). Another process may have grown the file past this one's record of
+            // its size: ask the file before growing it, so that it never shrinks.
             let fileSize = env.committed.withLock { $0.fileSizeBytes }
             if requiredBytes > fileSize, requiredBytes > (try env.file.size()) { try env.file.resize(to: requiredBytes) }
             if requiredBytes > snapshot.mapping.sizeBytes {
                 newMapping = try env.file.map(sizeBytes: Environment.reservation(fileSize: requiredBytes, options: env.options, pageSize: pageSize))
+                let m = newMapping!
+                env.committed.withLock { c in
+                    c.fileSizeBytes = max(c.fileSizeBytes, requiredBytes)
+                    if m.sizeBytes > c.mapping.sizeBytes { c.mapping = m }
+                }
+            } else if requiredBytes > fileSize {
+                env.committed.withLock { c in c.fileSizeBytes = max(c.fileSizeBytes, requiredBytes) }
             }
-            if env.unsafeMetaBeforeDataSync { try writeMeta(newMeta) }   // crash-lab negative test only
             written = try writeDirtyPages(w.dirty)
-            // 5. Make the data durable before any meta can point at it.
-            if env.options.durability != .noSync { try env.file.sync(); syncs += 1 }
             if env.options.strictChecks == .full { try checkNewState(newMeta, mapping: newMapping ?? snapshot.mapping) }
         } catch {
             w.failure = error
             throw error
         }
-        // 6. Write the meta into the other slot; once synced, this is the commit.
-        do {
-            if env.unsafeMetaBeforeDataSync {
-                if env.options.durability == .full { try env.file.sync(); syncs += 1 }
-            } else if env.options.durability == .full {
-                try writeMeta(newMeta, durably: true)   // write and sync in one (O_DSYNC on Linux)
-                syncs += 1
-            } else {
-                try writeMeta(newMeta)
-            }
-        } catch {
-            // The new meta may or may not be on disk: the in-memory state can no longer be trusted.
-            w.failure = error
-            env.committed.withLock { $0.failure = "committing transaction \(w.txnID) failed after writing its meta page: \(error)" }
-            throw error
-        }
-        let stats = CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written,
-                                bytesWritten: (written + 1) * pageSize, pagesFreed: w.allocator.freed.count,
-                                pageCount: w.allocator.nextPage, syncs: syncs)
-        return WrittenCommit(prepared: prepared, mapping: newMapping, stats: stats)
-    }
-
-    /// Step 7: this environment's bookkeeping — the committed meta, the map that covers it, what is
-    /// durable, `lastCommit`. (New read transactions, here and in other processes, find the new
-    /// meta in the file: writing it was the commit.)
-    func publishCommit(_ written: WrittenCommit) {
-        let env = self.env
-        let newMeta = written.prepared.meta
-        env.committed.withLock { c in
-            c.meta = newMeta
-            if let m = written.mapping { c.mapping = m }
-            c.fileSizeBytes = max(c.fileSizeBytes, written.prepared.requiredBytes)
-            c.lastCommit = written.stats
-            switch env.options.durability {
-            case .full, .noSync: c.durableTxn = newMeta.txnID   // noSync promises nothing across power loss
-            case .noMetaSync: c.durableTxn = meta.txnID          // the data sync flushed the previous meta
-            }
-        }
+        env.enqueue(newMeta, mapping: newMapping ?? snapshot.mapping)
+        return CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written,
+                           bytesWritten: written * pageSize, pagesFreed: w.allocator.freed.count,
+                           pageCount: w.allocator.nextPage, syncs: 0)
     }
 
     /// Strict mode: every dirty page is a well-formed branch, leaf or overflow run before it is
@@ -206,18 +185,6 @@ extension TransactionCore {
         }
     }
 
-    /// Writes `meta` into its slot (a whole page, zero after the meta).
-    private func writeMeta(_ meta: MetaPage, durably: Bool = false) throws(LarchError) {
-        try withUnsafeTemporaryAllocation(byteCount: pageSize, alignment: 16) { page throws(LarchError) in
-            meta.encodePage(at: page.baseAddress!, pageSize: pageSize)
-            if durably {
-                try env.file.writeDurably(UnsafeRawBufferPointer(page), at: meta.slot * pageSize)
-            } else {
-                try env.file.write(UnsafeRawBufferPointer(page), at: meta.slot * pageSize)
-            }
-        }
-    }
-
     /// The most pages one vectored write covers. Linux sizes the page-cache folios a buffered write
     /// creates by the write's length, and every later write of a single page into a large folio costs
     /// time in proportion to the folio's size (ext4 walks all its blocks); runs of at most 16 pages
@@ -261,6 +228,7 @@ extension WriteState {
         let root = trees[tree].root
         guard !root.isEmpty, dirty[root.root] != nil else { return }
         trees[tree].root.rootChecksum = finalizePage(root.root, level: 0, depth: root.depth)
+        trees[tree].root.rootBirth = txnID
     }
 
     ///
@@ -276,7 +244,7 @@ extension WriteState {
                 let (child, recorded) = m.childReference(i)
                 assert(recorded == 0 || dirty[child] == nil, "dirty page \(child) linked with a nonzero checksum")
                 if recorded == 0 && dirty[child] != nil {
-                    m.setChildChecksum(i, finalizePage(child, level: level + 1, depth: depth))
+                    m.setChildChecksum(i, finalizePage(child, level: level + 1, depth: depth), birth: txnID)
                 }
             }
         }

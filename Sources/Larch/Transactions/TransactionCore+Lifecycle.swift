@@ -26,7 +26,7 @@ extension TransactionCore {
         }
         if isWrite {
             writeBox!.state.finish()   // its buffers go back to the pool, under the writer lock
-            env.file.unlockWriter()
+            env.writerEnded()          // the file's writer lock stays held while its commit waits for a meta
             env.writerLock.unlock()
         }
     }
@@ -45,19 +45,5 @@ extension TransactionCore {
             }
         }
         return try body()
-    }
-
-    /// Commits the write transaction and ends it, whether or not the commit succeeds.
-    func commitAndEnd() throws(LarchError) -> CommitStats {
-        try checkActive()
-        guard lentViews.load(ordering: .relaxed) == 0 else { throw .viewInUse }
-        do {
-            let stats = try commit()
-            end(as: .committed)
-            return stats
-        } catch {
-            end(as: .aborted)
-            throw error
-        }
     }
 }

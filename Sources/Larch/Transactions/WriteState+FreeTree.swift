@@ -214,7 +214,7 @@ extension Environment {
     /// Free-tree records keyed at or below this id may be reused: no live reader, no writer, and no
     /// meta that may be the one found after a crash can reach their pages.
     func oldestNeededSnapshot(current: TransactionID) -> TransactionID {
-        var o = committed.withLock { $0.durableTxn }
+        var o = committed.withLock { $0.meta.txnID }   // the published commit: a crash falls back to it
         if current < o { o = current }
         if let r = readers.oldestSnapshot(current: current, maxLag: options.maxReaderLag), r < o { o = r }
         return o

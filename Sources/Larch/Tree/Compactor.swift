@@ -19,6 +19,9 @@ struct Compactor: ~Copyable {
     /// New descriptors of named databases, by name, substituted into the catalog's records.
     private var newDescriptors: [[UInt8]: TreeRoot] = [:]
 
+    /// The transaction id of the copy: one newer than the snapshot; every copied page is born in it.
+    private var copyTransaction: TransactionID { core.meta.txnID.next }
+
     init(core: TransactionCore, destination: CopyDestination) {
         self.core = core
         self.destination = destination
@@ -38,8 +41,10 @@ struct Compactor: ~Copyable {
             newDescriptors[name] = try copyTree(root, replacingCatalogValues: false)
         }
         let catalog = try copyTree(meta.catalog, replacingCatalogValues: true)
-        return MetaPage(pageSize: pageSize, txnID: meta.txnID.next, pageCount: destination.pageCount,
-                        main: main, catalog: catalog, free: .empty)
+        // Every page of the copy is born in its one transaction, which is durable once the copy's
+        // pages are synced before its metas (`CopyDestination.finish`): nothing to verify at open.
+        return MetaPage(pageSize: pageSize, txnID: copyTransaction, pageCount: destination.pageCount,
+                        main: main, catalog: catalog, free: .empty, durableBase: copyTransaction)
     }
 
     /// The catalog's records: database name → descriptor.
@@ -65,6 +70,7 @@ struct Compactor: ~Copyable {
             throw .corruptPage(page: root.root.rawValue, reason: "tree of implausible depth \(root.depth)")
         }
         var copied = root
+        copied.rootBirth = copyTransaction
         (copied.root, copied.rootChecksum) = try copyNode(root.root, checksum: root.rootChecksum, level: 0,
                                                           depth: root.depth, catalog: replacingCatalogValues)
         return copied
@@ -91,9 +97,9 @@ struct Compactor: ~Copyable {
             if isLeaf {
                 let cell = try view.leafCell(i)
                 switch cell.value {
-                case let .overflow(first, runChecksum, length):
+                case let .overflow(first, runChecksum, length, _):
                     let (newFirst, newChecksum) = try copyRun(first, checksum: runChecksum, length: length)
-                    copy.setOverflowReference(i, first: newFirst, checksum: newChecksum)
+                    copy.setOverflowReference(i, first: newFirst, checksum: newChecksum, birth: copyTransaction)
                 case .inline(let value):
                     guard catalog else { continue }
                     guard value.count == TreeRoot.encodedSize, let root = newDescriptors[Array(cell.key)] else {
@@ -104,7 +110,7 @@ struct Compactor: ~Copyable {
             } else {
                 let (child, childChecksum) = try view.child(i)
                 let (newChild, newChecksum) = try copyNode(child, checksum: childChecksum, level: level + 1, depth: depth, catalog: catalog)
-                copy.setChild(i, page: newChild, checksum: newChecksum)
+                copy.setChild(i, ChildPointer(page: newChild, checksum: newChecksum, birth: copyTransaction))
             }
         }
         let number = try nextPage(for: page, count: 1)

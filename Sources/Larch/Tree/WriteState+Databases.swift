@@ -34,7 +34,7 @@ extension WriteState {
             }
         } else {
             for i in 0..<v.count {
-                if case let .overflow(first, _, length) = try v.leafCell(i).value {
+                if case let .overflow(first, _, length, _) = try v.leafCell(i).value {
                     release(first, count: OverflowLayout.pageCount(valueLength: length, pageSize: pageSize))
                 }
             }

@@ -40,7 +40,7 @@ extension WriteState {
             if level == 0 {
                 trees[tree].root.root = new
             } else {
-                mutable(path.page(level - 1)).setChild(path.index(level - 1), page: new, checksum: 0)
+                mutable(path.page(level - 1)).setDirtyChild(path.index(level - 1), page: new)
             }
         }
     }
@@ -125,7 +125,7 @@ extension WriteState {
             } else {
                 if exact { try releaseOverflow(tree: tree, index: index) }
                 let (first, checksum) = try writeOverflow(value: value)
-                MutablePage.writeLeafCell(at: cell, key: key, overflowValueLength: value.count, first: first, checksum: checksum)
+                MutablePage.writeLeafCell(at: cell, key: key, overflowValueLength: value.count, first: first, checksum: checksum, birth: txnID)
                 trees[tree].root.overflowPages += UInt64(OverflowLayout.pageCount(valueLength: value.count, pageSize: pageSize))
             }
             let cellBytes = UnsafeRawBufferPointer(start: cell, count: cellSize)
@@ -181,7 +181,7 @@ extension WriteState {
     /// Frees the overflow run of leaf cell `index` at the end of `path`, if it has one.
     private mutating func releaseOverflow(tree: Int, index: Int) throws(LarchError) {
         let old = try validatedPage(path.leaf).leafCell(index)
-        guard case let .overflow(first, _, length) = old.value else { return }
+        guard case let .overflow(first, _, length, _) = old.value else { return }
         let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
         release(first, count: pages)
         trees[tree].root.overflowPages -= UInt64(pages)
@@ -216,7 +216,7 @@ extension WriteState {
     mutating func removeLeafCell(tree: Int, index: Int) throws(LarchError) {
         let leaf = mutable(path.leaf)
         let old = try leaf.view.leafCell(index)
-        if case let .overflow(first, _, length) = old.value {
+        if case let .overflow(first, _, length, _) = old.value {
             let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
             release(first, count: pages)
             trees[tree].root.overflowPages -= UInt64(pages)

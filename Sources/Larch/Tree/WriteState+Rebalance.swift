@@ -13,10 +13,11 @@ extension WriteState {
                 release(pageNumber, count: 1)
                 trees[tree].root = TreeRoot()
             } else if !isLeaf && page.count == 1 {
-                let (child, checksum) = try page.view.child(0)
+                let child = try page.view.pointer(0)
                 release(pageNumber, count: 1)
-                trees[tree].root.root = child
-                trees[tree].root.rootChecksum = checksum
+                trees[tree].root.root = child.page
+                trees[tree].root.rootChecksum = child.checksum
+                trees[tree].root.rootBirth = child.birth
                 trees[tree].root.depth -= 1
                 trees[tree].root.branchPages -= 1
             }
@@ -35,7 +36,7 @@ extension WriteState {
         // Validate the sibling before copying it (it may come from the map).
         _ = try node(siblingOld, checksum: try parent.view.child(si).checksum, kind: isLeaf ? .leaf : .branch)
         let siblingNumber = try touch(siblingOld)
-        if siblingNumber != siblingOld { parent.setChild(si, page: siblingNumber, checksum: 0) }
+        if siblingNumber != siblingOld { parent.setDirtyChild(si, page: siblingNumber) }
         let sibling = mutable(siblingNumber)
 
         let (left, right) = siblingIsLeft ? (sibling, page) : (page, sibling)
@@ -49,9 +50,9 @@ extension WriteState {
         if needed <= limits.usable {
             for j in 0..<right.count {
                 if !isLeaf && j == 0 {
-                    let (child, checksum) = try right.view.child(0)
+                    let child = try right.view.pointer(0)
                     let c = left.insertCell(at: left.count, size: BranchCell.size(keyLength: separator.count))
-                    separator.withUnsafeBytes { MutablePage.writeBranchCell(at: c, child: child, checksum: checksum, key: $0) }
+                    separator.withUnsafeBytes { MutablePage.writeBranchCell(at: c, child: child, key: $0) }
                 } else {
                     left.insertCell(at: left.count, copying: right.cell(j), size: right.cellSize(j, leaf: isLeaf))
                 }
@@ -71,32 +72,32 @@ extension WriteState {
                 left.moveCell(last, to: page, at: 0, leaf: true)
                 newSeparator = try shortestSeparator(after: left.view.leafKey(left.count - 1), upTo: page.view.leafKey(0))
             } else {
-                let (movedChild, movedChecksum) = try left.view.child(last)
+                let movedChild = try left.view.pointer(last)
                 newSeparator = Array(try left.view.branchKey(last))
                 left.removeCell(at: last, leaf: false)
                 // The page's first cell gains the old separator as its key; the moved cell becomes first.
-                let (firstChild, firstChecksum) = try page.view.child(0)
+                let firstChild = try page.view.pointer(0)
                 page.removeCell(at: 0, leaf: false)
                 let c1 = page.insertCell(at: 0, size: BranchCell.size(keyLength: separator.count))
-                separator.withUnsafeBytes { MutablePage.writeBranchCell(at: c1, child: firstChild, checksum: firstChecksum, key: $0) }
+                separator.withUnsafeBytes { MutablePage.writeBranchCell(at: c1, child: firstChild, key: $0) }
                 let c0 = page.insertCell(at: 0, size: BranchCell.headerSize)
-                MutablePage.writeBranchCell(at: c0, child: movedChild, checksum: movedChecksum, key: UnsafeRawBufferPointer(start: nil, count: 0))
+                MutablePage.writeBranchCell(at: c0, child: movedChild, key: UnsafeRawBufferPointer(start: nil, count: 0))
             }
         } else {
             if isLeaf {
                 right.moveCell(0, to: page, at: page.count, leaf: true)
                 newSeparator = try shortestSeparator(after: page.view.leafKey(page.count - 1), upTo: right.view.leafKey(0))
             } else {
-                let (movedChild, movedChecksum) = try right.view.child(0)
+                let movedChild = try right.view.pointer(0)
                 let c = page.insertCell(at: page.count, size: BranchCell.size(keyLength: separator.count))
-                separator.withUnsafeBytes { MutablePage.writeBranchCell(at: c, child: movedChild, checksum: movedChecksum, key: $0) }
+                separator.withUnsafeBytes { MutablePage.writeBranchCell(at: c, child: movedChild, key: $0) }
                 right.removeCell(at: 0, leaf: false)
                 // The right page's new first cell gives its key to the parent and keeps an empty one.
                 newSeparator = Array(try right.view.branchKey(0))
-                let (child, checksum) = try right.view.child(0)
+                let child = try right.view.pointer(0)
                 right.removeCell(at: 0, leaf: false)
                 let c0 = right.insertCell(at: 0, size: BranchCell.headerSize)
-                MutablePage.writeBranchCell(at: c0, child: child, checksum: checksum, key: UnsafeRawBufferPointer(start: nil, count: 0))
+                MutablePage.writeBranchCell(at: c0, child: child, key: UnsafeRawBufferPointer(start: nil, count: 0))
             }
         }
         try replaceSeparator(tree: tree, level: level - 1, index: rightIndex, key: newSeparator)
@@ -105,11 +106,11 @@ extension WriteState {
     /// Replaces the key of branch cell `index` on the page at `level`, splitting it if the new key does not fit.
     mutating func replaceSeparator(tree: Int, level: Int, index: Int, key: [UInt8]) throws(LarchError) {
         let page = mutable(path.page(level))
-        let (child, checksum) = try page.view.child(index)
+        let child = try page.view.pointer(index)
         page.removeCell(at: index, leaf: false)
         let size = BranchCell.size(keyLength: key.count)
         try withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { buf throws(LarchError) in
-            key.withUnsafeBytes { MutablePage.writeBranchCell(at: buf.baseAddress!, child: child, checksum: checksum, key: $0) }
+            key.withUnsafeBytes { MutablePage.writeBranchCell(at: buf.baseAddress!, child: child, key: $0) }
             try insert(tree: tree, level: level, index: index, cell: UnsafeRawBufferPointer(buf))
         }
     }

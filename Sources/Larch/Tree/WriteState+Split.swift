@@ -57,10 +57,8 @@ extension WriteState {
         } else {
             let (p0, _) = entry(k)
             separator = Array(BranchCell.key(at: p0))
-            let (child0, checksum0) = BranchCell.child(at: p0)
             let c = right.insertCell(at: 0, size: BranchCell.headerSize)
-            MutablePage.writeBranchCell(at: c, child: child0, checksum: checksum0,
-                                        key: UnsafeRawBufferPointer(start: nil, count: 0))
+            MutablePage.writeBranchCell(at: c, child: BranchCell.pointer(at: p0), key: UnsafeRawBufferPointer(start: nil, count: 0))
             if k + 1 <= n {
                 for j in (k + 1)...n { let (p, s) = entry(j); right.insertCell(at: right.count, copying: p, size: s) }
             }
@@ -84,13 +82,13 @@ extension WriteState {
         let parentCellSize = BranchCell.size(keyLength: separator.count)
         try withUnsafeTemporaryAllocation(byteCount: parentCellSize, alignment: 8) { buf throws(LarchError) in
             separator.withUnsafeBytes { key in
-                MutablePage.writeBranchCell(at: buf.baseAddress!, child: rightNumber, checksum: 0, key: key)
+                MutablePage.writeBranchCell(at: buf.baseAddress!, child: .dirty(rightNumber), key: key)
             }
             let parentCell = UnsafeRawBufferPointer(buf)
             if level == 0 {
                 let (rootNumber, root) = try newPage(kind: .branch)
                 let c0 = root.insertCell(at: 0, size: BranchCell.headerSize)
-                MutablePage.writeBranchCell(at: c0, child: leftNumber, checksum: 0, key: UnsafeRawBufferPointer(start: nil, count: 0))
+                MutablePage.writeBranchCell(at: c0, child: .dirty(leftNumber), key: UnsafeRawBufferPointer(start: nil, count: 0))
                 root.insertCell(at: 1, copying: parentCell.baseAddress!, size: parentCell.count)
                 trees[tree].root.root = rootNumber
                 trees[tree].root.depth += 1

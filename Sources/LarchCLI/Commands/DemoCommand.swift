@@ -76,7 +76,7 @@ struct DemoCommand: LarchSubcommand {
         let env = try Environment(path: path)
         say("Larch demo: \(g(keys)) keys in \(path)")
         say("Keys look like \"\(String(decoding: Self.key(42), as: UTF8.self))\", values like \(String(decoding: Self.value(42, round: 0), as: UTF8.self)).")
-        say("Every commit below is durable: data synced, then the meta page written and synced.\n")
+        say("Every commit below is durable: its pages and meta page written, then one sync.\n")
 
         var order = Array(0..<keys)
         var rng = SplitMix(seed: seed)

@@ -1,0 +1,182 @@
+import Synchronization
+
+/// The write transaction: taking the writer turn (threads block, tasks suspend), the state it
+/// begins on, and the `write` and `read` entry points.
+extension Environment {
+    /// Begins the write transaction, blocking the calling thread while another one is open. End it
+    /// with `commit()` or `abort()` (dropping it aborts). Throws `nestedWriteTransaction` if this
+    /// thread has it open already. From async code, use `write(_:) async`, which suspends instead
+    /// of blocking a thread of the cooperative pool (blocked, those threads could not run the task
+    /// that holds the writer).
+    public func beginWrite() throws(LarchError) -> WriteTransaction {
+        guard !options.readOnly else { throw .readOnlyEnvironment }
+        let started = ContinuousClock.now
+        try writerLock.lock(timeout: options.writerTimeout)
+        let left = options.writerTimeout.map { max(.zero, $0 - (ContinuousClock.now - started)) }
+        do {
+            if try !takeFileLockIfHeld() {
+                try file.lockWriter(timeout: left)
+                markFileLockTaken()
+            }
+        } catch {
+            writerLock.unlock()
+            throw timeoutNamingConfiguredWait(error)
+        }
+        return try beginWriteHoldingLocks()
+    }
+
+    /// Begins the write transaction, suspending the calling task (never blocking its thread) while
+    /// another write transaction is open, in this process or another.
+    func beginWriteAsync() async throws(LarchError) -> WriteTransaction {
+        guard !options.readOnly else { throw .readOnlyEnvironment }
+        await writerLock.lockAsync()
+        do throws(LarchError) {
+            if try !takeFileLockIfHeld() {
+                // flock cannot be awaited: try, and sleep the task a little longer each time.
+                let clock = ContinuousClock()
+                let deadline = options.writerTimeout.map { clock.now + $0 }
+                var pause = Duration.microseconds(200)
+                while try !file.tryLockWriter() {
+                    if let deadline, clock.now >= deadline { throw LarchError.writerTimeout(seconds: options.writerTimeout!.inSeconds) }
+                    try? await Task.sleep(for: pause)
+                    pause = min(pause * 2, .milliseconds(20))
+                }
+                markFileLockTaken()
+            }
+        } catch {
+            writerLock.unlock()
+            throw error
+        }
+        return try beginWriteHoldingLocks()
+    }
+
+    private func timeoutNamingConfiguredWait(_ error: LarchError) -> LarchError {
+        // The message names the configured wait, not what was left of it for this step.
+        if case .writerTimeout = error, let configured = options.writerTimeout { return .writerTimeout(seconds: configured.inSeconds) }
+        return error
+    }
+
+    /// When this process already holds the file's writer lock (its group of commits is on the
+    /// way), marks the writer active and returns true: the lock stays held for it.
+    private func takeFileLockIfHeld() throws(LarchError) -> Bool {
+        try committed.withLock { c throws(LarchError) in
+            guard !c.closed else { throw LarchError.environmentClosed }
+            guard c.queue.holdsFileLock else { return false }
+            c.queue.writerActive = true
+            return true
+        }
+    }
+
+    private func markFileLockTaken() {
+        committed.withLock { c in
+            c.queue.holdsFileLock = true
+            c.queue.writerActive = true
+        }
+    }
+
+    /// Begins the write transaction once this caller has the writer turn and the file's writer lock.
+    private func beginWriteHoldingLocks() throws(LarchError) -> WriteTransaction {
+        do {
+            let (meta, mapping) = try writerBase()
+            let snapshot = Snapshot(meta: meta, mapping: mapping, verifyChecksums: options.verifyChecksums)
+            var w = WriteState(txnID: meta.txnID.next, snapshot: snapshot, buffers: buffers, maxSizeBytes: options.maxSize,
+                               reuseBound: oldestNeededSnapshot(current: meta.txnID))
+            w.allocator.reuseFreedAtOnce = unsafeBehaviour.contains(.reuseFreedPagesAtOnce)
+            return WriteTransaction(core: TransactionCore(env: self, write: w))
+        } catch {
+            writerEnded()
+            writerLock.unlock()
+            throw error
+        }
+    }
+
+    /// The state the write transaction begins on: this process's newest commit while it is on its
+    /// way to the disk; otherwise the newest meta in the file. A meta newer than the published
+    /// transaction was left by a process that died before its sync, or is being synced by another
+    /// process now: it is checked like at open, then synced and published before anything builds
+    /// on it (a commit that did not reach the page cache whole is passed over).
+    private func writerBase() throws(LarchError) -> (MetaPage, Mapping) {
+        try committed.withLock { c throws(LarchError) in
+            guard !c.closed else { throw LarchError.environmentClosed }
+            if let f = c.failure { throw LarchError.environmentFailed(reason: f) }
+            if let failure = c.queue.failure { throw failure }
+            if let own = c.queue.unpublished { return (own.meta, own.mapping) }
+            _ = try newest(&c)
+            let published = max(readers.publishedTxn, c.meta.txnID)
+            guard let (found, slot) = Self.newestMeta(in: c.mapping, pageSize: pageSize), found.txnID > published else {
+                return (c.meta, c.mapping)
+            }
+            if let flight = c.queue.inFlight, flight.meta == found {
+                // This process's own group, still syncing: build on it as on any unpublished commit.
+                c.queue.unpublished = (found, c.mapping)
+                return (found, c.mapping)
+            }
+            try cover(found, &c)
+            var verifier = CommitVerifier(meta: found, mapping: c.mapping)
+            guard (try? verifier.run()) != nil else { return (c.meta, c.mapping) }
+            if options.durability != .noSync { try file.sync() }
+            readers.publish(upTo: found.txnID)
+            try adopt(found, slot: slot, &c)
+            return (c.meta, c.mapping)
+        }
+    }
+
+    /// Runs `body` in a read transaction and ends it (the async form of `read(_:)`: a read never
+    /// waits, but this overload lets async code call `read` without a blocking-call warning).
+    public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) async throws -> R {
+        let txn = try beginRead()
+        return try body(txn)
+    }
+
+    /// Runs `body` in a read transaction and ends it. `body` may suspend; the snapshot stays
+    /// pinned until it returns (a long suspension keeps pages from being reused, like any long reader).
+    public func read<R>(_ body: (borrowing ReadTransaction) async throws -> R) async throws -> R {
+        let txn = try beginRead()
+        return try await body(txn)
+    }
+
+    /// Runs `body` in a write transaction: commits when it returns, aborts when it throws.
+    /// Blocks the calling thread while another write transaction is open (see `beginWrite()`) and
+    /// until the commit is durable; from async code, use `write(_:) async`. `body` cannot end the
+    /// transaction itself; to discard its changes, throw. The commit's statistics are in `lastCommit`.
+    public func write<R>(_ body: (inout WriteTransaction) throws -> R) throws -> R {
+        var txn = try beginWrite()
+        let result = try body(&txn)   // a throw drops (aborts) the transaction
+        try txn.commit()
+        return result
+    }
+
+    /// Runs `body` in a write transaction: commits when it returns, aborts when it throws. While
+    /// another write transaction is open, and while the sync that makes the commit durable runs,
+    /// the calling task suspends — it never blocks its thread — and writers are served in the
+    /// order they arrived. (Swift picks this form for a synchronous `body` in async code.)
+    public func write<R>(_ body: (inout WriteTransaction) throws -> R) async throws -> R {
+        var txn = try await beginWriteAsync()
+        let result = try body(&txn)
+        try await txn.commit()
+        return result
+    }
+
+    /// Runs `body` in a write transaction: commits when it returns, aborts when it throws. While
+    /// another write transaction is open, and while the sync that makes the commit durable runs,
+    /// the calling task suspends — it never blocks its thread — and writers are served in the
+    /// order they arrived. `body` may suspend too, holding the writer turn meanwhile: other
+    /// writers wait (suspended) until it returns, readers do not.
+    public func write<R>(_ body: (inout WriteTransaction) async throws -> R) async throws -> R {
+        var txn = try await beginWriteAsync()
+        let result = try await body(&txn)
+        try await txn.commit()
+        return result
+    }
+
+    /// Makes every commit durable: under `Durability.noSync`, commits are published without a
+    /// sync, and this is the sync.
+    public func sync() throws(LarchError) {
+        let txn = try committed.withLock { c throws(LarchError) in
+            guard !c.closed else { throw LarchError.environmentClosed }
+            return c.meta.txnID
+        }
+        try file.sync()
+        readers.publish(upTo: txn)
+    }
+}

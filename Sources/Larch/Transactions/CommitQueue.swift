@@ -1,0 +1,55 @@
+import Dispatch
+
+/// This process's commits on their way from the writer to the disk: the state of group commit
+/// (docs/CRASH-SAFETY.md, "Group commit"). Kept in `Environment.Committed`, under its lock.
+///
+/// A write transaction writes its pages when it commits and hands its meta here; the writer turn
+/// then passes on, and the next transaction builds on that commit before it is durable. One
+/// committer at a time leads: it writes the meta of the newest commit waiting (one meta covers all
+/// of them, since each contains the ones before it) and syncs once; then every commit up to that
+/// meta is published and its caller returns. Commits that arrive during the sync form the next group.
+struct CommitQueue {
+    /// The newest commit of this process not yet published, and the map that covers it: the next
+    /// write transaction of this process begins on it. Nil when this process has none, or has
+    /// released the file's writer lock since (another process may have committed on top).
+    var unpublished: (meta: MetaPage, mapping: Mapping)?
+    /// `unpublished` waits for a group to take it (its meta is not written yet).
+    var waitingForMeta = false
+    /// The group whose meta is written and whose sync runs now, and the meta page it went to.
+    var inFlight: (meta: MetaPage, slot: Int)?
+    /// A write transaction of this process is open.
+    var writerActive = false
+    /// This process holds the file's writer lock. It keeps it from the first commit of a group
+    /// until the group's meta is written, so that no other process builds on the file's older meta
+    /// meanwhile.
+    var holdsFileLock = false
+    /// Committers waiting for a sync to cover their commit (or to lead the next one).
+    var waiters: [CommitWaiter] = []
+    /// The sync failed: nothing after the last published commit can be trusted.
+    var failure: LarchError?
+
+    /// Wakes every waiter (each checks again whether its commit is covered, or leads).
+    mutating func wakeAll() {
+        for w in waiters {
+            switch w {
+            case .thread(let s): s.signal()
+            case .task(let c): c.resume()
+            }
+        }
+        waiters.removeAll(keepingCapacity: true)
+    }
+}
+
+/// A committer waiting in `CommitQueue`: a blocked thread or a suspended task.
+enum CommitWaiter {
+    case thread(DispatchSemaphore)
+    case task(CheckedContinuation<Void, Never>)
+}
+
+/// A group of commits to make durable: the newest commit's meta, where it goes, and what it needs.
+struct CommitGroup {
+    var meta: MetaPage
+    var mapping: Mapping
+    /// The meta page (0 or 1) to write: the one not holding the published meta.
+    var slot: Int
+}
