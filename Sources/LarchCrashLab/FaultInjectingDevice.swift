@@ -69,8 +69,13 @@ package final class FaultInjectingDevice: StorageDevice {
     }
     package func sync() throws(LarchError) {
         try check(.sync)
+        let delay = syncDelayMicroseconds.load(ordering: .relaxed)
+        if delay > 0 { usleep(UInt32(delay)) }   // a disk whose flush takes time, for group-commit tests
         try base.sync()
     }
+
+    /// How long each sync takes, in microseconds (0: no delay).
+    package let syncDelayMicroseconds = Atomic<Int>(0)
     package func writeDurably(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
         try check(.write)
         try check(.sync)
