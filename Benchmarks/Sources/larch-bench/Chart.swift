@@ -49,6 +49,8 @@ func writersChartSVG(_ r: WritersResults) -> String {
 
     var s = ""
     func add(_ t: String) { s += t + "\n" }
+    // A white outline under the text, so that labels stay legible where they cross a line.
+    let halo = "stroke=\"#ffffff\" stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\""
     func num(_ v: Double) -> String { fixed(v, 1) }
     add("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
     add("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" " +
@@ -83,8 +85,6 @@ func writersChartSVG(_ r: WritersResults) -> String {
     if let physical {
         let yy = num(y(physical))
         add("<line x1=\"\(num(left))\" y1=\"\(yy)\" x2=\"\(num(right))\" y2=\"\(yy)\" stroke=\"#555555\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>")
-        add("<text x=\"\(num(right - 4))\" y=\"\(num(y(physical) - 6))\" text-anchor=\"end\" fill=\"#555555\">" +
-            "physical limit: \(compact(physical)) fdatasyncs/s</text>")
     }
 
     // One line per engine (Larch drawn last, on top).
@@ -100,12 +100,17 @@ func writersChartSVG(_ r: WritersResults) -> String {
     }
     // The values, right of their points, moved apart where they would overlap (13 px at least).
     for w in counts {
-        var labels = series.compactMap { (e, points) in points.first { $0.0 == w }.map { (e, $0.1, y($0.1) + 4) } }
+        var labels = series.compactMap { (e, points) in points.first { $0.0 == w }.map { (e, $0.1, y($0.1) - 5) } }
         labels.sort { $0.2 < $1.2 }
         for i in labels.indices.dropFirst() where labels[i].2 - labels[i - 1].2 < 13 { labels[i].2 = labels[i - 1].2 + 13 }
         for (e, v, ly) in labels {
-            add("<text x=\"\(num(x(w) + 9))\" y=\"\(num(ly))\" fill=\"\(colors[e] ?? "#000000")\" font-size=\"11\">\(compact(v))</text>")
+            add("<text x=\"\(num(x(w) + 8))\" y=\"\(num(ly))\" fill=\"\(colors[e] ?? "#000000")\" font-size=\"11\" \(halo)>\(compact(v))</text>")
         }
+    }
+
+    if let physical {
+        add("<text x=\"\(num(right - 4))\" y=\"\(num(y(physical) - 6))\" text-anchor=\"end\" fill=\"#555555\" \(halo)>" +
+            "physical limit: \(compact(physical)) fdatasyncs/s</text>")
     }
 
     // Legend.

@@ -190,15 +190,17 @@ func report(_ c: Config, _ p: Parameters, results: [Row: [EngineKind: Cell]], wr
     line("- data: 16-byte random keys, 100-byte values (workload 8: 100 KiB), seed \(c.seed); a new database in a new directory under \(c.dir) for every run")
     line("- durability: workloads 3 and 12 sync every commit on every engine (Larch `.full`; LMDB default flags; SQLite WAL `synchronous=FULL`; RocksDB synced writes); " +
          "all other workloads commit without syncing on every engine (Larch `.noSync`; LMDB `MDB_NOSYNC|MDB_NOMETASYNC`; SQLite WAL `synchronous=OFF`)")
-    line("- SQLite: `kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID`, WAL, prepared statements, UPSERT for puts, 256 MiB page cache per connection")
-    line("- workloads 4–7 and 9 first load the N keys in key order (transactions of 10,000) and scan them once, untimed")
-    if c.repetitions(of: .seqfill) != c.reps {
-        line("- workload 1 is repeated \(c.repetitions(of: .seqfill)) times (a fill of N keys takes milliseconds); its median is of those")
+    if !results.isEmpty {
+        line("- SQLite: `kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID`, WAL, prepared statements, UPSERT for puts, 256 MiB page cache per connection")
+        line("- workloads 4–7 and 9 first load the N keys in key order (transactions of 10,000) and scan them once, untimed")
+        if c.repetitions(of: .seqfill) != c.reps {
+            line("- workload 1 is repeated \(c.repetitions(of: .seqfill)) times (a fill of N keys takes milliseconds); its median is of those")
+        }
+        line("- each repetition runs the engines other than SQLite in turns (their order reversed every other repetition), then SQLite; sync(2) before every run")
+        line("- read phases (4, 5, and 8's read back) repeat whole passes over their keys until \(fixed(c.readerSeconds / 10, 2)) s have passed; ops/s counts every pass")
+        line("- bytes written: Larch from `CommitStats.bytesWritten` (pages + meta page); LMDB and SQLite from the process's write(2) bytes " +
+             "(`wchar` in /proc/self/io), through closing the database. Per logical byte: bytes written ÷ (key + value bytes stored; key bytes for deletes)")
     }
-    line("- each repetition runs Larch and LMDB in turns (alternating which goes first), then SQLite; sync(2) before every run")
-    line("- read phases (4, 5, and 8's read back) repeat whole passes over their keys until \(fixed(c.readerSeconds / 10, 2)) s have passed; ops/s counts every pass")
-    line("- bytes written: Larch from `CommitStats.bytesWritten` (pages + meta page); LMDB and SQLite from the process's write(2) bytes " +
-         "(`wchar` in /proc/self/io), through closing the database. Per logical byte: bytes written ÷ (key + value bytes stored; key bytes for deletes)")
     for e in c.engines {
         let skipped = c.workloads.filter { !e.supports($0) }
         if !skipped.isEmpty {
