@@ -98,20 +98,25 @@ func writersChartSVG(_ r: WritersResults) -> String {
             add("<circle cx=\"\(num(x(w)))\" cy=\"\(num(y(v)))\" r=\"\(e == .larch ? 4.5 : 3.5)\" fill=\"\(color)\"/>")
         }
     }
-    // The values, right of their points, moved apart where they would overlap (13 px at least).
+    // The values beside their points (left of the first writer count, where no line goes; right of
+    // the others), moved apart where they would overlap (13 px at least).
     for w in counts {
-        var labels = series.compactMap { (e, points) in points.first { $0.0 == w }.map { (e, $0.1, y($0.1) - 5) } }
+        let leftSide = w == counts.first
+        // Beside a middle point, the label goes on the side of the line away from its next segment.
+        var labels: [(EngineKind, Double, Double)] = series.compactMap { (e, points) in
+            guard let i = points.firstIndex(where: { $0.0 == w }) else { return nil }
+            let v = points[i].1
+            guard !leftSide, i + 1 < points.count else { return (e, v, y(v) + 4) }
+            return (e, v, points[i + 1].1 < v ? y(v) - 7 : y(v) + 16)
+        }
         labels.sort { $0.2 < $1.2 }
         for i in labels.indices.dropFirst() where labels[i].2 - labels[i - 1].2 < 13 { labels[i].2 = labels[i - 1].2 + 13 }
         for (e, v, ly) in labels {
-            add("<text x=\"\(num(x(w) + 8))\" y=\"\(num(ly))\" fill=\"\(colors[e] ?? "#000000")\" font-size=\"11\" \(halo)>\(compact(v))</text>")
+            add("<text x=\"\(num(x(w) + (leftSide ? -8 : 8)))\" y=\"\(num(ly))\" text-anchor=\"\(leftSide ? "end" : "start")\" " +
+                "fill=\"\(colors[e] ?? "#000000")\" font-size=\"11\" \(halo)>\(compact(v))</text>")
         }
     }
 
-    if let physical {
-        add("<text x=\"\(num(right - 4))\" y=\"\(num(y(physical) - 6))\" text-anchor=\"end\" fill=\"#555555\" \(halo)>" +
-            "physical limit: \(compact(physical)) fdatasyncs/s</text>")
-    }
 
     // Legend.
     var ly = top + 10
@@ -123,10 +128,12 @@ func writersChartSVG(_ r: WritersResults) -> String {
         add("<circle cx=\"\(num(right + 38))\" cy=\"\(num(ly - 4))\" r=\"3.5\" fill=\"\(color)\"/>")
         add("<text x=\"\(num(right + 60))\" y=\"\(num(ly))\">\(xmlEscape(e.displayName))</text>")
     }
-    if physical != nil {
+    if let physical {
         ly += 22
         add("<line x1=\"\(num(right + 24))\" y1=\"\(num(ly - 4))\" x2=\"\(num(right + 52))\" y2=\"\(num(ly - 4))\" stroke=\"#555555\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>")
-        add("<text x=\"\(num(right + 60))\" y=\"\(num(ly))\">fdatasync rate</text>")
+        add("<text x=\"\(num(right + 60))\" y=\"\(num(ly))\">physical limit:</text>")
+        ly += 15
+        add("<text x=\"\(num(right + 60))\" y=\"\(num(ly))\">\(compact(physical)) fdatasyncs/s</text>")
     }
     ly += 34
     for note in ["each commit: 1 put, synced", "Larch .full, LMDB defaults,", "SQLite WAL synchronous=FULL,", "RocksDB sync = 1"] {
