@@ -1,6 +1,7 @@
 // swift-tools-version:6.2
-// The Larch benchmark suite: the same workloads on Larch, on LMDB (liblmdb) and on SQLite, in one
-// process. A separate package so that the library's own build never needs liblmdb or libsqlite3.
+// The Larch benchmark suite: the same workloads on Larch, on LMDB (liblmdb), on SQLite and (the
+// durable workloads only) on RocksDB, in one process. A separate package so that the library's own
+// build never needs liblmdb, libsqlite3 or librocksdb.
 //
 //     scripts/bench.sh            # from the repository root: installs, builds in release, runs
 //     swift build -c release && .build/release/larch-bench --help
@@ -25,12 +26,23 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
+        // librocksdb's C API (Debian: librocksdb-dev, which ships rocksdb.pc).
+        .systemLibrary(
+            name: "CRocksDB",
+            pkgConfig: "rocksdb",
+            providers: [.apt(["librocksdb-dev"]), .brew(["rocksdb"])]
+        ),
+        // Counts the process's sync calls (fsync, fdatasync, writes to O_DSYNC files...) for workload
+        // 12: it defines those libc functions in the executable, so every caller's calls go through it.
+        .target(name: "CSyncCount"),
         .executableTarget(
             name: "larch-bench",
             dependencies: [
                 .product(name: "Larch", package: "Larch"),
                 "CLMDB",
                 "CSQLite",
+                "CRocksDB",
+                "CSyncCount",
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

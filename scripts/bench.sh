@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The Larch benchmark suite: Larch, LMDB and SQLite side by side in one process (docs/BENCHMARKS.md).
+# The Larch benchmark suite: Larch, LMDB, SQLite (and RocksDB for the durable workloads) side by side
+# in one process (docs/BENCHMARKS.md).
 #
 #   scripts/bench.sh [larch-bench options]          run the suite; the report goes to standard output
 #                                                   and to Benchmarks/results/latest.md (or $BENCH_OUT)
@@ -10,20 +11,29 @@
 #   scripts/bench.sh profile WORKLOAD [options]     perf profile of Larch alone on one workload, sampling
 #                                                   only its timed part; top symbols to standard output,
 #                                                   the call-graph report and perf.data to Benchmarks/results/
-#   scripts/bench.sh doc [options]                  the runs behind docs/BENCHMARKS.md (N = 100,000, medians
-#                                                   of 5; N = 1,000,000, medians of 3), each report written
-#                                                   into the document between its markers
+#   scripts/bench.sh doc [SECTIONS] [options]       the runs behind docs/BENCHMARKS.md, each report written
+#                                                   into the document between its markers. SECTIONS (default
+#                                                   all, comma-separated): 100k (N = 100,000, medians of 5),
+#                                                   1m (N = 1,000,000, medians of 3), writers (workload 12 alone,
+#                                                   N = 100,000, medians of 5; its chart goes to docs/writers.svg)
+#       e.g. scripts/bench.sh doc writers --dir /work/benchtmp
+#       BENCH_NOTE="..." scripts/bench.sh doc ...     starts each report written with that note, in bold
 #
-# Installs what it needs with apt-get when missing (liblmdb-dev, libsqlite3-dev; linux-perf to
-# profile), builds Benchmarks/ in release mode, and runs Benchmarks/.build/release/larch-bench.
+# Installs what it needs with apt-get when missing (liblmdb-dev, libsqlite3-dev, librocksdb-dev;
+# linux-perf to profile), builds Benchmarks/ in release mode, and runs Benchmarks/.build/release/larch-bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then export PATH=/opt/swift/usr/bin:$PATH; fi
 
 mode=run
+sections=100k,1m,writers
 if [ "${1:-}" = doc ]; then
     mode=doc
     shift
+    if [ $# -ge 1 ] && [ "${1#-}" = "$1" ]; then
+        sections=$1
+        shift
+    fi
 elif [ "${1:-}" = profile ]; then
     mode=profile
     shift
@@ -36,7 +46,7 @@ fi
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
     missing=()
-    for p in liblmdb-dev libsqlite3-dev; do installed "$p" || missing+=("$p"); done
+    for p in liblmdb-dev libsqlite3-dev librocksdb-dev; do installed "$p" || missing+=("$p"); done
     if [ "$mode" = profile ] && ! command -v perf >/dev/null 2>&1; then missing+=(linux-perf); fi
     if [ ${#missing[@]} -gt 0 ]; then
         sudo=""
@@ -85,18 +95,22 @@ if [ "$mode" = doc ]; then
         ' "$doc" > "$tmp"
         mv "$tmp" "$doc"
     }
-    for spec in "100k:--keys 100000 --reps 5" "1m:--keys 1000000 --reps 3"; do
+    # Workload 12 has a section of its own (and a chart), so the two full runs leave it out.
+    for spec in "100k:--keys 100000 --reps 5 --skip writers" "1m:--keys 1000000 --reps 3 --skip writers" \
+                "writers:--only writers --keys 100000 --reps 5 --chart Benchmarks/results/writers.svg"; do
         name=${spec%%:*}
         args=${spec#*:}
+        case ",$sections," in *",$name,"*) ;; *) continue ;; esac
         report=Benchmarks/results/doc-$name.md
         echo "bench.sh: running larch-bench $args $*" >&2
         # shellcheck disable=SC2086 # $args is a list of options
         {
-            echo "Larch revision $(revision); command \`scripts/bench.sh doc\`, which runs \`larch-bench $args${*:+ $*}\`."
+            echo "${BENCH_NOTE:+**$BENCH_NOTE.** }Larch revision $(revision), $(date -u +%Y-%m-%d); command \`scripts/bench.sh doc $name${*:+ $*}\`, which runs \`larch-bench $args${*:+ $*}\`."
             echo
             "$bin" $args "$@" | sed 's/^## larch-bench/### larch-bench/'
         } > "$report"
         replace_section docs/BENCHMARKS.md "$name" "$report"
+        if [ "$name" = writers ]; then cp Benchmarks/results/writers.svg docs/writers.svg; fi
     done
     echo "bench.sh: docs/BENCHMARKS.md updated" >&2
     exit 0

@@ -13,13 +13,23 @@ struct ReadResult: Sendable {
 }
 
 enum EngineKind: String, CaseIterable, Sendable {
-    case larch, lmdb, sqlite
+    case larch, lmdb, sqlite, rocksdb
 
     var displayName: String {
         switch self {
         case .larch: return "Larch"
         case .lmdb: return "LMDB"
         case .sqlite: return "SQLite"
+        case .rocksdb: return "RocksDB"
+        }
+    }
+
+    /// Whether the engine runs workload `w`; the others are skipped for it, with a note in the report.
+    /// RocksDB is here for the durable commits only (workloads 3 and 12).
+    func supports(_ w: Workload) -> Bool {
+        switch self {
+        case .larch, .lmdb, .sqlite: return true
+        case .rocksdb: return w == .durable || w == .writers
         }
     }
 
@@ -29,6 +39,7 @@ enum EngineKind: String, CaseIterable, Sendable {
         case .larch: return try LarchEngine(dir: dir, durable: durable, keys: keys)
         case .lmdb: return try LMDBEngine(dir: dir, durable: durable, keys: keys)
         case .sqlite: return try SQLiteEngine(dir: dir, durable: durable, keys: keys)
+        case .rocksdb: return try RocksDBEngine(dir: dir, durable: durable, keys: keys)
         }
     }
 }
@@ -51,6 +62,10 @@ protocol Engine: AnyObject, Sendable {
     /// A read handle for another thread (SQLite: its own connection).
     func makeReader() throws -> any EngineReader
 
+    /// A handle for one writer thread of workload 12 (SQLite: its own connection), on an engine
+    /// opened with `durable: true`.
+    func makeDurableWriter() throws -> any DurableWriter
+
     /// Bytes written as the engine itself accounts them (Larch: `CommitStats.bytesWritten`), or
     /// nil when it does not; then the process's write(2) byte count is used.
     var ownBytesWritten: Int? { get }
@@ -68,5 +83,12 @@ protocol EngineReader: AnyObject, Sendable {
     /// open until `release()`.
     func hold(key: UnsafeBufferPointer<UInt8>) throws
     func release() throws
+    func close()
+}
+
+/// One writer of workload 12: each `put` is a whole durable transaction of one put, committed
+/// (and synced, as the engine's durable mode does it) before it returns. Used by one thread only.
+protocol DurableWriter: AnyObject, Sendable {
+    func put(key: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) throws
     func close()
 }

@@ -112,3 +112,16 @@ func digest(_ p: UnsafeRawPointer, _ n: Int, full: Bool) -> UInt64 {
 func keyDigest(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 {
     n >= 8 ? p.loadUnaligned(as: UInt64.self) : UInt64(n)
 }
+
+extension KeySet {
+    /// Key number `i` of an unbounded stream of keys that are generated, not stored (workload 12's
+    /// new keys): built like the stored keys — 8 bytes that are a bijection of the index, so keys
+    /// are distinct, then 8 random bytes — from `seed`, so they do not meet the stored keys of
+    /// another seed (but for a 2⁻⁶⁴ chance per pair).
+    @inline(__always)
+    static func streamKey(_ i: Int, seed: UInt64, into p: UnsafeMutableRawPointer) {
+        let high = SplitMix64.mix(UInt64(i) &* 0x9E37_79B9_7F4A_7C15 &+ seed)
+        p.storeBytes(of: high.bigEndian, as: UInt64.self)
+        p.storeBytes(of: SplitMix64.mix(high ^ seed).bigEndian, toByteOffset: 8, as: UInt64.self)
+    }
+}

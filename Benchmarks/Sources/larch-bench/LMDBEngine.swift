@@ -114,6 +114,8 @@ final class LMDBEngine: Engine, @unchecked Sendable {
 
     func makeReader() throws -> any EngineReader { LMDBReader(env: env, dbi: dbi, keys: keys) }
 
+    func makeDurableWriter() throws -> any DurableWriter { LMDBDurableWriter(env: env, dbi: dbi) }
+
     var ownBytesWritten: Int? { nil }
     var dataFiles: [String] { [dir + "/data.mdb"] }
 
@@ -159,4 +161,23 @@ final class LMDBReader: EngineReader, @unchecked Sendable {
     }
 
     func close() { if let held { mdb_txn_abort(held) } }
+}
+
+/// Workload 12's writer: its own write transaction per put on the shared environment (opened
+/// with LMDB's default, fully synced commits); `mdb_txn_begin` waits on LMDB's writer mutex.
+final class LMDBDurableWriter: DurableWriter, @unchecked Sendable {
+    let env: OpaquePointer
+    let dbi: MDB_dbi
+    init(env: OpaquePointer, dbi: MDB_dbi) { self.env = env; self.dbi = dbi }
+
+    func put(key: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) throws {
+        var txn: OpaquePointer?
+        try lmdbCheck(mdb_txn_begin(env, nil, 0, &txn), "txn_begin")
+        var k = mdbVal(key), v = mdbVal(value)
+        let rc = mdb_put(txn, dbi, &k, &v, 0)
+        if rc != 0 { mdb_txn_abort(txn); try lmdbCheck(rc, "put") }
+        try lmdbCheck(mdb_txn_commit(txn), "txn_commit")
+    }
+
+    func close() {}
 }

@@ -62,6 +62,8 @@ final class LarchEngine: Engine, @unchecked Sendable {
 
     func makeReader() throws -> any EngineReader { LarchReader(env: env, keys: keys) }
 
+    func makeDurableWriter() throws -> any DurableWriter { LarchDurableWriter(env: env) }
+
     var ownBytesWritten: Int? { statsBytes }
     var dataFiles: [String] { [path] }
 
@@ -98,4 +100,17 @@ final class LarchReader: EngineReader, @unchecked Sendable {
     }
 
     func close() { held = nil }
+}
+
+/// Workload 12's writer: `Environment.write`, which blocks the thread while another writer holds
+/// the writer lock (the environment is opened with `durability: .full`).
+final class LarchDurableWriter: DurableWriter, @unchecked Sendable {
+    let env: Environment
+    init(env: Environment) { self.env = env }
+
+    func put(key: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) throws {
+        try env.write { txn in try txn.put(value, forKey: key) }
+    }
+
+    func close() {}
 }

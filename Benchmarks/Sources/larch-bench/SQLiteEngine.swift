@@ -173,6 +173,8 @@ final class SQLiteEngine: Engine, @unchecked Sendable {
 
     func makeReader() throws -> any EngineReader { try SQLiteReader(path: path, keys: keys) }
 
+    func makeDurableWriter() throws -> any DurableWriter { try SQLiteDurableWriter(path: path) }
+
     var ownBytesWritten: Int? { nil }
     var dataFiles: [String] { [path, path + "-wal"] }
 
@@ -214,6 +216,44 @@ final class SQLiteReader: EngineReader, @unchecked Sendable {
     func release() throws {
         if holding { try conn.run(commit) }
         holding = false
+    }
+
+    func close() { conn.close() }
+}
+
+/// Workload 12's writer: a connection of its own (`synchronous=FULL`, WAL), a `BEGIN IMMEDIATE`
+/// transaction per put, so that a writer takes the write lock at the start and waits for it in
+/// SQLite's busy handler (60 s) instead of failing with SQLITE_BUSY at commit.
+final class SQLiteDurableWriter: DurableWriter, @unchecked Sendable {
+    let conn: SQLiteConnection
+    let begin, commit, upsert: OpaquePointer
+
+    init(path: String) throws {
+        conn = try SQLiteConnection(path: path)
+        do {
+            sqlite3_busy_timeout(conn.db, 60_000)
+            try conn.exec("PRAGMA synchronous=FULL")
+            try conn.exec(SQLiteConnection.cachePragma)
+            begin = try conn.prepare("BEGIN IMMEDIATE")
+            commit = try conn.prepare("COMMIT")
+            upsert = try conn.prepare("INSERT INTO kv(k, v) VALUES(?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")
+        } catch {
+            conn.close()
+            throw error
+        }
+    }
+
+    func put(key: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) throws {
+        try conn.run(begin)
+        do {
+            bind(upsert, 1, key)
+            bind(upsert, 2, value)
+            try conn.run(upsert)
+            try conn.run(commit)
+        } catch {
+            try? conn.exec("ROLLBACK")
+            throw error
+        }
     }
 
     func close() { conn.close() }

@@ -61,6 +61,20 @@ func processBytesWritten() -> Int? {
     return nil
 }
 
+/// The process's `wchar` and `write_bytes` from /proc/self/io (all threads): bytes passed to
+/// write(2) and friends, and bytes of page-cache pages it dirtied (what is sent towards the disk).
+func processIOCounters() -> (wchar: Int, writeBytes: Int)? {
+    var wchar: Int?, writeBytes: Int?
+    for line in readLines("/proc/self/io") {
+        let parts = line.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2 else { continue }
+        let value = Int(parts[1].trimmingCharacters(in: " \n"))
+        if parts[0] == "wchar" { wchar = value } else if parts[0] == "write_bytes" { writeBytes = value }
+    }
+    guard let wchar, let writeBytes else { return nil }
+    return (wchar, writeBytes)
+}
+
 extension Substring {
     func trimmingCharacters(in set: String) -> String {
         var s = self

@@ -1,7 +1,7 @@
 import Synchronization
 
 enum Workload: String, CaseIterable, Sendable {
-    case seqfill, randfill, durable, randread, scan, overwrite, delete, large, readers, growth, readerprocs
+    case seqfill, randfill, durable, randread, scan, overwrite, delete, large, readers, growth, readerprocs, writers
 
     var summary: String {
         switch self {
@@ -15,6 +15,7 @@ enum Workload: String, CaseIterable, Sendable {
         case .large: return "large values: 100 KiB values put in transactions of 10, then read back once in random order"
         case .readers: return "concurrent readers: 1 then 2 threads of random point reads (1,000 per read transaction) while a writer commits 100 overwrites every 5 ms"
         case .readerprocs: return "reader processes: 1 then 2 other processes of random point reads (1,000 per read transaction) on the same file while this process commits 100 overwrites every 5 ms"
+        case .writers: return "durable one-put commits from 1, 4 and 16 writer threads at once into N preloaded keys, beside the file system's fdatasync rate"
         case .growth: return "file growth after a long reader: 1,000 keys (50-byte values); commits of 4 overwrites: 2,000, then 100 while one read transaction stays open, then 10,000 more; the file size is the result"
         }
     }
@@ -201,6 +202,9 @@ func run(_ w: Workload, on kind: EngineKind, ctx: Context) throws -> [(Row, Samp
     }
 
     switch w {
+    case .writers:
+        throw BenchError("workload 12 runs through WritersWorkload.run")
+
     case .seqfill:
         let s = try measure(ops: n, commits: batches(n, 10_000), logical: n * entry, closing: true) {
             try chunks(ctx.sequential, n, size: 10_000) { try engine.putBatch($0, round: 0, valueSize: KeySet.valueSize, append: true) }

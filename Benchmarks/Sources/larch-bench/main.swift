@@ -1,5 +1,5 @@
-// larch-bench: the same workloads on Larch, LMDB and SQLite in one process, printed as one
-// Markdown report (progress goes to standard error). See docs/BENCHMARKS.md.
+// larch-bench: the same workloads on Larch, LMDB, SQLite (and, for the durable workloads, RocksDB)
+// in one process, printed as one Markdown report (progress goes to standard error). See docs/BENCHMARKS.md.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -17,6 +17,10 @@ struct Config {
     var quick = false
     var verbose = false
     var perfControl: String?
+    /// Workload 12: each engine's time per writer count and repetition (nil: 1 s, --quick 0.1 s),
+    /// and where its chart goes.
+    var writerSeconds: Double?
+    var chartPath: String? = "Benchmarks/results/writers.svg"
 
     /// Repetitions of workload `w`: the sequential fill, which lasts milliseconds below a million
     /// keys, runs up to ten times as often, so that its median is not one moment of a busy host.
@@ -42,11 +46,15 @@ let usage = """
       --keys N             keys per workload (default 100000; 1000000 and 10000000 work too)
       --reps R             repetitions; the report shows the median and the min–max (default 3)
       --only a,b,...       workloads to run (default all): \(Workload.allCases.map(\.rawValue).joined(separator: ","))
+      --skip a,b,...       workloads not to run
       --engines a,b,...    engines to run (default all): \(EngineKind.allCases.map(\.rawValue).joined(separator: ","))
       --quick              1,000 keys, 1 repetition, 0.2 s reader phases: a smoke run (CI)
       --dir PATH           where the temporary databases go (default /tmp; use a real disk, not tmpfs)
       --seed S             key and value seed (default 42)
       --reader-seconds T   length of each concurrent-reader phase (default 2)
+      --writer-seconds T   workload 12 (writers): each engine's time per writer count (default 1; --quick 0.1)
+      --chart PATH         workload 12: where its SVG chart goes (default Benchmarks/results/writers.svg,
+                           written when that directory exists); --no-chart: none
       --perf-control C,A   enable perf sampling only around timed parts, through the FIFOs of
                            `perf record -D -1 --control fifo:C,A` (scripts/bench.sh profile does this)
       --verbose            also print each repetition, and Larch's write(2) byte count next to CommitStats'
@@ -54,12 +62,14 @@ let usage = """
 
     Keys are 16 bytes, values 100 bytes (workload 8: 100 KiB). Every run uses a new database in a
     new directory under --dir. Batched workloads run without per-commit sync on every engine; the
-    durable workload syncs every commit on every engine.
+    durable workloads (3, 12) sync every commit on every engine. RocksDB runs only workloads 3 and 12
+    (the others skip it, with a note in the report).
     """
 
 func parse(_ args: [String]) throws -> Config {
     var c = Config()
     var explicitKeys = false, explicitReps = false, explicitSeconds = false
+    var skipped: Set<String> = []
     var i = 0
     func value() throws -> String {
         i += 1
@@ -89,6 +99,18 @@ func parse(_ args: [String]) throws -> Config {
                 }
                 return e
             }
+        case "--skip":
+            let names = try value().split(separator: ",").map(String.init)
+            for n in names where Workload(rawValue: n) == nil {
+                throw BenchError("unknown workload \(n); known: \(Workload.allCases.map(\.rawValue).joined(separator: ","))")
+            }
+            skipped.formUnion(names)
+        case "--writer-seconds":
+            let s = try value()
+            guard let t = Double(s), t > 0 else { throw BenchError("--writer-seconds needs a positive number, got \(s)") }
+            c.writerSeconds = t
+        case "--chart": c.chartPath = try value()
+        case "--no-chart": c.chartPath = nil
         case "--quick": c.quick = true
         case "--dir": c.dir = try value()
         case "--seed": c.seed = UInt64(try int(try value(), a))
@@ -110,7 +132,7 @@ func parse(_ args: [String]) throws -> Config {
         if !explicitSeconds { c.readerSeconds = 0.2 }
     }
     // Keep the workload and engine order canonical whatever order they were named in.
-    c.workloads = Workload.allCases.filter(c.workloads.contains)
+    c.workloads = Workload.allCases.filter { c.workloads.contains($0) && !skipped.contains($0.rawValue) }
     c.engines = EngineKind.allCases.filter(c.engines.contains)
     if c.engines.isEmpty || c.workloads.isEmpty { throw BenchError("nothing to run") }
     return c
@@ -156,29 +178,41 @@ struct Cell {
     }
 }
 
-func report(_ c: Config, _ p: Parameters, results: [Row: [EngineKind: Cell]], started: String, load0: String, elapsed: Double) {
+func report(_ c: Config, _ p: Parameters, results: [Row: [EngineKind: Cell]], writers: WritersResults?, load0: String, elapsed: Double) {
     var out = ""
     func line(_ s: String = "") { out += s + "\n" }
     line("## larch-bench: N = \(grouped(c.keys)) keys, median of \(c.reps) repetition\(c.reps == 1 ? "" : "s")")
     line()
     line("- machine: \(machineDescription().joined(separator: "; "))")
     line("- load average (1, 5, 15 min): \(load0) at start, \(loadAverage()) at end; \(fixed(elapsed, 0)) s in all")
-    line("- engines: Larch (this repository, release build), \(lmdbVersion()), SQLite \(sqliteVersion())")
+    line("- engines: Larch (this repository, release build), \(lmdbVersion()), SQLite \(sqliteVersion())" +
+         (c.engines.contains(.rocksdb) ? ", \(rocksDBVersion()) (Debian's librocksdb, C API, default options)" : ""))
     line("- data: 16-byte random keys, 100-byte values (workload 8: 100 KiB), seed \(c.seed); a new database in a new directory under \(c.dir) for every run")
-    line("- durability: workload 3 syncs every commit on every engine (Larch `.full`; LMDB default flags; SQLite WAL `synchronous=FULL`); " +
+    line("- durability: workloads 3 and 12 sync every commit on every engine (Larch `.full`; LMDB default flags; SQLite WAL `synchronous=FULL`; RocksDB synced writes); " +
          "all other workloads commit without syncing on every engine (Larch `.noSync`; LMDB `MDB_NOSYNC|MDB_NOMETASYNC`; SQLite WAL `synchronous=OFF`)")
-    line("- SQLite: `kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID`, WAL, prepared statements, UPSERT for puts, 256 MiB page cache per connection")
-    line("- workloads 4–7 and 9 first load the N keys in key order (transactions of 10,000) and scan them once, untimed")
-    if c.repetitions(of: .seqfill) != c.reps {
-        line("- workload 1 is repeated \(c.repetitions(of: .seqfill)) times (a fill of N keys takes milliseconds); its median is of those")
+    if !results.isEmpty {
+        line("- SQLite: `kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID`, WAL, prepared statements, UPSERT for puts, 256 MiB page cache per connection")
+        line("- workloads 4–7 and 9 first load the N keys in key order (transactions of 10,000) and scan them once, untimed")
+        if c.repetitions(of: .seqfill) != c.reps {
+            line("- workload 1 is repeated \(c.repetitions(of: .seqfill)) times (a fill of N keys takes milliseconds); its median is of those")
+        }
+        line("- each repetition runs the engines other than SQLite in turns (their order reversed every other repetition), then SQLite; sync(2) before every run")
+        line("- read phases (4, 5, and 8's read back) repeat whole passes over their keys until \(fixed(c.readerSeconds / 10, 2)) s have passed; ops/s counts every pass")
+        line("- bytes written: Larch from `CommitStats.bytesWritten` (pages + meta page); LMDB and SQLite from the process's write(2) bytes " +
+             "(`wchar` in /proc/self/io), through closing the database. Per logical byte: bytes written ÷ (key + value bytes stored; key bytes for deletes)")
     }
-    line("- each repetition runs Larch and LMDB in turns (alternating which goes first), then SQLite; sync(2) before every run")
-    line("- read phases (4, 5, and 8's read back) repeat whole passes over their keys until \(fixed(c.readerSeconds / 10, 2)) s have passed; ops/s counts every pass")
-    line("- bytes written: Larch from `CommitStats.bytesWritten` (pages + meta page); LMDB and SQLite from the process's write(2) bytes " +
-         "(`wchar` in /proc/self/io), through closing the database. Per logical byte: bytes written ÷ (key + value bytes stored; key bytes for deletes)")
-    line()
-    line("| workload | engine | ops/s | min–max | vs LMDB | ops/CPU-s | vs LMDB (CPU) | bytes/commit | bytes/logical byte | file size |")
-    line("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for e in c.engines {
+        let skipped = c.workloads.filter { !e.supports($0) }
+        if !skipped.isEmpty {
+            line("- not run: \(e.displayName) on \(skipped.map(\.rawValue).joined(separator: ", ")) (the \(e.displayName) engine implements only " +
+                 "\(Workload.allCases.filter(e.supports).map(\.rawValue).joined(separator: " and ")))")
+        }
+    }
+    if !results.isEmpty {
+        line()
+        line("| workload | engine | ops/s | min–max | vs LMDB | ops/CPU-s | vs LMDB (CPU) | bytes/commit | bytes/logical byte | file size |")
+        line("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    }
     for row in Row.allCases {
         guard let byEngine = results[row] else { continue }
         let lmdb = byEngine[.lmdb]?.medianRate
@@ -265,10 +299,16 @@ func report(_ c: Config, _ p: Parameters, results: [Row: [EngineKind: Cell]], st
         for (name, value, holds, cpu) in targets { line("| \(name) | \(value) | \(holds ? "yes" : "**no**") | \(cpu) |") }
     }
 
+    if let writers {
+        line()
+        out += writers.report()
+    }
+
     if c.verbose {
         line()
         line("Each repetition (ops/s; bytes: engine count / write(2) count):")
         line()
+        for l in writers?.verboseLines() ?? [] { line(l) }
         for row in Row.allCases {
             guard let byEngine = results[row] else { continue }
             for e in c.engines {
@@ -306,11 +346,18 @@ func main() -> Int32 {
     }
     let ctx = Context(p: p, seed: config.seed, baseDir: config.dir, perf: perf)
     var results: [Row: [EngineKind: Cell]] = [:]
+    var writers: WritersResults?
     do {
         for w in config.workloads {
             log("\(w.rawValue): \(w.summary)")
+            if w == .writers {
+                let r = try WritersWorkload.run(config, ctx: ctx)
+                writers = r
+                if let path = config.chartPath { writeChart(r, to: path) }
+                continue
+            }
             for rep in 0..<config.repetitions(of: w) {
-                let order = config.engineOrder(repetition: rep)
+                let order = config.engineOrder(repetition: rep).filter { $0.supports(w) }
                 for e in order {
                     let rows = try run(w, on: e, ctx: ctx)
                     for (row, s) in rows {
@@ -324,7 +371,7 @@ func main() -> Int32 {
         log("larch-bench: \(error)")
         return 1
     }
-    report(config, p, results: results, started: "", load0: load0, elapsed: now() - t0)
+    report(config, p, results: results, writers: writers, load0: load0, elapsed: now() - t0)
     return 0
 }
 
