@@ -64,7 +64,7 @@ extension Environment {
         while true {
             let next = committed.withLock { c -> Step in
                 let s = step(for: txn, &c)
-                if case .wait = s { c.queue.waiters.append(.thread(semaphore)) }
+                if case .wait = s { c.queue.waiters.append((txn, .thread(semaphore))) }
                 return s
             }
             switch next {
@@ -99,7 +99,7 @@ extension Environment {
                 let now = committed.withLock { c -> Bool in
                     if c.queue.failure != nil || c.meta.txnID >= txn { return true }
                     if c.queue.inFlight == nil && c.queue.waitingForMeta { return true }   // lead it
-                    c.queue.waiters.append(.task(k))
+                    c.queue.waiters.append((txn, .task(k)))
                     return false
                 }
                 if now { k.resume() }
@@ -148,7 +148,7 @@ extension Environment {
                 c.queue.unpublished = nil
             }
             releaseFileLockIfIdle(&c)
-            c.queue.wakeAll()
+            c.queue.wakeCovered(upTo: c.meta.txnID)
             return max(covered, 1)
         }
     }

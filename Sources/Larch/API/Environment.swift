@@ -177,6 +177,16 @@ public final class Environment: Sendable {
         return MetaSlots(first: first, second: second)
     }
 
+    /// The size to grow the file to when a commit needs `required` bytes and it has `current`:
+    /// an eighth more (at most 64 MiB), so that growing — an `ftruncate`, and a sync that must then
+    /// also flush the file's size, several times slower than one that need not — happens once in
+    /// many commits rather than at each. Never beyond `maxSize` (unless `required` is).
+    static func grownSize(current: Int, required: Int, options: Options, pageSize: Int) -> Int {
+        let step = min(current / 8, 64 << 20)
+        let wanted = (max(required, current + step) + pageSize - 1) / pageSize * pageSize
+        return max(required, min(wanted, options.maxSize))
+    }
+
     /// Virtual address space to reserve: twice the file, at least 1 GiB (`minimumReservation`), at
     /// most `maxSize` (or the file, if it is larger).
     static func reservation(fileSize: Int, options: Options, pageSize: Int) -> Int {

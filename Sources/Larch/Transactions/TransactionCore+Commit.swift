@@ -103,16 +103,24 @@ extension TransactionCore {
             // does not cover). Another process may have grown the file past this one's record of
             // its size: ask the file before growing it, so that it never shrinks.
             let fileSize = env.committed.withLock { $0.fileSizeBytes }
-            if requiredBytes > fileSize, requiredBytes > (try env.file.size()) { try env.file.resize(to: requiredBytes) }
+            var grownTo = fileSize
+            if requiredBytes > fileSize {
+                let current = try env.file.size()
+                grownTo = max(fileSize, current)
+                if requiredBytes > current {
+                    grownTo = Environment.grownSize(current: current, required: requiredBytes, options: env.options, pageSize: pageSize)
+                    try env.file.resize(to: grownTo)
+                }
+            }
             if requiredBytes > snapshot.mapping.sizeBytes {
-                newMapping = try env.file.map(sizeBytes: Environment.reservation(fileSize: requiredBytes, options: env.options, pageSize: pageSize))
+                newMapping = try env.file.map(sizeBytes: Environment.reservation(fileSize: grownTo, options: env.options, pageSize: pageSize))
                 let m = newMapping!
                 env.committed.withLock { c in
-                    c.fileSizeBytes = max(c.fileSizeBytes, requiredBytes)
+                    c.fileSizeBytes = max(c.fileSizeBytes, grownTo)
                     if m.sizeBytes > c.mapping.sizeBytes { c.mapping = m }
                 }
-            } else if requiredBytes > fileSize {
-                env.committed.withLock { c in c.fileSizeBytes = max(c.fileSizeBytes, requiredBytes) }
+            } else if grownTo > fileSize {
+                env.committed.withLock { c in c.fileSizeBytes = max(c.fileSizeBytes, grownTo) }
             }
             written = try writeDirtyPages(w.dirty)
             if env.options.strictChecks == .full { try checkNewState(newMeta, mapping: newMapping ?? snapshot.mapping) }

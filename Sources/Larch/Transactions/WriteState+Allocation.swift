@@ -5,6 +5,10 @@ extension WriteState {
     /// `mapFull` when the file would exceed its limit.
     mutating func allocate(pages count: Int = 1) throws(LarchError) -> PageNumber {
         while true {
+            if count == 1 && allocator.pool.count < 16 && !claims.busy {
+                // Choose among more free pages: the lowest of them keep a commit's pages together.
+                while allocator.pool.count < 16, try claimFreeRecord(wantPages: 16 - allocator.pool.count) {}
+            }
             if let p = allocator.takeFromPool(count: count) { return p }
             if try !claimFreeRecord(wantPages: count) { break }
         }
