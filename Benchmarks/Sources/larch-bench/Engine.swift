@@ -24,6 +24,9 @@ enum EngineKind: String, CaseIterable, Sendable {
         }
     }
 
+    /// Whether the engine has an async write API (workload 12's tasks driver).
+    var hasAsyncWriters: Bool { self == .larch }
+
     /// Whether the engine runs workload `w`; the others are skipped for it, with a note in the report.
     /// RocksDB is here for the durable commits only (workloads 3 and 12).
     func supports(_ w: Workload) -> Bool {
@@ -91,4 +94,9 @@ protocol EngineReader: AnyObject, Sendable {
 protocol DurableWriter: AnyObject, Sendable {
     func put(key: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) throws
     func close()
+}
+
+/// A `DurableWriter` whose engine has an async commit, for workload 12's tasks driver.
+protocol AsyncDurableWriter: DurableWriter {
+    func putAsync(key: [UInt8], value: [UInt8]) async throws
 }

@@ -104,9 +104,13 @@ final class LarchReader: EngineReader, @unchecked Sendable {
 
 /// Workload 12's writer: `Environment.write`, which blocks the thread while another writer holds
 /// the writer lock (the environment is opened with `durability: .full`).
-final class LarchDurableWriter: DurableWriter, @unchecked Sendable {
+final class LarchDurableWriter: AsyncDurableWriter, @unchecked Sendable {
     let env: Environment
     init(env: Environment) { self.env = env }
+
+    func putAsync(key: [UInt8], value: [UInt8]) async throws {
+        try await env.write { txn in try txn.put(value, forKey: key) }
+    }
 
     func put(key: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) throws {
         try env.write { txn in try txn.put(value, forKey: key) }

@@ -1,3 +1,4 @@
+import Dispatch
 // Workload 12 (issue 12): durable one-put commits from many writers at once.
 //
 // Each repetition preloads N keys into a new database of every engine (unsynced), closes, syncs
@@ -22,16 +23,15 @@ enum WriterDriver: String, CaseIterable, Sendable {
     /// One OS thread per writer (`BenchThread`), each calling its engine's blocking commit; a
     /// waiting writer blocks its thread (Larch: `Environment.write`).
     case threads
-    // The place for a `tasks` driver: writers as Swift tasks calling Larch's
-    // `try await env.write { txn in ... }`, which suspends instead of blocking while another
-    // writer commits. It needs a case here, a branch in `runWritersSlice` that starts the tasks
-    // (with the same tickets, gate and per-commit timing) and an async `put` on `DurableWriter`
-    // for the engines that have one; the other engines would be skipped for it, as RocksDB is
-    // for the workloads it does not implement.
+    /// One Swift task per writer on the default executor, each calling its engine's async commit
+    /// (Larch: `try await env.write { txn in ... }`, which suspends — never blocks a pool thread —
+    /// while another writer commits or the sync runs). Engines without an async API are skipped.
+    case tasks
 
     var title: String {
         switch self {
         case .threads: return "threads"
+        case .tasks: return "tasks"
         }
     }
 }
@@ -132,7 +132,7 @@ enum WritersWorkload {
         r.date = today()
         r.syncCounting = larch_sync_interposed() == 1
         if !r.syncCounting { log("  sync calls cannot be counted here (CSyncCount's functions are not the ones libraries call): the report shows n/a") }
-        let drivers: [WriterDriver] = [.threads]
+        let drivers: [WriterDriver] = [.threads, .tasks]
         let keySeed = ctx.keys.seed ^ 0x7772_6974_6572_7321
         let slice = r.seconds / Double(r.slices)
 
@@ -170,6 +170,7 @@ enum WritersWorkload {
                                 }
                                 continue
                             }
+                            if driver == .tasks && !e.hasAsyncWriters { continue }
                             let s = try runWritersSlice(open[e]!.engine, driver: driver, writers: writers, seconds: slice,
                                                         firstKey: nextKey[e, default: 0], keySeed: keySeed, values: ctx.keys,
                                                         counting: r.syncCounting)
@@ -284,6 +285,7 @@ func runWritersSlice(_ engine: any Engine, driver: WriterDriver, writers: Int, s
     let outcomes = (0..<writers).map { _ in ThreadResult<WriterOutcome>() }
 
     var spawned: [BenchThread] = []
+    let tasksDone = DispatchGroup()
     switch driver {
     case .threads:
         for t in 0..<writers {
@@ -314,6 +316,36 @@ func runWritersSlice(_ engine: any Engine, driver: WriterDriver, writers: Int, s
                 result.set(o)
             })
         }
+    case .tasks:
+        for t in 0..<writers {
+            guard let writer = handles[t] as? any AsyncDurableWriter else { throw BenchError("no async writer for this engine") }
+            let result = outcomes[t]
+            tasksDone.enter()
+            Task.detached {
+                var o = WriterOutcome()
+                o.latencies.reserveCapacity(4_096)
+                o.ends.reserveCapacity(4_096)
+                var key = [UInt8](repeating: 0, count: KeySet.keySize)
+                state.ready.add(1, ordering: .releasing)
+                while !state.go.load(ordering: .acquiring) { try? await Task.sleep(for: .microseconds(50)) }
+                while !state.stop.load(ordering: .relaxed) {
+                    let i = firstKey + state.tickets.add(1, ordering: .relaxed).oldValue
+                    key.withUnsafeMutableBytes { KeySet.streamKey(i, seed: keySeed, into: $0.baseAddress!) }
+                    let value = Array(values.value(i, round: 12))
+                    let t0 = now()
+                    do { try await writer.putAsync(key: key, value: value) } catch {
+                        o.error = "\(error)"
+                        state.stop.store(true, ordering: .relaxed)
+                        break
+                    }
+                    let t1 = now()
+                    o.latencies.append(t1 - t0)
+                    o.ends.append(t1)
+                }
+                result.set(o)
+                tasksDone.leave()
+            }
+        }
     }
     while state.ready.load(ordering: .acquiring) < writers { sleepSeconds(0.000_1) }
 
@@ -325,6 +357,7 @@ func runWritersSlice(_ engine: any Engine, driver: WriterDriver, writers: Int, s
     let end = now()
     state.stop.store(true, ordering: .relaxed)
     for t in spawned { t.join() }
+    tasksDone.wait()
     larch_sync_watch_writes(0)
     let io1 = processIOCounters(), s1 = SyncCounts.now()
 
