@@ -72,7 +72,10 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .notALarchFile(path):
             return "not a Larch file: \(path) does not start with a Larch meta page"
         case let .unsupportedVersion(path, found, supported):
-            return "unsupported version: \(path) has format version \(found); this build of Larch reads version \(supported)"
+            let move = found < supported
+                ? " (dump it with the build that wrote it — `larch dump --all` — and load the dump with this one)"
+                : " (it was written by a newer Larch)"
+            return "unsupported version: \(path) has format version \(found); this build of Larch reads version \(supported)" + move
         case let .bothMetaPagesInvalid(path, p0, p1):
             return "both meta pages of \(path) are invalid (page 0: \(p0); page 1: \(p1)); the file cannot be opened — restore it from a backup"
         case let .checksumMismatch(page, expected, found):
