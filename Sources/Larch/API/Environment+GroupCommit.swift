@@ -7,7 +7,7 @@ import Synchronization
 extension Environment {
     /// What a committer does next.
     private enum Step {
-        case done(groupSize: Int)
+        case done
         case failed(LarchError)
         case lead(CommitGroup)
         case wait
@@ -44,7 +44,7 @@ extension Environment {
     /// The next step of the committer waiting for transaction `txn`, under the lock.
     private func step(for txn: TransactionID, _ c: inout Committed) -> Step {
         if let failure = c.queue.failure { return .failed(failure) }
-        if c.meta.txnID >= txn { return .done(groupSize: 1) }
+        if c.meta.txnID >= txn { return .done }
         guard c.queue.inFlight == nil, c.queue.waitingForMeta, let newest = c.queue.unpublished else { return .wait }
         let slot = 1 - c.metaSlot
         var meta = newest.meta
