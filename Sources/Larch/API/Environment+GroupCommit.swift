@@ -15,10 +15,21 @@ extension Environment {
 
     /// Hands a commit whose pages are written to the queue: the next write transaction of this
     /// process begins on it, and a group will write its meta.
-    func enqueue(_ meta: MetaPage, mapping: Mapping) {
+    func enqueue(_ meta: MetaPage, mapping: Mapping, pages: [PageNumber]) {
         committed.withLock { c in
             c.queue.unpublished = (meta, mapping)
             c.queue.waitingForMeta = true
+            c.queue.rewritable.formUnion(pages)
+        }
+    }
+
+    /// A page write of a transaction that rewrote waiting commits' pages in place failed: those
+    /// commits may be damaged, and none of them may be published.
+    func failWaitingCommits(_ error: LarchError) {
+        committed.withLock { c in
+            c.queue.failure = error
+            c.failure = "a page write failed after pages of commits waiting for their sync were rewritten: \(error)"
+            c.queue.wakeAll()
         }
     }
 
@@ -27,6 +38,10 @@ extension Environment {
     func writerEnded() {
         committed.withLock { c in
             c.queue.writerActive = false
+            if c.queue.rewritingWriterActive {
+                c.queue.rewritingWriterActive = false
+                c.queue.wakeCovered(upTo: c.meta.txnID)   // a group may form now: wake a leader
+            }
             releaseFileLockIfIdle(&c)
         }
     }
@@ -45,11 +60,13 @@ extension Environment {
     private func step(for txn: TransactionID, _ c: inout Committed) -> Step {
         if let failure = c.queue.failure { return .failed(failure) }
         if c.meta.txnID >= txn { return .done }
-        guard c.queue.inFlight == nil, c.queue.waitingForMeta, let newest = c.queue.unpublished else { return .wait }
+        guard c.queue.inFlight == nil, c.queue.waitingForMeta, !c.queue.rewritingWriterActive,
+              let newest = c.queue.unpublished else { return .wait }
         let slot = 1 - c.metaSlot
         var meta = newest.meta
         meta.durableBase = c.meta.txnID
         c.queue.waitingForMeta = false
+        c.queue.rewritable.removeAll(keepingCapacity: true)
         c.queue.inFlight = (meta, slot)
         return .lead(CommitGroup(meta: meta, mapping: newest.mapping, slot: slot))
     }
@@ -98,7 +115,7 @@ extension Environment {
             await withCheckedContinuation { (k: CheckedContinuation<Void, Never>) in
                 let now = committed.withLock { c -> Bool in
                     if c.queue.failure != nil || c.meta.txnID >= txn { return true }
-                    if c.queue.inFlight == nil && c.queue.waitingForMeta { return true }   // lead it
+                    if c.queue.inFlight == nil && c.queue.waitingForMeta && !c.queue.rewritingWriterActive { return true }   // lead it
                     c.queue.waiters.append((txn, .task(k)))
                     return false
                 }

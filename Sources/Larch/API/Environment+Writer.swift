@@ -9,6 +9,11 @@ extension Environment {
     /// of blocking a thread of the cooperative pool (blocked, those threads could not run the task
     /// that holds the writer).
     public func beginWrite() throws(LarchError) -> WriteTransaction {
+        try beginWrite(rewriting: false)
+    }
+
+    /// `beginWrite()`; with `rewriting`, for closure-scoped transactions (`beginWriteHoldingLocks`).
+    private func beginWrite(rewriting: Bool) throws(LarchError) -> WriteTransaction {
         guard !options.readOnly else { throw .readOnlyEnvironment }
         let started = ContinuousClock.now
         try writerLock.lock(timeout: options.writerTimeout)
@@ -22,12 +27,12 @@ extension Environment {
             writerLock.unlock()
             throw timeoutNamingConfiguredWait(error)
         }
-        return try beginWriteHoldingLocks()
+        return try beginWriteHoldingLocks(rewriting: rewriting)
     }
 
     /// Begins the write transaction, suspending the calling task (never blocking its thread) while
     /// another write transaction is open, in this process or another.
-    func beginWriteAsync() async throws(LarchError) -> WriteTransaction {
+    func beginWriteAsync(rewriting: Bool) async throws(LarchError) -> WriteTransaction {
         guard !options.readOnly else { throw .readOnlyEnvironment }
         await writerLock.lockAsync()
         do throws(LarchError) {
@@ -47,7 +52,7 @@ extension Environment {
             writerLock.unlock()
             throw error
         }
-        return try beginWriteHoldingLocks()
+        return try beginWriteHoldingLocks(rewriting: rewriting)
     }
 
     private func timeoutNamingConfiguredWait(_ error: LarchError) -> LarchError {
@@ -75,13 +80,17 @@ extension Environment {
     }
 
     /// Begins the write transaction once this caller has the writer turn and the file's writer lock.
-    private func beginWriteHoldingLocks() throws(LarchError) -> WriteTransaction {
+    /// With `rewriting`, it may rewrite in place the pages of this process's commits that wait for
+    /// their meta (`WriteState.rewritable`): only for a transaction that ends without suspending
+    /// (a closure-scoped synchronous body), since no group can take those commits until it ends.
+    private func beginWriteHoldingLocks(rewriting: Bool) throws(LarchError) -> WriteTransaction {
         do {
-            let (meta, mapping) = try writerBase()
+            let (meta, mapping, rewritable) = try writerBase(rewriting: rewriting)
             let snapshot = Snapshot(meta: meta, mapping: mapping, verifyChecksums: options.verifyChecksums)
             var w = WriteState(txnID: meta.txnID.next, snapshot: snapshot, buffers: buffers, maxSizeBytes: options.maxSize,
                                reuseBound: oldestNeededSnapshot(current: meta.txnID))
             w.allocator.reuseFreedAtOnce = unsafeBehaviour.contains(.reuseFreedPagesAtOnce)
+            w.rewritable = rewritable
             return WriteTransaction(core: TransactionCore(env: self, write: w))
         } catch {
             writerEnded()
@@ -95,30 +104,40 @@ extension Environment {
     /// transaction was left by a process that died before its sync, or is being synced by another
     /// process now: it is checked like at open, then synced and published before anything builds
     /// on it (a commit that did not reach the page cache whole is passed over).
-    private func writerBase() throws(LarchError) -> (MetaPage, Mapping) {
+    private func writerBase(rewriting: Bool) throws(LarchError) -> (MetaPage, Mapping, Set<PageNumber>) {
         try committed.withLock { c throws(LarchError) in
             guard !c.closed else { throw LarchError.environmentClosed }
             if let f = c.failure { throw LarchError.environmentFailed(reason: f) }
             if let failure = c.queue.failure { throw failure }
-            if let own = c.queue.unpublished { return (own.meta, own.mapping) }
-            _ = try newest(&c)
-            let published = max(readers.publishedTxn, c.meta.txnID)
-            guard let (found, slot) = Self.newestMeta(in: c.mapping, pageSize: pageSize), found.txnID > published else {
-                return (c.meta, c.mapping)
+            if let own = c.queue.unpublished {
+                guard rewriting, c.queue.waitingForMeta, !c.queue.rewritable.isEmpty else { return (own.meta, own.mapping, []) }
+                c.queue.rewritingWriterActive = true
+                return (own.meta, own.mapping, c.queue.rewritable)
             }
-            if let flight = c.queue.inFlight, flight.meta == found {
-                // This process's own group, still syncing: build on it as on any unpublished commit.
-                c.queue.unpublished = (found, c.mapping)
-                return (found, c.mapping)
-            }
-            try cover(found, &c)
-            var verifier = CommitVerifier(meta: found, mapping: c.mapping)
-            guard (try? verifier.run()) != nil else { return (c.meta, c.mapping) }
-            if options.durability != .noSync { try file.sync() }
-            readers.publish(upTo: found.txnID)
-            try adopt(found, slot: slot, &c)
+            let (meta, mapping) = try writerBaseFromFile(&c)
+            return (meta, mapping, [])
+        }
+    }
+
+    /// `writerBase` when this process has no commit on its way: the newest meta in the file.
+    private func writerBaseFromFile(_ c: inout Committed) throws(LarchError) -> (MetaPage, Mapping) {
+        _ = try newest(&c)
+        let published = max(readers.publishedTxn, c.meta.txnID)
+        guard let (found, slot) = Self.newestMeta(in: c.mapping, pageSize: pageSize), found.txnID > published else {
             return (c.meta, c.mapping)
         }
+        if let flight = c.queue.inFlight, flight.meta == found {
+            // This process's own group, still syncing: build on it as on any unpublished commit.
+            c.queue.unpublished = (found, c.mapping)
+            return (found, c.mapping)
+        }
+        try cover(found, &c)
+        var verifier = CommitVerifier(meta: found, mapping: c.mapping)
+        guard (try? verifier.run()) != nil else { return (c.meta, c.mapping) }
+        if options.durability != .noSync { try file.sync() }
+        readers.publish(upTo: found.txnID)
+        try adopt(found, slot: slot, &c)
+        return (c.meta, c.mapping)
     }
 
     /// Runs `body` in a read transaction and ends it (the async form of `read(_:)`: a read never
@@ -140,7 +159,7 @@ extension Environment {
     /// until the commit is durable; from async code, use `write(_:) async`. `body` cannot end the
     /// transaction itself; to discard its changes, throw. The commit's statistics are in `lastCommit`.
     public func write<R>(_ body: (inout WriteTransaction) throws -> R) throws -> R {
-        var txn = try beginWrite()
+        var txn = try beginWrite(rewriting: true)
         let result = try body(&txn)   // a throw drops (aborts) the transaction
         try txn.commit()
         return result
@@ -151,7 +170,7 @@ extension Environment {
     /// the calling task suspends — it never blocks its thread — and writers are served in the
     /// order they arrived. (Swift picks this form for a synchronous `body` in async code.)
     public func write<R>(_ body: (inout WriteTransaction) throws -> R) async throws -> R {
-        var txn = try await beginWriteAsync()
+        var txn = try await beginWriteAsync(rewriting: true)
         let result = try body(&txn)
         try await txn.commit()
         return result
@@ -163,7 +182,7 @@ extension Environment {
     /// order they arrived. `body` may suspend too, holding the writer turn meanwhile: other
     /// writers wait (suspended) until it returns, readers do not.
     public func write<R>(_ body: (inout WriteTransaction) async throws -> R) async throws -> R {
-        var txn = try await beginWriteAsync()
+        var txn = try await beginWriteAsync(rewriting: false)
         let result = try await body(&txn)
         try await txn.commit()
         return result

@@ -54,6 +54,8 @@ public final class Environment: Sendable {
     /// Where groups led on behalf of tasks sync (a task never blocks a thread of the cooperative pool).
     let syncQueue = DispatchQueue(label: "larch.group-commit")
     let unsafeBehaviour: UnsafeTestBehaviour
+    /// Pages that commits rewrote in place rather than copied (group commit; for tests and figures).
+    package let pagesRewrittenInPlace = Atomic<Int>(0)
 
     /// Opens (or creates) the database at `path`.
     public convenience init(path: String, options: Options = Options()) throws(LarchError) {

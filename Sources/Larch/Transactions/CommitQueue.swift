@@ -19,6 +19,12 @@ struct CommitQueue {
     var inFlight: (meta: MetaPage, slot: Int)?
     /// A write transaction of this process is open.
     var writerActive = false
+    /// Single pages written by the commits that wait for their meta: the next writer may rewrite
+    /// them in place (`WriteState.rewritable`). Emptied when a group takes those commits.
+    var rewritable: Set<PageNumber> = []
+    /// The open write transaction may rewrite pages of waiting commits: no group may take them
+    /// (write their meta) until it ends, since its commit would then overwrite published pages.
+    var rewritingWriterActive = false
     /// This process holds the file's writer lock. It keeps it from the first commit of a group
     /// until the group's meta is written, so that no other process builds on the file's older meta
     /// meanwhile.
@@ -39,7 +45,7 @@ struct CommitQueue {
     /// wait for a meta and no sync runs, the oldest other waiter, to lead them. The rest sleep on:
     /// waking every waiter after every group cost a context switch per waiter on two cores.
     mutating func wakeCovered(upTo published: TransactionID) {
-        var leaderWoken = !(waitingForMeta && inFlight == nil)
+        var leaderWoken = !(waitingForMeta && inFlight == nil && !rewritingWriterActive)
         var kept: [(txn: TransactionID, waiter: CommitWaiter)] = []
         for w in waiters {
             if w.txn <= published {

@@ -66,6 +66,12 @@ struct DirtyPages: ~Copyable {
 
     func forEach(_ body: (PageNumber, DirtyPage) throws -> Void) rethrows { try table.forEach(body) }
     func sortedByPage() -> [(page: PageNumber, dirty: DirtyPage)] { table.sortedByPage() }
+    /// The dirty pages that are single pages (not overflow runs).
+    func singlePages() -> [PageNumber] {
+        var pages: [PageNumber] = []
+        table.forEach { p, d in if d.pageCount == 1 { pages.append(p) } }
+        return pages
+    }
 }
 
 /// Page-size buffers for dirty pages, recycled across write transactions so that steady-state

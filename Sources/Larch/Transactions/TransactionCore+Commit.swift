@@ -126,9 +126,11 @@ extension TransactionCore {
             if env.options.strictChecks == .full { try checkNewState(newMeta, mapping: newMapping ?? snapshot.mapping) }
         } catch {
             w.failure = error
+            if w.rewroteInPlace { env.failWaitingCommits(error) }
             throw error
         }
-        env.enqueue(newMeta, mapping: newMapping ?? snapshot.mapping)
+        if w.rewroteInPlace { env.pagesRewrittenInPlace.add(w.rewrittenInPlace, ordering: .relaxed) }
+        env.enqueue(newMeta, mapping: newMapping ?? snapshot.mapping, pages: w.dirty.singlePages())
         return CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written,
                            bytesWritten: written * pageSize, pagesFreed: w.allocator.freed.count,
                            pageCount: w.allocator.nextPage, syncs: 0)

@@ -25,15 +25,23 @@ extension WriteState {
 
     /// Copy-on-write: a dirty page with the content of `page`, which is `page` itself when it is
     /// already dirty. The old page is released.
-    mutating func touch(_ page: PageNumber) throws(LarchError) -> PageNumber {
-        if dirty[page] != nil { return page }
+    /// `relink` says whether the pointer to it must be marked dirty (a new page, or a page
+    /// rewritten in place, whose checksum and birth the commit records).
+    mutating func touch(_ page: PageNumber) throws(LarchError) -> (page: PageNumber, relink: Bool) {
+        if dirty[page] != nil { return (page, false) }
+        if !rewritable.isEmpty, rewritable.remove(page) != nil {
+            let copy = MutablePage(base: dirty.add(page), pageSize: pageSize)
+            copy.copyPage(from: snapshot.mapping.page(page, pageSize: pageSize))
+            rewrittenInPlace += 1
+            return (page, true)
+        }
         let p = try allocate()
         let buf = dirty.add(p)
         let copy = MutablePage(base: buf, pageSize: pageSize)
         copy.copyPage(from: snapshot.mapping.page(page, pageSize: pageSize))
         copy.setPageNumber(p)
         release(page, count: 1)
-        return p
+        return (p, true)
     }
 
     /// Stops using `count` pages starting at `page`: dirty ones return to the pool at once, the

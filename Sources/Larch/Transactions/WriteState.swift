@@ -19,6 +19,15 @@ struct WriteState: ~Copyable {
     var hint = PutHint()
     /// Live cursors of this transaction, told to remember their position before a tree changes.
     var cursors: [ObjectIdentifier: CursorReference] = [:]
+    /// Pages of this process's commits that wait for their group's meta (no meta reaches them,
+    /// no reader sees them, a crash falls back past them): copy-on-write rewrites them in place
+    /// instead of copying them elsewhere, so a group writes the pages its commits share (the root,
+    /// the free tree's leaf) once. Empty unless the writer was begun with `inPlace`.
+    var rewritable: Set<PageNumber> = []
+    /// Pages of `rewritable` rewritten so far: once any is, a failed page write damages a waiting commit.
+    var rewrittenInPlace = 0
+    var rewroteInPlace: Bool { rewrittenInPlace > 0 }
+
     /// Set when an operation failed part-way: the transaction can only be aborted.
     var failure: LarchError? { didSet { hasFailed = failure != nil } }
     /// `failure != nil`, read on every put and delete without copying the error.

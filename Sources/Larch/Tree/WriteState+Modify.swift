@@ -34,8 +34,8 @@ extension WriteState {
     mutating func touchPath(tree: Int) throws(LarchError) {
         for level in 0..<path.count {
             let old = path.page(level)
-            let new = try touch(old)
-            guard new != old else { continue }
+            let (new, relink) = try touch(old)
+            guard relink else { continue }
             path.setPage(level, new)
             if level == 0 {
                 trees[tree].root.root = new

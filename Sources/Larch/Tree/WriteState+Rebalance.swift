@@ -35,8 +35,8 @@ extension WriteState {
         let siblingOld = try parent.view.child(si).page
         // Validate the sibling before copying it (it may come from the map).
         _ = try node(siblingOld, checksum: try parent.view.child(si).checksum, kind: isLeaf ? .leaf : .branch)
-        let siblingNumber = try touch(siblingOld)
-        if siblingNumber != siblingOld { parent.setDirtyChild(si, page: siblingNumber) }
+        let (siblingNumber, relink) = try touch(siblingOld)
+        if relink { parent.setDirtyChild(si, page: siblingNumber) }
         let sibling = mutable(siblingNumber)
 
         let (left, right) = siblingIsLeft ? (sibling, page) : (page, sibling)
