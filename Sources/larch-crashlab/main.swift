@@ -83,57 +83,20 @@ if args.first == "writer" {
 }
 
 if args.first == "bank" {
-    guard args.count == 4, let seed = UInt64(args[3]), ["transfer", "audit"].contains(args[2]) else {
-        fail("usage: larch-crashlab bank PATH transfer|audit SEED")
-    }
-    var state = seed &+ 0x9E37_79B9_7F4A_7C15
-    func random(_ n: Int) -> Int {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return Int((state >> 33) % UInt64(n))
+    guard args.count == 4 || args.count == 5, let seed = UInt64(args[3]), ["transfer", "audit"].contains(args[2]),
+          args.count == 4 || Int(args[4]) != nil else {
+        fail("usage: larch-crashlab bank PATH transfer|audit SEED [THREADS]")
     }
     do {
         let env = try Environment(path: args[1], options: Options(durability: .noMetaSync))
-        let accounts = try env.read { txn in try txn.stats().entries }
+        let accounts = Int(try env.read { txn in try txn.stats().entries })
         guard accounts > 1 else { fail("no accounts in \(args[1])") }
-        while true {
-            if args[2] == "transfer" {
-                let from = random(Int(accounts)), to = random(Int(accounts)), amount = random(100)
-                let txnID = try env.write { txn in
-                    let a = Array(accountKey(from).utf8), b = Array(accountKey(to).utf8)
-                    let balanceA = Int(String(decoding: try txn.get(a) ?? [], as: UTF8.self))!
-                    let balanceB = Int(String(decoding: try txn.get(b) ?? [], as: UTF8.self))!
-                    if from != to {
-                        try txn.put(Array(String(balanceA - amount).utf8), forKey: a)
-                        try txn.put(Array(String(balanceB + amount).utf8), forKey: b)
-                    }
-                    return txn.snapshotID + 1
-                }
-                emit("ack \(txnID)")
-            } else {
-                let (sum, txnID) = try env.read { txn in
-                    var total = 0
-                    var entries = try txn.entries()
-                    while let (_, v) = try entries.next() { total += Int(String(decoding: v, as: UTF8.self))! }
-                    return (total, txn.snapshotID)
-                }
-                emit("sum \(sum) \(txnID)")
-                if seed % 2 == 1 {
-                    // A long reader: its snapshot must not change while others commit.
-                    let held = try env.beginRead()
-                    func total(_ txn: borrowing ReadTransaction) throws -> Int {
-                        var sum = 0
-                        var entries = try txn.entries()
-                        while let (_, v) = try entries.next() { sum += Int(String(decoding: v, as: UTF8.self))! }
-                        return sum
-                    }
-                    let before = try held.get(Array(accountKey(0).utf8)) ?? []
-                    let sum1 = try total(held)
-                    usleep(500_000)
-                    let after = try held.get(Array(accountKey(0).utf8)) ?? []
-                    emit("held \(held.snapshotID) \(sum1) \(try total(held)) \(before == after ? "same" : "changed")")
-                    held.abort()
-                }
-            }
+        if args[2] == "transfer" {
+            let threads = args.count == 5 ? max(1, Int(args[4])!) : 1
+            for t in 1..<threads { startThread { bankTransfers(env, accounts: accounts, seed: seed &+ UInt64(t) &* 7919) } }
+            bankTransfers(env, accounts: accounts, seed: seed)
+        } else {
+            while true { try bankAudit(env, holding: seed % 2 == 1) }
         }
     } catch {
         fail("\(error)")

@@ -90,8 +90,10 @@ import LarchCrashLab
         var g = SplitMix(seed: 0xBA4C)
         var serial = 0
         func output() -> String { serial += 1; return dir.file("out-\(serial)") }
-        var transfers = [try Child(["bank", path, "transfer", "1"], output: output()),
-                         try Child(["bank", path, "transfer", "2"], output: output())]
+        // Each transfer process commits from three threads at once: its commits group (one sync
+        // for several), and a kill lands in the middle of a group as often as not.
+        var transfers = [try Child(["bank", path, "transfer", "1", "3"], output: output()),
+                         try Child(["bank", path, "transfer", "2", "3"], output: output())]
         let auditors = [try Child(["bank", path, "audit", "2"], output: output()),
                         try Child(["bank", path, "audit", "3"], output: output())]
         var finished: [Child] = []
@@ -127,7 +129,7 @@ import LarchCrashLab
             let start = ContinuousClock.now
             try env.write { _ in }
             slowest = max(slowest, ContinuousClock.now - start)
-            transfers[victim] = try Child(["bank", path, "transfer", String(100 + k)], output: output())
+            transfers[victim] = try Child(["bank", path, "transfer", String(100 + k), "3"], output: output())
         }
         usleep(200_000)
         for c in transfers + auditors { c.kill() }
