@@ -172,12 +172,15 @@ extension Environment {
 
     /// Waits until every commit of this process is published (for `close`).
     func drainCommits() throws(LarchError) {
-        while let pending = committed.withLock({ c -> TransactionID? in
+        while let pending = pendingCommit() { _ = try awaitDurable(pending) }
+    }
+
+    /// The newest commit of this process not yet published (waiting for its meta, or syncing).
+    func pendingCommit() -> TransactionID? {
+        committed.withLock { c -> TransactionID? in
             if c.queue.failure != nil { return nil }
             if c.queue.waitingForMeta, let u = c.queue.unpublished { return u.meta.txnID }
             return c.queue.inFlight?.meta.txnID
-        }) {
-            _ = try awaitDurable(pending)
         }
     }
 }

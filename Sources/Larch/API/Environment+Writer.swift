@@ -1,4 +1,11 @@
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The write transaction: taking the writer turn (threads block, tasks suspend), the state it
 /// begins on, and the `write` and `read` entry points.
@@ -19,7 +26,13 @@ extension Environment {
         try writerLock.lock(timeout: options.writerTimeout)
         let left = options.writerTimeout.map { max(.zero, $0 - (ContinuousClock.now - started)) }
         do {
+            if try shouldYieldFileLock() {
+                try drainCommits()
+                yieldFileLock()
+            }
             if try !takeFileLockIfHeld() {
+                readers.writerWaiting(+1)
+                defer { readers.writerWaiting(-1) }
                 try file.lockWriter(timeout: left)
                 markFileLockTaken()
             }
@@ -36,7 +49,13 @@ extension Environment {
         guard !options.readOnly else { throw .readOnlyEnvironment }
         await writerLock.lockAsync()
         do throws(LarchError) {
+            if try shouldYieldFileLock() {
+                while let pending = pendingCommit() { _ = try await awaitDurableAsync(pending) }
+                yieldFileLock()
+            }
             if try !takeFileLockIfHeld() {
+                readers.writerWaiting(+1)
+                defer { readers.writerWaiting(-1) }
                 // flock cannot be awaited: try, and sleep the task a little longer each time.
                 let clock = ContinuousClock()
                 let deadline = options.writerTimeout.map { clock.now + $0 }
@@ -76,7 +95,38 @@ extension Environment {
         committed.withLock { c in
             c.queue.holdsFileLock = true
             c.queue.writerActive = true
+            c.queue.fileLockTakenAt = .now
         }
+    }
+
+    /// How long a process keeps the file's writer lock through a run of groups while a writer of
+    /// another process waits for it.
+    static let fileLockTurn = Duration.milliseconds(5)
+
+    /// Whether this writer (holding the process's writer turn) should first let this process's
+    /// commits drain and give the file's writer lock up: the process has held it for a turn while
+    /// another process's writer waits. Without this, a process whose threads commit without pause
+    /// would keep it for ever (it releases it only when idle).
+    private func shouldYieldFileLock() throws(LarchError) -> Bool {
+        guard readers.writersWaiting > 0 else { return false }
+        return try committed.withLock { c throws(LarchError) in
+            guard !c.closed else { throw LarchError.environmentClosed }
+            guard c.queue.holdsFileLock, let since = c.queue.fileLockTakenAt else { return false }
+            return ContinuousClock.now - since > Self.fileLockTurn
+        }
+    }
+
+    /// Releases the file's writer lock once the commits drained, and pauses a moment so that the
+    /// waiting process's writer can take it before this one asks again.
+    private func yieldFileLock() {
+        let released = committed.withLock { c -> Bool in
+            guard c.queue.holdsFileLock, !c.queue.writerActive, !c.queue.waitingForMeta, c.queue.inFlight == nil else { return false }
+            file.unlockWriter()
+            c.queue.holdsFileLock = false
+            c.queue.unpublished = nil
+            return true
+        }
+        if released { usleep(200) }
     }
 
     /// Begins the write transaction once this caller has the writer turn and the file's writer lock.

@@ -12,7 +12,8 @@
 ///  32   8  boot: the machine's boot the published transaction was established in (0: unknown)
 ///  40   8  the database file's inode and
 ///  48   8  device, when it was established (kept across rebuilds only when all three match)
-///  56   8  reserved, 0
+///  56   8  writers of other processes waiting for the writer lock (atomic counter; a process that
+///           holds the lock through a run of groups yields it when this is not 0)
 /// reader slots (64 bytes each), from offset 64
 ///   0   8  owner process id; 0: the slot is free (atomic; claimed by compare-and-swap)
 ///   8   8  owner's start time (process start, in clock ticks since boot on Linux), against pid reuse
@@ -36,6 +37,7 @@ enum LockFileLayout {
     static let bootOffset = 32
     static let inodeOffset = 40
     static let deviceOffset = 48
+    static let writersWaitingOffset = 56
 
     static let ownerOffset = 0
     static let startTimeOffset = 8

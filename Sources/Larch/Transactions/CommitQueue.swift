@@ -29,6 +29,8 @@ struct CommitQueue {
     /// until the group's meta is written, so that no other process builds on the file's older meta
     /// meanwhile.
     var holdsFileLock = false
+    /// When this process last took the file's writer lock.
+    var fileLockTakenAt: ContinuousClock.Instant?
     /// Committers waiting for a sync to cover their commit (or to lead the next one), with the
     /// transaction each waits for.
     var waiters: [(txn: TransactionID, waiter: CommitWaiter)] = []

@@ -161,6 +161,17 @@ final class ReaderTable: @unchecked Sendable {
         TransactionID(LockFile.word(in: base, at: LockFileLayout.publishedTxnOffset).load(ordering: .acquiring))
     }
 
+    /// Writers of any process waiting for the writer lock (`flock`) now.
+    var writersWaiting: UInt64 {
+        LockFile.word(in: base, at: LockFileLayout.writersWaitingOffset).load(ordering: .relaxed)
+    }
+
+    /// Counts this process's writer as waiting for the writer lock (`+1`), or no longer (`-1`).
+    func writerWaiting(_ delta: Int) {
+        let w = LockFile.word(in: base, at: LockFileLayout.writersWaitingOffset)
+        if delta > 0 { w.wrappingIncrement(ordering: .relaxed) } else { w.wrappingDecrement(ordering: .relaxed) }
+    }
+
     /// Raises `publishedTxn` to `txn`.
     func publish(upTo txn: TransactionID) {
         let a = LockFile.word(in: base, at: LockFileLayout.publishedTxnOffset)
