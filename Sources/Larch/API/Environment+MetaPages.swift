@@ -7,7 +7,8 @@ public struct MetaPageStatus: Sendable, Equatable, CustomStringConvertible {
     public var page: Int
     /// The id of the transaction whose commit wrote this page, when it is valid.
     public var transactionID: UInt64?
-    /// Why the page cannot be used, when it is not valid.
+    /// Why the page cannot be used, when it is not valid; or, for a valid meta newer than the
+    /// current one, why it is not current (its commit is not whole on disk, or not yet synced).
     public var problem: String?
     /// Whether the page is invalid only by its checksum: what a crash while the page was being
     /// written leaves (expected, and repaired by the next commit). Any other invalidity (a
@@ -17,6 +18,7 @@ public struct MetaPageStatus: Sendable, Equatable, CustomStringConvertible {
     public var isCurrent: Bool
 
     public var description: String {
+        if let t = transactionID, let problem { return "meta page \(page): transaction \(t), not current: \(problem)" }
         if let t = transactionID { return "meta page \(page): transaction \(t)\(isCurrent ? " (current)" : "")" }
         return "meta page \(page): invalid (\(problem ?? "unknown"))\(looksTorn ? ", as a crash during its write leaves it" : "")"
     }

@@ -1,12 +1,15 @@
 /// How commits reach the disk.
 public enum Durability: Sendable, Equatable {
-    /// Sync the data pages, write the meta page, sync again. A commit that returned survives power loss.
+    /// Write the pages and the meta page, then sync once (shared by the commits of a group). A
+    /// commit that returned survives power loss; open passes over a newest commit that a crash
+    /// cut short (docs/CRASH-SAFETY.md).
     case full
-    /// Skip the second sync. A power loss may lose the last commit, never corrupt the file
-    /// (the next commit's first sync makes the previous meta durable).
+    /// The same as `full` since format version 2: it used to skip the meta's sync and could lose
+    /// the last commit; one sync per commit now costs what it cost and loses nothing.
     case noMetaSync
-    /// No syncs at all. Safe against process crashes; after an operating-system crash or power
-    /// loss, recent commits may be lost and the file may be damaged. Call `Environment.sync()` to flush.
+    /// No syncs at all: a commit is published as soon as its meta is written. Safe against process
+    /// crashes; after an operating-system crash or power loss, recent commits may be lost and the
+    /// file may not open. Call `Environment.sync()` to flush.
     case noSync
 }
 
