@@ -67,26 +67,17 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
     }
 
     /// The lab can fail: opening at the newest meta without checking that its commit is whole
-    /// is caught (a crash after the meta landed and before all the pages did).
-    @Test func skippingTheOpenCheckIsCaught() throws {
+    /// (a crash after the meta landed and before all the pages did), and a writer that overwrites
+    /// pages the published meta still needs, are both caught.
+    @Test(arguments: [(Environment.UnsafeTestBehaviour.skipCommitVerification, UInt64(3)), (.reuseFreedPagesAtOnce, 5)])
+    func brokenProtocolsAreCaught(unsafe: Environment.UnsafeTestBehaviour, seed: UInt64) throws {
         var config = CrashLabConfiguration()
-        config.seed = 3
+        config.seed = seed
         config.transactions = 40
-        config.unsafe = .skipCommitVerification
+        config.unsafe = unsafe
         let r = try CrashLab.run(config)
         print(r)
-        #expect(r.corrupt + r.lost > 0, "without the check, some images must be corrupt: \(r)")
-    }
-
-    /// The lab can fail: a writer that overwrites pages the published meta still needs is caught.
-    @Test func reusingPagesThePublishedMetaNeedsIsCaught() throws {
-        var config = CrashLabConfiguration()
-        config.seed = 5
-        config.transactions = 40
-        config.unsafe = .reuseFreedPagesAtOnce
-        let r = try CrashLab.run(config)
-        print(r)
-        #expect(r.corrupt + r.lost > 0, "overwriting the fallback's pages must produce corrupt or lost images: \(r)")
+        #expect(r.corrupt + r.lost > 0, "a broken protocol must produce corrupt or lost images: \(r)")
     }
 
     /// Crash images are built faithfully: lost, kept and torn writes give the expected bytes.
