@@ -81,22 +81,14 @@ public final class Environment: Sendable {
             }
             readers = try file.openLockFile(slots: options.maxReaders).map(ReaderTable.init(lockFile:))
                 ?? ReaderTable(capacity: options.maxReaders)
-            var slots: MetaSlots
-            var attempt = 0
-            while true {
+            var slots = try Self.readMetaSlots(file, fileSize: size)
+            for _ in 0..<4 where slots.truncation != nil {
+                // Another process committed between reading the size and the metas: its meta may
+                // need more than the size read. A file that stays short is truncated.
+                size = try file.size()
                 slots = try Self.readMetaSlots(file, fileSize: size)
-                if case .truncated(let required, _)? = slots.truncation, attempt < 4 {
-                    // Another process committed between reading the size and the metas: its meta
-                    // may need more than the size read. A file that stays short is truncated.
-                    attempt += 1
-                    size = try file.size()
-                    _ = required
-                    continue
-                }
-                break
             }
-            let size0 = size
-            let pageSize = try slots.pageSize(path: path, fileSize: size0)
+            let pageSize = try slots.pageSize(path: path, fileSize: size)
             self.pageSize = pageSize
             let mapping = try file.map(sizeBytes: Self.reservation(fileSize: size, options: options, pageSize: pageSize))
             let published = readers.publishedTxn
