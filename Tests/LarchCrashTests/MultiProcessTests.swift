@@ -165,7 +165,10 @@ import LarchCrashLab
         print("bank: \(transfersDone) transfers acknowledged by \(finished.count + 2) writer processes (\(kills) SIGKILLed), \(childAudits) audits and \(longReads) long readers in other processes, \(audits.load(ordering: .relaxed)) audits here; slowest writer lock after a kill \(slowest)")
         #expect(violations.withLock { $0 }.isEmpty, "\(violations.withLock { $0.prefix(5) })")
         #expect(transfersDone > 100 && childAudits > 10)
-        #expect(slowest < .seconds(1), "after a writer died, the next one waited \(slowest)")
+        // The system releases a dead writer's lock at once, but a process killed inside fdatasync
+        // dies only when the sync returns (hundreds of ms on a busy disk): 5 s, not the 30 s a
+        // stale lock would cost.
+        #expect(slowest < .seconds(5), "after a writer died, the next one waited \(slowest)")
         let reopened = try Environment(path: path)
         #expect(try total(reopened) == expected)
         let report = try reopened.check()

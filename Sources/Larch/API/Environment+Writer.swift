@@ -116,9 +116,10 @@ extension Environment {
         }
     }
 
-    /// Releases the file's writer lock once the commits drained, and pauses a moment so that the
-    /// waiting process's writer can take it before this one asks again.
+    /// Releases the file's writer lock once the commits drained, and waits (at most 20 ms) until a
+    /// waiting writer of another process took it, so that this one does not take it back first.
     private func yieldFileLock() {
+        let waiting = readers.writersWaiting
         let released = committed.withLock { c -> Bool in
             guard c.queue.holdsFileLock, !c.queue.writerActive, !c.queue.waitingForMeta, c.queue.inFlight == nil else { return false }
             file.unlockWriter()
@@ -126,7 +127,9 @@ extension Environment {
             c.queue.unpublished = nil
             return true
         }
-        if released { usleep(200) }
+        guard released, waiting > 0 else { return }
+        let deadline = ContinuousClock.now + .milliseconds(20)
+        while readers.writersWaiting >= waiting && ContinuousClock.now < deadline { usleep(50) }
     }
 
     /// Begins the write transaction once this caller has the writer turn and the file's writer lock.
