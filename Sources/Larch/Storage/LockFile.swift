@@ -17,7 +17,7 @@ import Darwin
 /// downgraded to shared.
 package final class LockFile: @unchecked Sendable {
     // @unchecked: the mapping's bytes are shared with other processes and touched only by atomic
-    // operations (`SharedSlots`); `base`, `size` and `descriptor` never change after init.
+    // operations (`ReaderTable`, `LockFile.word`); `base`, `size` and `descriptor` never change after init.
     let path: String
     let base: UnsafeMutableRawPointer
     let size: Int
