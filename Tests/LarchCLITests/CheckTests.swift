@@ -128,7 +128,10 @@ import Testing
     static func sealMeta(_ bytes: inout [UInt8], rootChecksum: UInt32) {
         let m = currentMeta(bytes)
         set32(&bytes, m.offset + 40, rootChecksum)
-        set32(&bytes, m.offset + 264, CRC32C.checksum(bytes[m.offset..<(m.offset + 264)]))
+        // FORMAT.md §4: the checksum at 268 covers bytes 0 ..< 268, then the n free-list entries at 272.
+        let entries = Int(u32(bytes, m.offset + 264))
+        let covered = Array(bytes[m.offset..<(m.offset + 268)]) + Array(bytes[(m.offset + 272)..<(m.offset + 272 + 20 * entries)])
+        set32(&bytes, m.offset + 268, CRC32C.checksum(covered[...]))
     }
 
     @Test func cyclesInPagePointersWithForgedChecksums() throws {

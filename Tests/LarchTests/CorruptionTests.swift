@@ -591,7 +591,7 @@ private func corruptionError(_ body: () throws -> Void) -> LarchError? {
         #expect(try RawFileIO.contents(path) == content, "opening must not modify a foreign file")
     }
 
-    /// Both metas carry format version 2, with valid checksums: `unsupportedVersion` naming both versions.
+    /// Both metas carry format version 4, with valid checksums: `unsupportedVersion` naming both versions.
     @Test func newerFormatVersionIsUnsupported() throws {
         let dir = try TemporaryDirectory("corrupt-version")
         let path = dir.file()
@@ -600,18 +600,17 @@ private func corruptionError(_ body: () throws -> Void) -> LarchError? {
             try env.write { txn in try txn.put("v", forKey: "k") }
         }
         for slot in 0..<2 {
-            var meta = try RawFileIO.read(path, at: slot * 4096, count: MetaPage.encodedSize)
+            var meta = try RawFileIO.read(path, at: slot * 4096, count: MetaPage.maxEncodedSize)
             meta.withUnsafeMutableBytes { b in
-                b.storeBytes(of: UInt32(3).littleEndian, toByteOffset: 8, as: UInt32.self)
-                let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<MetaPage.checksumOffset]))
-                b.storeBytes(of: crc.littleEndian, toByteOffset: MetaPage.checksumOffset, as: UInt32.self)
+                b.storeBytes(of: UInt32(4).littleEndian, toByteOffset: 8, as: UInt32.self)
+                MetaPage.seal(b.baseAddress!)
             }
             try RawFileIO.write(path, meta, at: slot * 4096)
         }
         let error = corruptionError { _ = try Environment(path: path) }
-        #expect(error == .unsupportedVersion(path: path, found: 3, supported: 2))
+        #expect(error == .unsupportedVersion(path: path, found: 4, supported: 3))
         if let text = error?.description {
-            #expect(text.contains("version 3") && text.contains("version 2"), "\(text)")
+            #expect(text.contains("version 4") && text.contains("version 3"), "\(text)")
         }
     }
 
@@ -628,11 +627,10 @@ private func corruptionError(_ body: () throws -> Void) -> LarchError? {
                 try env.write { txn in try txn.put("v", forKey: "k") }
             }
             for slot in 0..<2 {
-                var meta = try RawFileIO.read(path, at: slot * 4096, count: MetaPage.encodedSize)
+                var meta = try RawFileIO.read(path, at: slot * 4096, count: MetaPage.maxEncodedSize)
                 meta.withUnsafeMutableBytes { b in
                     b.storeBytes(of: pageCount.littleEndian, toByteOffset: 24, as: UInt64.self)
-                    let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<MetaPage.checksumOffset]))
-                    b.storeBytes(of: crc.littleEndian, toByteOffset: MetaPage.checksumOffset, as: UInt32.self)
+                    MetaPage.seal(b.baseAddress!)
                 }
                 try RawFileIO.write(path, meta, at: slot * 4096)
             }
@@ -667,7 +665,7 @@ private func corruptionError(_ body: () throws -> Void) -> LarchError? {
                 overflowPage = try env.read { try corruptionOverflowRun(of: Array("big".utf8), in: $0)?.first ?? 0 }
             }
             let current = try RawFileIO.metaTransaction(path, slot: 0) > RawFileIO.metaTransaction(path, slot: 1) ? 0 : 1
-            var meta = try RawFileIO.read(path, at: current * 4096, count: MetaPage.encodedSize)
+            var meta = try RawFileIO.read(path, at: current * 4096, count: MetaPage.maxEncodedSize)
             meta.withUnsafeMutableBytes { b in
                 let main = 32
                 switch mutation {
@@ -677,8 +675,7 @@ private func corruptionError(_ body: () throws -> Void) -> LarchError? {
                 case "rootIsMeta": b.storeBytes(of: UInt64(1).littleEndian, toByteOffset: main, as: UInt64.self)
                 default: b.storeBytes(of: overflowPage.littleEndian, toByteOffset: main, as: UInt64.self)
                 }
-                let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<MetaPage.checksumOffset]))
-                b.storeBytes(of: crc.littleEndian, toByteOffset: MetaPage.checksumOffset, as: UInt32.self)
+                MetaPage.seal(b.baseAddress!)
             }
             try RawFileIO.write(path, meta, at: current * 4096)
             for verify in [false, true] {

@@ -49,11 +49,82 @@ import CLarchSupport
         let decoded = page.withUnsafeBytes { MetaPage.decode($0.baseAddress!) }
         #expect(try decoded.get() == meta)
         // Any flipped byte in the covered range is caught.
-        for offset in [0, 9, 13, 20, 40, 100, 150, 210, 250, 258, 264] {
+        for offset in [0, 9, 13, 20, 40, 100, 150, 210, 250, 258, 264, 268] {
             var damaged = page
             damaged[offset] ^= 0x01
             let r = damaged.withUnsafeBytes { MetaPage.decode($0.baseAddress!) }
             #expect(throws: MetaPage.DecodeFailure.self, "offset \(offset)") { try r.get() }
+        }
+    }
+
+    /// The meta's free list: entries round-trip and are covered by the checksum; a list that is
+    /// too long, out of order or names impossible pages or transactions is refused.
+    @Test func metaFreeListRoundTripAndValidation() throws {
+        func encoded(_ meta: MetaPage) -> [UInt8] {
+            var page = [UInt8](repeating: 0, count: 4096)
+            page.withUnsafeMutableBytes { meta.encode(to: $0.baseAddress!) }
+            return page
+        }
+        func decode(_ page: [UInt8]) -> Result<MetaPage, MetaPage.DecodeFailure> {
+            page.withUnsafeBytes { MetaPage.decode($0.baseAddress!) }
+        }
+        var meta = MetaPage(pageSize: 4096, txnID: TransactionID(50), pageCount: 1000, main: .empty, catalog: .empty, free: .empty,
+                            durableBase: TransactionID(49))
+        meta.freeList = (0..<MetaPage.maxFreeListEntries).map { i in
+            FreeListEntry(txn: UInt64(i < 10 ? 0 : 2 + i / 4), extent: PageExtent(first: PageNumber(UInt64(2 + 5 * i)), count: 1 + i % 4))
+        }
+        #expect(MetaPage.maxFreeListEntries == 191 && MetaPage.maxEncodedSize <= 4096)
+        let page = encoded(meta)
+        #expect(try decode(page).get() == meta)
+        // A flip in the last entry is caught; a flip after it is not covered.
+        let end = MetaPage.freeListOffset + meta.freeList.count * FreeListEntry.encodedSize
+        var damaged = page
+        damaged[end - 3] ^= 0x10
+        #expect(throws: MetaPage.DecodeFailure.self) { try decode(damaged).get() }
+        damaged = page
+        damaged[end] ^= 0x10
+        #expect(try decode(damaged).get() == meta)
+
+        func refused(_ change: (inout MetaPage) -> Void, _ why: String) {
+            var m = meta
+            m.freeList = [FreeListEntry(txn: 3, extent: PageExtent(first: PageNumber(10), count: 2)),
+                          FreeListEntry(txn: 7, extent: PageExtent(first: PageNumber(4), count: 1))]
+            change(&m)
+            let r = decode(encoded(m))
+            guard case .failure(.badFreeList(let text)) = r else {
+                Issue.record("\(why): expected badFreeList, got \(r)")
+                return
+            }
+            #expect(!text.isEmpty)
+        }
+        refused({ $0.freeList[1].txn = 51 }, "a transaction newer than the meta's")
+        refused({ $0.freeList[1].txn = 1 }, "transaction 1 frees nothing")
+        refused({ $0.freeList[0].extent = PageExtent(first: PageNumber(999), count: 2) }, "past the page count")
+        refused({ $0.freeList[0].extent = PageExtent(first: PageNumber(1), count: 1) }, "a meta page")
+        refused({ $0.freeList[0].extent.count = 0 }, "an empty extent")
+        refused({ $0.freeList.swapAt(0, 1) }, "out of order")
+        // More entries than fit: the count field says 192.
+        var tooLong = page
+        tooLong.withUnsafeMutableBytes { b in
+            b.storeBytes(of: UInt32(MetaPage.maxFreeListEntries + 1).littleEndian, toByteOffset: MetaPage.freeListCountOffset, as: UInt32.self)
+            MetaPage.seal(b.baseAddress!)
+        }
+        guard case .failure(.badFreeList) = decode(tooLong) else { Issue.record("192 entries accepted"); return }
+    }
+
+    /// FORMAT.md §4's test vectors: the two metas of a new 4 KiB file.
+    @Test func newFileMetaTestVectors() {
+        let pages = MetaPage.initialPages(pageSize: 4096)
+        let head: [[UInt8]] = [
+            [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x03, 0, 0, 0, 0x00, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
+            [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x03, 0, 0, 0, 0x00, 0x10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
+        ]
+        let checksums: [UInt32] = [0x06FC_05B6, 0x23AB_7993]   // computed independently (Python, bitwise CRC32C)
+        for slot in 0..<2 {
+            let page = Array(pages[(slot * 4096)..<((slot + 1) * 4096)])
+            #expect(Array(page[0..<32]) == head[slot], "page \(slot)")
+            let crc = page.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: MetaPage.checksumOffset, as: UInt32.self) }
+            #expect(crc == checksums[slot], "page \(slot): \(hex32(crc))")
         }
     }
 

@@ -99,6 +99,71 @@ private func freeSpaceValueEquals(_ txn: borrowing Transaction<some TransactionM
 
     /// Dropping a named database with thousands of entries and overflow values frees all of its
     /// pages, and later writes reuse them.
+    /// One-put commits write the pages of their path and no free-tree page: what they free and
+    /// reuse stays in the meta's free list (FORMAT.md §4.1).
+    @Test func smallCommitsWriteOnlyTheirPath() throws {
+        let dir = try TemporaryDirectory("free-list")
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        try env.write { txn in for i in 0..<20_000 { try txn.put(freeSpaceValue(i, round: 0), forKey: freeSpaceKey(i)) } }
+        // The load's pages came from the end of the file, in order: one write per 16 pages.
+        let load = try #require(env.lastCommit)
+        #expect(load.pageRuns == (load.pagesWritten + 15) / 16, "\(load)")
+        let depth = try env.read { Int($0.core.meta.main.depth) }
+        #expect(depth == 3)
+        var g = SeededGenerator(seed: 12)
+        var freeTreeChanges = 0, listLengths: [Int] = []
+        let commits = 2_000
+        for step in 0..<commits {
+            let before = try env.read { $0.core.meta.free }
+            let i = Int.random(in: 0..<20_000, using: &g)
+            try env.write { txn in try txn.put(freeSpaceValue(i, round: step + 1), forKey: freeSpaceKey(i)) }
+            let stats = try #require(env.lastCommit)
+            let meta = try env.read { $0.core.meta }
+            // An overwrite of a value of the same size splits nothing: the path, nothing else.
+            #expect(stats.pagesWritten == depth, "commit \(step): \(stats)")
+            if meta.free != before { freeTreeChanges += 1 }
+            listLengths.append(meta.freeList.count)
+            if step % 500 == 499 { #expect(try env.check().isClean, "after commit \(step)") }
+        }
+        print("small commits: free tree changed by \(freeTreeChanges) of \(commits), free list up to \(listLengths.max()!) entries")
+        #expect(freeTreeChanges <= 2, "the free tree changed in \(freeTreeChanges) of \(commits) one-put commits")
+        #expect(listLengths.max()! < MetaPage.maxFreeListEntries)
+    }
+
+    /// With a reader holding an old snapshot, the meta's free list fills and moves into the free
+    /// tree; after the reader ends, every page comes back into use and the checker is clean.
+    @Test func theMetaFreeListSpillsIntoTheFreeTree() throws {
+        let dir = try TemporaryDirectory("free-list-spill")
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        try env.write { txn in for i in 0..<5_000 { try txn.put(freeSpaceValue(i, round: 0), forKey: freeSpaceKey(i)) } }
+        var g = SeededGenerator(seed: 13)
+        var spills = 0
+        do {
+            let reader = try env.beginRead()
+            for step in 0..<600 {
+                let before = try env.read { $0.core.meta.freeList.count }
+                try env.write { txn in
+                    for _ in 0..<3 {
+                        let i = Int.random(in: 0..<5_000, using: &g)
+                        try txn.put(freeSpaceValue(i, round: step + 1), forKey: freeSpaceKey(i))
+                    }
+                }
+                let after = try env.read { $0.core.meta.freeList.count }
+                if after < before { spills += 1 }
+            }
+            #expect(try reader.get(freeSpaceKey(0)) == freeSpaceValue(0, round: 0))
+            #expect(try env.check().isClean)
+        }
+        #expect(spills >= 2, "the free list spilled \(spills) times")
+        let pages = try env.read { $0.core.meta.pageCount }
+        for step in 0..<2_000 {
+            let i = Int.random(in: 0..<5_000, using: &g)
+            try env.write { txn in try txn.put(freeSpaceValue(i, round: 1_000 + step), forKey: freeSpaceKey(i)) }
+        }
+        #expect(try env.read { $0.core.meta.pageCount } == pages, "pages freed while the reader was open are reused")
+        #expect(try env.check().isClean)
+    }
+
     @Test func droppingADatabaseFreesAllItsPages() throws {
         let dir = try TemporaryDirectory("free-drop")
         let env = try Environment(path: dir.file(), options: Options(durability: .noSync))

@@ -44,9 +44,9 @@ extension Environment {
     @discardableResult
     public func clearStaleReaders() -> Int { readers.reclaimStale() }
 
-    /// The transaction and page count of every free-tree record.
+    /// The transaction and page count of every entry of the meta's free list and free-tree record.
     private func freeRecordSizes(_ core: TransactionCore) throws(LarchError) -> [(txn: UInt64, pages: UInt64)] {
-        var out: [(txn: UInt64, pages: UInt64)] = []
+        var out: [(txn: UInt64, pages: UInt64)] = core.meta.freeList.map { ($0.txn, UInt64($0.extent.count)) }
         let c = CursorState(core: core, tree: TreeIndex.free)
         var more = try c.first()
         while more {

@@ -1,5 +1,5 @@
 extension Environment {
-    /// Statistics of the current snapshot: sizes, free space (walking the free tree), readers.
+    /// Statistics of the current snapshot: sizes, free space (the meta's free list and the free tree), readers.
     public func stats() throws(LarchError) -> EnvironmentStats {
         let txn = try beginRead()
         let core = txn.core
@@ -15,6 +15,9 @@ extension Environment {
                 if t <= oldest.rawValue { free += UInt64(e.count) } else { awaiting += UInt64(e.count) }
             }
             more = try c.next()
+        }
+        for entry in core.meta.freeList {
+            if entry.txn <= oldest.rawValue { free += UInt64(entry.extent.count) } else { awaiting += UInt64(entry.extent.count) }
         }
         let freeTree = core.meta.free
         let (fileSize, _) = committed.withLock { ($0.fileSizeBytes, 0) }

@@ -138,7 +138,7 @@ public final class Environment: Sendable {
 
     /// Reads and decodes both meta pages; each must decode and fit the file.
     static func readMetaSlots(_ file: any StorageDevice, fileSize: Int) throws(LarchError) -> MetaSlots {
-        var probe = [UInt8](repeating: 0, count: MetaPage.encodedSize)
+        var probe = [UInt8](repeating: 0, count: MetaPage.maxEncodedSize)
         func decode(at offset: Int) throws(LarchError) -> Result<MetaPage, MetaPage.DecodeFailure> {
             try probe.withUnsafeMutableBytes { b in Result { () throws(LarchError) in try file.read(into: b, at: offset) } }.get()
             return MetaPage.decode(probe)

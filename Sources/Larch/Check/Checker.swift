@@ -88,6 +88,13 @@ struct Checker {
                 checker.problem(page, error.description)
             }
         }
+        for (i, entry) in meta.freeList.enumerated() {
+            let e = entry.extent
+            if entry.txn > txn || entry.txn == 1 { problem(nil, "meta free-list entry \(i) of transaction \(entry.txn) (snapshot \(txn))") }
+            if claim(e.first.rawValue, count: e.count, as: .free, what: "meta free-list entry \(i), of transaction \(entry.txn)") {
+                if entry.txn <= oldest.rawValue { report.freePages += UInt64(e.count) } else { report.pagesAwaitingReuse += UInt64(e.count) }
+            }
+        }
         var leaked: [UInt64] = []
         var reachable: UInt64 = 0
         for p in 2..<max(2, Int(pageCount)) {

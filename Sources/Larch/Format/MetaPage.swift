@@ -5,7 +5,7 @@
 /// ```
 /// offset  size  field
 ///      0     8  magic "LARCHDB\0"
-///      8     4  format version (2)
+///      8     4  format version (3)
 ///     12     4  page size in bytes
 ///     16     8  transaction id of the newest commit this meta describes
 ///     24     8  page count: pages 0 ..< pageCount are in use or free; the file holds at least these
@@ -15,14 +15,22 @@
 ///    200    56  snapshots tree: reserved for named snapshots, empty in version 2 (TreeRoot)
 ///    256     8  durable base: a transaction whose state was durable before this meta was written;
 ///               every page born after it was written by the commits this meta completes
-///    264     4  CRC32C of bytes 0 ..< 264
-///    268     …  zero to the end of the page
+///    264     4  n: entries in the meta's free list (at most `maxFreeListEntries`, 191)
+///    268     4  CRC32C of bytes 0 ..< 268, then of bytes 272 ..< 272 + 20n
+///    272   20n  the meta's free list (`FreeListEntry`): the newest free extents, so that a small
+///               commit changes no free-tree page
+///      …     …  zero to the end of the page
 /// ```
 struct MetaPage: Equatable, Sendable {
     static let magic: [UInt8] = Array("LARCHDB\0".utf8)
-    static let formatVersion: UInt32 = 2
-    static let checksumOffset = 264
-    static let encodedSize = 268
+    static let formatVersion: UInt32 = 3
+    static let freeListCountOffset = 264
+    static let checksumOffset = 268
+    static let freeListOffset = 272
+    /// The most entries the meta's free list holds, whatever the page size (it fits the smallest page).
+    static let maxFreeListEntries = (PageLayout.minPageSize - freeListOffset) / FreeListEntry.encodedSize
+    /// The most bytes a meta occupies: what must be read to decode one.
+    static let maxEncodedSize = freeListOffset + maxFreeListEntries * FreeListEntry.encodedSize
 
     var pageSize: Int
     var txnID: TransactionID
@@ -35,6 +43,9 @@ struct MetaPage: Equatable, Sendable {
     var snapshots: TreeRoot = .empty
     /// Pages born after this transaction are the ones the open-time check verifies.
     var durableBase: TransactionID
+    /// Free extents kept in the meta rather than in the free tree, sorted by transaction, then
+    /// page (FORMAT.md §4.1). At most `maxFreeListEntries`.
+    var freeList: [FreeListEntry] = []
 
     /// Why a meta page could not be used.
     enum DecodeFailure: Error, Equatable, CustomStringConvertible {
@@ -49,6 +60,9 @@ struct MetaPage: Equatable, Sendable {
         case snapshotsPresent
         /// The durable base is not older than the meta's own transaction (or the counts are impossible).
         case badDurableBase(UInt64)
+        /// The meta's free list is malformed (too many entries, an extent outside the pages in use,
+        /// a transaction newer than the meta's).
+        case badFreeList(String)
 
         var description: String {
             switch self {
@@ -58,6 +72,7 @@ struct MetaPage: Equatable, Sendable {
             case .checksumMismatch(let e, let f): return "checksum mismatch: stored \(hex32(e)), computed \(hex32(f))"
             case .snapshotsPresent: return "it records named snapshots, which this build does not support"
             case .badDurableBase(let b): return "durable base \(b) is not older than the meta's transaction"
+            case .badFreeList(let why): return "its free list is malformed: \(why)"
             case .truncated(let required, let size): return "it needs \(required) bytes but the file has only \(size)"
             case .pageSizeMismatch(let found, let expected): return "page size \(found), but page 0 records \(expected)"
             }
@@ -88,9 +103,9 @@ struct MetaPage: Equatable, Sendable {
         return pages
     }
 
-    /// Decodes the meta at the start of `bytes` (at least `encodedSize` of them).
+    /// Decodes the meta at the start of `bytes` (at least `maxEncodedSize` of them).
     static func decode(_ bytes: [UInt8]) -> Result<MetaPage, DecodeFailure> {
-        precondition(bytes.count >= encodedSize)
+        precondition(bytes.count >= maxEncodedSize)
         return bytes.withUnsafeBytes { decode($0.baseAddress!) }
     }
 
@@ -100,7 +115,20 @@ struct MetaPage: Equatable, Sendable {
         encode(to: page)
     }
 
-    /// Decodes and validates the meta at `p` (at least `encodedSize` readable bytes).
+    /// The checksum a meta at `p` should carry: bytes `0 ..< 268`, then its `n` free-list entries
+    /// (`n` read from the meta, at most `maxFreeListEntries`).
+    static func computedChecksum(_ p: UnsafeRawPointer) -> UInt32 {
+        let n = min(Int(p.u32(at: freeListCountOffset)), maxFreeListEntries)
+        let head = CRC32C.checksum(p, count: checksumOffset)
+        return CRC32C.checksum(continuing: head, p + freeListOffset, count: n * FreeListEntry.encodedSize)
+    }
+
+    /// Stores the checksum of the meta at `p` (after its fields were changed in place).
+    static func seal(_ p: UnsafeMutableRawPointer) {
+        p.setU32(computedChecksum(UnsafeRawPointer(p)), at: checksumOffset)
+    }
+
+    /// Decodes and validates the meta at `p` (at least `maxEncodedSize` readable bytes).
     static func decode(_ p: UnsafeRawPointer) -> Result<MetaPage, DecodeFailure> {
         for i in 0..<8 where p.load(fromByteOffset: i, as: UInt8.self) != magic[i] {
             return .failure(.badMagic)
@@ -108,9 +136,11 @@ struct MetaPage: Equatable, Sendable {
         // The version is checked before the checksum: a newer format may place its checksum elsewhere.
         let version = p.u32(at: 8)
         guard version == formatVersion else { return .failure(.unsupportedVersion(version)) }
+        let entries = Int(p.u32(at: freeListCountOffset))
         let stored = p.u32(at: checksumOffset)
-        let computed = CRC32C.checksum(p, count: checksumOffset)
+        let computed = computedChecksum(p)
         guard stored == computed else { return .failure(.checksumMismatch(expected: stored, found: computed)) }
+        guard entries <= maxFreeListEntries else { return .failure(.badFreeList("\(entries) entries, at most \(maxFreeListEntries) fit")) }
         let size = p.u32(at: 12)
         guard PageLayout.isValidPageSize(Int(size)) else { return .failure(.badPageSize(size)) }
         var meta = MetaPage(
@@ -120,10 +150,23 @@ struct MetaPage: Equatable, Sendable {
         meta.snapshots = TreeRoot(decoding: p + 200)
         guard meta.snapshots == .empty else { return .failure(.snapshotsPresent) }
         guard meta.durableBase <= meta.txnID else { return .failure(.badDurableBase(meta.durableBase.rawValue)) }
+        meta.freeList.reserveCapacity(entries)
+        for i in 0..<entries {
+            let e = FreeListEntry(decoding: p + freeListOffset + i * FreeListEntry.encodedSize)
+            let first = e.extent.first.rawValue
+            guard e.txn <= meta.txnID.rawValue, e.txn != 1, e.extent.count > 0, first >= 2, first <= meta.pageCount,
+                  UInt64(e.extent.count) <= meta.pageCount - first else {
+                return .failure(.badFreeList("entry \(i) (transaction \(e.txn), pages \(first)+\(e.extent.count)) is impossible in a meta of transaction \(meta.txnID.rawValue) with \(meta.pageCount) pages"))
+            }
+            if let last = meta.freeList.last, (last.txn, last.extent.first.rawValue) >= (e.txn, first) {
+                return .failure(.badFreeList("entries \(i - 1) and \(i) are out of order"))
+            }
+            meta.freeList.append(e)
+        }
         return .success(meta)
     }
 
-    /// Writes the meta, with its checksum, at `p`; the rest of the page is left as it is (zero).
+    /// Writes the meta, with its free list and checksum, at `p`; the rest of the page is left as it is (zero).
     func encode(to p: UnsafeMutableRawPointer) {
         for i in 0..<8 { p.storeBytes(of: Self.magic[i], toByteOffset: i, as: UInt8.self) }
         p.setU32(Self.formatVersion, at: 8)
@@ -135,7 +178,10 @@ struct MetaPage: Equatable, Sendable {
         free.encode(to: p + 144)
         snapshots.encode(to: p + 200)
         p.setU64(durableBase.rawValue, at: 256)
-        p.setU32(CRC32C.checksum(UnsafeRawPointer(p), count: Self.checksumOffset), at: Self.checksumOffset)
+        precondition(freeList.count <= Self.maxFreeListEntries, "a meta's free list of \(freeList.count) entries")
+        p.setU32(UInt32(freeList.count), at: Self.freeListCountOffset)
+        for (i, e) in freeList.enumerated() { e.encode(to: p + Self.freeListOffset + i * FreeListEntry.encodedSize) }
+        Self.seal(p)
     }
 }
 

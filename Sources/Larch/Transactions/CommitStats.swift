@@ -7,7 +7,10 @@ public struct CommitStats: Sendable, Equatable {
     /// Bytes written for this commit: its pages, and the meta page when this caller wrote the
     /// meta of its group.
     public var bytesWritten: Int
-    /// Pages this transaction stopped using (recorded in the free tree).
+    /// Separate runs of consecutive pages among `pagesWritten` (one vectored write each, runs
+    /// longer than 16 pages split): 1 when a commit's pages lie together.
+    public var pageRuns: Int = 0
+    /// Pages this transaction stopped using (recorded in the meta's free list or the free tree).
     public var pagesFreed: Int
     /// Pages in use or free after the commit (the file's high-water mark).
     public var pageCount: UInt64

@@ -1,6 +1,7 @@
 /// Where a write transaction's pages come from and where the pages it stops using go: the pool of
-/// pages it may reuse at once, the pages it freed (recorded in the free tree at commit), and the
-/// end of the file. Claiming free-tree records into the pool is `WriteState.allocate`'s part.
+/// pages it may reuse at once, the meta's free list, the pages it freed (recorded in the meta's
+/// free list or the free tree at commit), and the end of the file. Claiming free-tree records into
+/// the pool is `WriteState.allocate`'s part.
 ///
 /// Page states during a write transaction:
 /// - **dirty**: allocated by this transaction, content in a private buffer (`DirtyPages`);
@@ -21,6 +22,12 @@ struct PageAllocator {
     var pool: [PageNumber] = []
     var poolSorted = true
     var freed: [PageNumber] = []
+    /// The meta's free list as this transaction changes it: entries leave it as their pages are
+    /// claimed (`claimFromFreeList`); at commit it is rebuilt with the pages freed and unused.
+    var freeList: [FreeListEntry]
+    /// The page allocated last: the next single page is the one after it when that one is free,
+    /// so that a commit's pages lie together and go out in few writes.
+    private var lastTaken: PageNumber?
     /// While set, single-page allocations take the pool's highest page rather than its lowest
     /// (saving a record of unused pages draws from that record's own pages).
     var allocateFromTop = false
@@ -29,8 +36,9 @@ struct PageAllocator {
     /// published meta still reaches them (`Environment.UnsafeTestBehaviour.reuseFreedPagesAtOnce`).
     var reuseFreedAtOnce = false
 
-    init(nextPage: UInt64, maxSizeBytes: Int, pageSize: Int, reuseBound: TransactionID) {
+    init(nextPage: UInt64, maxSizeBytes: Int, pageSize: Int, reuseBound: TransactionID, freeList: [FreeListEntry]) {
         self.nextPage = nextPage
+        self.freeList = freeList
         self.maxSizeBytes = maxSizeBytes
         self.pageSize = pageSize
         self.reuseBound = reuseBound
@@ -44,7 +52,15 @@ struct PageAllocator {
     mutating func takeFromPool(count: Int) -> PageNumber? {
         guard !pool.isEmpty else { return nil }
         sortPoolIfNeeded()
-        if count == 1 { return allocateFromTop ? pool.removeFirst() : pool.popLast() }
+        if count == 1 {
+            if allocateFromTop { return pool.removeFirst() }
+            if let last = lastTaken, let i = indexInPool(last + 1) {
+                lastTaken = pool.remove(at: i)
+            } else {
+                lastTaken = pool.popLast()
+            }
+            return lastTaken
+        }
         // Descending order: a run of `count` pages ending at index i + count - 1 has the lowest page last.
         guard pool.count >= count else { return nil }
         var i = pool.count - count
@@ -57,6 +73,43 @@ struct PageAllocator {
             i -= 1
         }
         return nil
+    }
+
+    /// The index of `page` in the sorted (descending) pool, if it is there.
+    private func indexInPool(_ page: PageNumber) -> Int? {
+        var low = 0, high = pool.count
+        while low < high {
+            let mid = (low + high) / 2
+            if pool[mid] > page { low = mid + 1 } else { high = mid }
+        }
+        return low < pool.count && pool[low] == page ? low : nil
+    }
+
+    /// Moves pages of the oldest reusable entry of the meta's free list into the pool — at most
+    /// `max(wantPages, 64)` of them, the rest stay listed; false when no entry is reusable.
+    mutating func claimFromFreeList(wantPages: Int) -> Bool {
+        // Sorted by transaction: when the first entry is not reusable, none is.
+        guard let entry = freeList.first, entry.txn <= reuseBound.rawValue else { return false }
+        let take = min(entry.extent.count, max(wantPages, 64))
+        pool.append(contentsOf: PageExtent(first: entry.extent.first, count: take).pages)
+        poolSorted = false
+        if take == entry.extent.count {
+            freeList.removeFirst()
+        } else {
+            freeList[0].extent = PageExtent(first: entry.extent.first + take, count: entry.extent.count - take)
+        }
+        return true
+    }
+
+    /// The meta's free list after this transaction, holding the pages it freed and the pool's
+    /// unused pages beside the entries not claimed; nil when that is more than a meta holds.
+    func freeListAtCommit(txn: TransactionID) -> [FreeListEntry]? {
+        var entries = freeList
+        for e in FreeRecord.extents(ofSorted: freed.sorted()) { entries.append(FreeListEntry(txn: txn.rawValue, extent: e)) }
+        for e in FreeRecord.extents(ofSorted: pool.sorted()) { entries.append(FreeListEntry(txn: 0, extent: e)) }
+        guard entries.count <= MetaPage.maxFreeListEntries * 2 else { return nil }
+        let list = FreeListEntry.normalized(entries)
+        return list.count <= MetaPage.maxFreeListEntries ? list : nil
     }
 
     /// `count` new pages at the end of the file; throws `mapFull` past `maxSizeBytes`.

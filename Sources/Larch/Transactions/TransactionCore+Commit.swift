@@ -73,14 +73,16 @@ extension WriteState {
         // 2. The main tree and the catalog are final now.
         finalize(tree: TreeIndex.main)
         finalize(tree: TreeIndex.catalog)
-        // 3. Record freed pages and unused pool pages in the free tree, then checksum it.
-        try saveFreeTree()
+        // 3. Record freed pages and unused pool pages in the meta's free list, or when they do not
+        //    fit there, in the free tree; then checksum the free tree.
+        try saveFreeSpace()
         finalize(tree: TreeIndex.free)
 
         // The durable base is set when a group takes the meta (`Environment+GroupCommit`).
-        let newMeta = MetaPage(pageSize: pageSize, txnID: txnID, pageCount: allocator.nextPage,
+        var newMeta = MetaPage(pageSize: pageSize, txnID: txnID, pageCount: allocator.nextPage,
                                main: trees[TreeIndex.main].root, catalog: trees[TreeIndex.catalog].root,
                                free: trees[TreeIndex.free].root, durableBase: snapshot.meta.txnID)
+        newMeta.freeList = allocator.freeList
         return PreparedCommit(meta: newMeta, requiredBytes: Int(allocator.nextPage) * pageSize)
     }
 
@@ -95,7 +97,7 @@ extension TransactionCore {
         let newMeta = prepared.meta
         let requiredBytes = prepared.requiredBytes
         var newMapping: Mapping? = nil
-        let written: Int
+        let written: (pages: Int, runs: Int)
         do {
             if env.options.strictChecks != .none { try validateDirtyPages(w.dirty) }
             // Grow the file to cover every page in use, and the memory map with it (before the
@@ -131,8 +133,8 @@ extension TransactionCore {
         }
         if w.rewroteInPlace { env.pagesRewrittenInPlace.add(w.rewrittenInPlace, ordering: .relaxed) }
         env.enqueue(newMeta, mapping: newMapping ?? snapshot.mapping, pages: w.dirty.singlePages())
-        return CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written,
-                           bytesWritten: written * pageSize, pagesFreed: w.allocator.freed.count,
+        return CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written.pages,
+                           bytesWritten: written.pages * pageSize, pageRuns: written.runs, pagesFreed: w.allocator.freed.count,
                            pageCount: w.allocator.nextPage, syncs: 0)
     }
 
@@ -202,12 +204,13 @@ extension TransactionCore {
     static let maxPagesPerWrite: UInt64 = 16
 
     /// Writes every dirty page in page order, one vectored write per contiguous run (of at most
-    /// `maxPagesPerWrite` pages); returns the page count.
-    private func writeDirtyPages(_ dirty: borrowing DirtyPages) throws(LarchError) -> Int {
+    /// `maxPagesPerWrite` pages); returns the page count and the number of writes.
+    private func writeDirtyPages(_ dirty: borrowing DirtyPages) throws(LarchError) -> (pages: Int, runs: Int) {
         let pages = dirty.sortedByPage()
-        guard !pages.isEmpty else { return 0 }
+        guard !pages.isEmpty else { return (0, 0) }
         var total = 0
-        return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: pages.count) { iov throws(LarchError) -> Int in
+        var runs = 0
+        return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: pages.count) { iov throws(LarchError) -> (pages: Int, runs: Int) in
             var runStart = 0
             while runStart < pages.count {
                 var runEnd = runStart
@@ -224,9 +227,10 @@ extension TransactionCore {
                 try env.file.write(vectors: UnsafeMutableBufferPointer(rebasing: iov[0..<n]),
                                    at: Int(pages[runStart].page.rawValue) * pageSize)
                 for j in runStart...runEnd { total += pages[j].dirty.pageCount }
+                runs += 1
                 runStart = runEnd + 1
             }
-            return total
+            return (total, runs)
         }
     }
 }

@@ -1,10 +1,12 @@
 /// Page allocation, release and copy-on-write for write transactions.
 extension WriteState {
-    /// Allocates `count` contiguous pages: from the pool, then from free-tree records no reader
-    /// needs, then — only when no reusable record is left — from the end of the file. Throws
-    /// `mapFull` when the file would exceed its limit.
+    /// Allocates `count` contiguous pages: from the pool, then from the meta's free list and
+    /// free-tree records no reader needs, then — only when no reusable page is listed — from the
+    /// end of the file. Throws `mapFull` when the file would exceed its limit.
     mutating func allocate(pages count: Int = 1) throws(LarchError) -> PageNumber {
         while true {
+            // The meta's free list first: claiming from it changes no tree.
+            while allocator.pool.count < max(16, count), allocator.claimFromFreeList(wantPages: max(16, count) - allocator.pool.count) {}
             if count == 1 && allocator.pool.count < 16 && !claims.busy {
                 // Choose among more free pages: the lowest of them keep a commit's pages together.
                 while allocator.pool.count < 16, try claimFreeRecord(wantPages: 16 - allocator.pool.count) {}

@@ -102,7 +102,22 @@ extension WriteState {
         }
     }
 
-    /// Records this transaction's freed pages, and the pool's unused pages, in the free tree.
+    /// Records this transaction's freed pages and the pool's unused pages: in the meta's free list
+    /// when they fit there beside the entries it keeps, so that a small commit changes no free-tree
+    /// page; otherwise the list's entries move to the free tree with them, and the list is empty.
+    mutating func saveFreeSpace() throws(LarchError) {
+        try flushPendingDeletes()
+        if let list = allocator.freeListAtCommit(txn: txnID) {
+            allocator.freeList = list
+            allocator.pool = []   // `freed` stays: the commit's statistics count it
+            return
+        }
+        try saveFreeTree()
+        precondition(allocator.freeList.isEmpty && allocator.pool.isEmpty, "free space left unrecorded")
+    }
+
+    /// Records this transaction's freed pages, the meta's free list and the pool's unused pages in
+    /// the free tree.
     ///
     /// Writing the tree changes it: copy-on-write frees more pages, splits take pages from the pool,
     /// claims add records to delete. The loop ends because each free-tree page is copied at most once
@@ -131,6 +146,16 @@ extension WriteState {
                     try putFreeRecord(txn: txnID.rawValue, extents: extents[i..<min(i + maxExtents, extents.count)])
                     i += maxExtents
                 }
+            } else if let first = allocator.freeList.first {
+                // The meta's free list moves to the tree: a record per transaction (and per
+                // `maxExtents` extents), ascending like the list.
+                var extents: [PageExtent] = []
+                while extents.count < maxExtents, let e = allocator.freeList.first, e.txn == first.txn {
+                    extents.append(e.extent)
+                    allocator.freeList.removeFirst()
+                }
+                try prepareSavePut(pages: saveReserve())
+                try putFreeRecord(txn: first.txn, extents: extents[...])
             } else if !allocator.pool.isEmpty {
                 // Records at hand, so that the put of a small record can claim pages.
                 if claims.claimable.isEmpty { try readAhead(wantPages: saveReserve()) }

@@ -41,7 +41,8 @@ struct WriteState: ~Copyable {
         self.trees = snapshot.initialTrees
         self.dirty = DirtyPages(buffers: buffers)
         self.allocator = PageAllocator(nextPage: snapshot.meta.pageCount, maxSizeBytes: maxSizeBytes,
-                                       pageSize: snapshot.pageSize, reuseBound: reuseBound)
+                                       pageSize: snapshot.pageSize, reuseBound: reuseBound,
+                                       freeList: snapshot.meta.freeList)
     }
 
     var pageSize: Int { pages.pageSize }
