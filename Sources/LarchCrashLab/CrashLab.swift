@@ -25,6 +25,9 @@ package struct CrashLabConfiguration: Sendable {
     /// transactions (0: never), as a process that exits and restarts between commits would; with
     /// `noMetaSync` the last meta may then still be only in the disk's volatile cache.
     package var reopenEvery = 0
+    /// Hold a read transaction across every this many transactions (0: none), a new one begun as
+    /// the last ends: the pages it pins fill the meta's free list, which then moves into the free tree.
+    package var readerSpan = 0
     package init() {}
 }
 
@@ -37,6 +40,9 @@ package struct CrashLabReport: Sendable, CustomStringConvertible {
     package var imagesByPolicy: [String: Int] = [:]
     package var outcomes: [CrashOutcome: Int] = [:]
     package var failures: [String] = []
+    /// Commits after which the meta's free list was empty although it was not before, while the
+    /// free tree was not: the list moved into the tree (with `readerSpan`, nothing listed is reusable).
+    package var freeListSpills = 0
 
     package var images: Int { imagesByPolicy.values.reduce(0, +) }
     package var corrupt: Int { outcomes[.corrupt] ?? 0 }
@@ -45,6 +51,7 @@ package struct CrashLabReport: Sendable, CustomStringConvertible {
     package var description: String {
         var s = "crash lab: seed \(configuration.seed), \(configuration.transactions) transactions (\(commits) commits), durability \(configuration.durability)"
         if configuration.reopenEvery > 0 { s += ", reopened every \(configuration.reopenEvery) transaction(s)" }
+        if configuration.readerSpan > 0 { s += ", a reader held across every \(configuration.readerSpan) transaction(s), \(freeListSpills) free-list spill(s)" }
         if configuration.unsafe.contains(.skipCommitVerification) { s += ", UNSAFE: no check of the newest commit at open" }
         if configuration.unsafe.contains(.reuseFreedPagesAtOnce) { s += ", UNSAFE: freed pages reused at once" }
         s += "\n  \(operations) I/O operations, \(crashPoints) crash points, \(images) crash images\n"
@@ -80,25 +87,36 @@ package enum CrashLab {
         var env = try Environment(storage: disk, options: options, unsafe: config.unsafe)
         // acks[i] = (txn id, index of the last operation of that commit) for acknowledged commits.
         var acks: [(txn: UInt64, lastOperation: Int)] = []
+        var spills = 0
+        var reader: ReadTransaction? = nil
         for (i, t) in workload.transactions.enumerated() {
             if config.reopenEvery > 0 && i > 0 && i % config.reopenEvery == 0 {
                 env.close()
                 env = try Environment(storage: disk, options: options, unsafe: config.unsafe)
             }
+            if config.readerSpan > 0 && i % config.readerSpan == 0 {
+                reader.take()?.abort()
+                reader = try env.beginRead()
+            }
+            let listBefore = try env.stats().metaFreeListEntries
             var txn = try env.beginWrite()
             try Workload.apply(t, to: &txn)
             if t.commits {
                 let stats = try txn.commit()
                 acks.append((stats.transactionID, disk.operationCount - 1))
+                let after = try env.stats()
+                if listBefore > 0 && after.metaFreeListEntries == 0 && after.freeTreePages > 0 { spills += 1 }
             } else {
                 txn.abort()
             }
         }
+        reader.take()?.abort()
         env.close()
         let log = disk.log
         var report = CrashLabReport(configuration: config)
         report.operations = log.count
         report.commits = acks.count
+        report.freeListSpills = spills
         var builder = CrashImageBuilder(log: log, base: base, pageSize: pageSize)
         func model(_ txn: UInt64) -> Model? {
             let i = txn <= 1 ? 0 : Int(txn - 1)

@@ -9,8 +9,9 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
 /// Every I/O operation of real workloads is a crash point; every crash image must open with no
 /// recovery, pass the checker, and hold exactly the last acknowledged commit or the one in progress.
 @Suite(.serialized) struct CrashLabTests {
-    func run(_ durability: Durability, seed: UInt64, transactions: Int, random: Int = 2) throws -> CrashLabReport {
+    func run(_ durability: Durability, seed: UInt64, transactions: Int, random: Int = 2, readerSpan: Int = 0) throws -> CrashLabReport {
         var config = CrashLabConfiguration()
+        config.readerSpan = readerSpan
         config.seed = seed
         config.transactions = transactions * crashScale
         config.durability = durability
@@ -33,6 +34,22 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
         }
         print("crash lab, full durability: \(images) crash images, 0 corrupt, 0 lost")
         #expect(images >= 2_000)
+    }
+
+    /// Readers held across many commits pin the pages those commits free: the meta's free list
+    /// fills and moves into the free tree (FORMAT.md §4.1), and after each reader ends its pages
+    /// come back into use. Every crash image along the way opens whole.
+    @Test func longReadersMoveTheFreeListIntoTheFreeTree() throws {
+        var images = 0, spills = 0
+        for seed in 1...UInt64(crashScale) {
+            let r = try run(.full, seed: 100 + seed, transactions: 300, random: 1, readerSpan: 150)
+            #expect(r.corrupt == 0, "\(r)")
+            #expect(r.lost == 0, "\(r)")
+            images += r.images
+            spills += r.freeListSpills
+        }
+        print("crash lab, long readers: \(images) crash images, \(spills) free-list spills, 0 corrupt, 0 lost")
+        #expect(spills >= 1, "no commit moved the meta's free list into the free tree")
     }
 
     /// With noMetaSync the last acknowledged commit may be lost (its meta was not synced), never more,

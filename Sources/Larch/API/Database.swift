@@ -41,6 +41,9 @@ public struct EnvironmentStats: Sendable, Equatable {
     public var pagesAwaitingReuse: UInt64
     /// Pages of the free tree itself.
     public var freeTreePages: UInt64
+    /// Runs of free pages listed in the meta itself rather than in the free tree (at most 191):
+    /// the newest ones, which small commits free and reuse without changing a free-tree page.
+    public var metaFreeListEntries: Int
     /// The id of the last committed transaction.
     public var transactionID: UInt64
     /// Read transactions open now.

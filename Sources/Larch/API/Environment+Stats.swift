@@ -24,6 +24,7 @@ extension Environment {
         return EnvironmentStats(
             pageSize: pageSize, pageCount: core.meta.pageCount, freePages: free, pagesAwaitingReuse: awaiting,
             freeTreePages: freeTree.branchPages + freeTree.leafPages + freeTree.overflowPages,
+            metaFreeListEntries: core.meta.freeList.count,
             transactionID: core.meta.txnID.rawValue, readers: readers.activeCount - 1, maxReaders: readers.capacity,
             fileSizeBytes: fileSize, main: DatabaseStats(core.meta.main), databaseCount: Int(core.meta.catalog.entries))
     }

@@ -51,6 +51,7 @@ struct StatCommand: LarchSubcommand {
         var freePages: UInt64
         var pagesAwaitingReuse: UInt64
         var freeTreePages: UInt64
+        var metaFreeListEntries: Int
         var readers: Int
         var maxReaders: Int
         var namedDatabaseCount: Int
@@ -83,7 +84,7 @@ struct StatCommand: LarchSubcommand {
             file: file.file, pageSize: s.pageSize, transactionID: s.transactionID, fileSizeBytes: s.fileSizeBytes,
             pageCount: s.pageCount, pagesInUse: s.pageCount - 2 - s.freePages - s.pagesAwaitingReuse,
             freePages: s.freePages, pagesAwaitingReuse: s.pagesAwaitingReuse, freeTreePages: s.freeTreePages,
-            readers: s.readers, maxReaders: s.maxReaders, namedDatabaseCount: s.databaseCount,
+            metaFreeListEntries: s.metaFreeListEntries, readers: s.readers, maxReaders: s.maxReaders, namedDatabaseCount: s.databaseCount,
             metaPages: metas.map(\.description), databases: databases)
         if json { try printJSON(report); return }
 
@@ -93,7 +94,7 @@ struct StatCommand: LarchSubcommand {
             "Page size:         \(g(s.pageSize)) bytes",
             "Transaction:       \(s.transactionID) (\(metas.map(\.description).joined(separator: "; ")))",
             "Pages:             \(g(s.pageCount)): 2 meta, \(g(report.pagesInUse)) in use, \(g(s.freePages)) free, \(g(s.pagesAwaitingReuse)) awaiting reuse",
-            "Free tree:         \(g(s.freeTreePages)) page(s) recording \(g(s.freePages + s.pagesAwaitingReuse)) free page(s)",
+            "Free space:        \(g(s.freePages + s.pagesAwaitingReuse)) page(s), listed by the free tree (\(g(s.freeTreePages)) page(s)) and the meta's free list (\(s.metaFreeListEntries) run(s))",
             "Readers:           \(s.readers) of \(s.maxReaders) slots in use (every process)",
             "Named databases:   \(g(s.databaseCount))",
         ]
