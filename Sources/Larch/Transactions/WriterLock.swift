@@ -31,8 +31,33 @@ final class WriterLock: Sendable {
         func isCurrent() -> Bool { self == .current }
     }
 
+    /// A thread waiting for its turn. It sleeps on `semaphore`; when the writer before it is
+    /// given the lock, it is woken early (`nearTurn`) and spins for a while, so that the lock
+    /// passes to it without waiting for the scheduler to wake it: with many writer threads, a
+    /// strict first-come-first-served lock otherwise idles for a wake-up at every turn (a lock
+    /// convoy), which cost 16 writer threads 60% of the commit rate of 16 tasks.
+    private final class ThreadWaiter: Sendable {
+        let semaphore = DispatchSemaphore(value: 0)
+        let granted = Atomic<Bool>(false)
+        let nearTurn = Atomic<Bool>(false)
+
+        /// Spins until granted, for at most `spinLimit`, giving the processor to others between looks.
+        func spinUntilGranted() -> Bool {
+            let start = ContinuousClock.now
+            while !granted.load(ordering: .acquiring) {
+                if ContinuousClock.now - start > WriterLock.spinLimit { return false }
+                sched_yield()
+            }
+            return true
+        }
+    }
+
+    /// How long a thread near its turn spins before it sleeps again: longer than a small write
+    /// transaction takes, short enough that a long one does not keep a processor busy.
+    static let spinLimit = Duration.microseconds(200)
+
     private enum Waiter: Sendable {
-        case thread(DispatchSemaphore)
+        case thread(ThreadWaiter)
         case task(CheckedContinuation<Void, Never>)
     }
 
@@ -54,33 +79,41 @@ final class WriterLock: Sendable {
     /// most `timeout` (nil: for as long as it takes; then `writerTimeout`). Throws
     /// `nestedWriteTransaction` when this thread already holds it.
     func lock(timeout: Duration? = nil) throws(LarchError) {
-        let wait: (DispatchSemaphore, UInt64)? = try state.withLock { s throws(LarchError) in
+        let wait: (ThreadWaiter, UInt64)? = try state.withLock { s throws(LarchError) in
             if s.held, let h = s.holder, h.isCurrent() { throw LarchError.nestedWriteTransaction }
             guard s.held else {
                 s.held = true
                 s.holder = .current
                 return nil
             }
-            let w = DispatchSemaphore(value: 0)
+            let w = ThreadWaiter()
             let ticket = s.nextTicket
             s.nextTicket += 1
             s.waiters.append((ticket, .thread(w)))
             return (w, ticket)
         }
-        guard let (semaphore, ticket) = wait else { return }
-        if let timeout {
-            let nanoseconds = UInt64(max(0, timeout.components.seconds)) * 1_000_000_000 + UInt64(max(0, timeout.components.attoseconds / 1_000_000_000))
-            if semaphore.wait(timeout: .now() + .nanoseconds(Int(min(nanoseconds, UInt64(Int.max))))) == .timedOut {
-                let gaveUp = state.withLock { s in
-                    guard ticket >= s.servedThrough else { return false }   // handed over meanwhile
-                    s.abandoned.insert(ticket)
-                    return true
+        guard let (waiter, ticket) = wait else { return }
+        let deadline: DispatchTime? = timeout.map { t in
+            let nanoseconds = UInt64(max(0, t.components.seconds)) * 1_000_000_000 + UInt64(max(0, t.components.attoseconds / 1_000_000_000))
+            return .now() + .nanoseconds(Int(min(nanoseconds, UInt64(Int.max / 2))))
+        }
+        // Each wake-up is the turn itself or the early notice before it (at most one of each).
+        while !waiter.granted.load(ordering: .acquiring) {
+            if let deadline {
+                if waiter.semaphore.wait(timeout: deadline) == .timedOut {
+                    let gaveUp = state.withLock { s in
+                        guard ticket >= s.servedThrough else { return false }   // handed over meanwhile
+                        s.abandoned.insert(ticket)
+                        return true
+                    }
+                    if gaveUp, let timeout { throw LarchError.writerTimeout(seconds: timeout.inSeconds) }
+                    while !waiter.granted.load(ordering: .acquiring) { waiter.semaphore.wait() }   // passed to this thread as the wait ended
+                    break
                 }
-                if gaveUp { throw LarchError.writerTimeout(seconds: timeout.inSeconds) }
-                semaphore.wait()   // the lock was passed to this thread as the wait ended
+            } else {
+                waiter.semaphore.wait()
             }
-        } else {
-            semaphore.wait()
+            if waiter.nearTurn.load(ordering: .relaxed), waiter.spinUntilGranted() { break }
         }
         state.withLock { $0.holder = .current }
     }
@@ -105,9 +138,10 @@ final class WriterLock: Sendable {
         state.withLock { $0.holder = nil }
     }
 
-    /// Releases the lock, handing it to the longest waiter if there is one.
+    /// Releases the lock, handing it to the longest waiter if there is one (and telling a thread
+    /// waiting after that one that its turn is near).
     func unlock() {
-        let next: Waiter? = state.withLock { s in
+        let (next, after): (Waiter?, ThreadWaiter?) = state.withLock { s in
             s.holder = nil
             while s.head < s.waiters.count {
                 let (ticket, w) = s.waiters[s.head]
@@ -118,17 +152,23 @@ final class WriterLock: Sendable {
                     s.head = 0
                 }
                 if s.abandoned.remove(ticket) != nil { continue }   // it timed out before its turn
-                return w   // the lock stays held: it passes to `w`
+                // The lock stays held: it passes to `w`.
+                var after: ThreadWaiter?
+                if s.head < s.waiters.count, case .thread(let t) = s.waiters[s.head].waiter { after = t }
+                return (w, after)
             }
             s.held = false
             s.waiters.removeAll(keepingCapacity: true)
             s.head = 0
-            return nil
+            return (nil, nil)
         }
         switch next {
-        case .thread(let w)?: w.signal()
+        case .thread(let w)?:
+            w.granted.store(true, ordering: .releasing)
+            w.semaphore.signal()
         case .task(let c)?: c.resume()
         case nil: break
         }
+        if let after, !after.nearTurn.exchange(true, ordering: .relaxed) { after.semaphore.signal() }
     }
 }
