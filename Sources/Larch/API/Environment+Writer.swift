@@ -144,6 +144,7 @@ extension Environment {
                                reuseBound: oldestNeededSnapshot(current: meta.txnID))
             w.allocator.reuseFreedAtOnce = unsafeBehaviour.contains(.reuseFreedPagesAtOnce)
             w.rewritable = rewritable
+            try w.loadPinBound()
             return WriteTransaction(core: TransactionCore(env: self, write: w))
         } catch {
             writerEnded()

@@ -56,6 +56,14 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A writer reused the pages of this read transaction's snapshot, which had fallen too far
     /// behind (`Options.maxReaderLag`). End it and begin a new one.
     case snapshotExpired(snapshot: UInt64)
+    /// No named snapshot of that name exists.
+    case snapshotNotFound(name: String)
+    /// A named snapshot of that name exists already: drop it first, or choose another name.
+    case snapshotExists(name: String)
+    /// A snapshot name must be 1 ... 255 bytes of valid UTF-8.
+    case invalidSnapshotName(name: String, reason: String)
+    /// A snapshot cannot be created here (for example after this transaction changed a database).
+    case snapshotNotAllowed(reason: String)
 
     public var description: String {
         switch self {
@@ -108,10 +116,38 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
             return "view in use: this transaction cannot change while a zero-copy view of it (withValue, forEach, Cursor.withCurrent) is open; copy the bytes you need and change it after the closure returns"
         case let .snapshotExpired(snapshot):
             return "snapshot expired: this read transaction of snapshot \(snapshot) fell too many commits behind (Options.maxReaderLag) and a writer reused its pages; end it and begin a new one"
+        case let .snapshotNotFound(name):
+            return "snapshot not found: no snapshot named \(quotedForMessage(name)); list them with Environment.snapshots() (larch snapshot list)"
+        case let .snapshotExists(name):
+            return "snapshot exists: a snapshot named \(quotedForMessage(name)) exists already; drop it first or choose another name"
+        case let .invalidSnapshotName(name, reason):
+            return "invalid snapshot name \(quotedForMessage(name)): \(reason)"
+        case let .snapshotNotAllowed(reason):
+            return "snapshot not allowed: \(reason)"
         case let .writerTimeout(seconds):
             return "writer busy: another write transaction (of this or another process) held the writer lock for the \(seconds) s this one waited (Options.writerTimeout); try again later"
         case .nestedWriteTransaction:
             return "nested write transaction: the environment's write transaction was begun on this thread and is still open, so waiting for it here could wait for ever; use the open one, or commit or abort it first (in async code, a task that holds it across a suspension blocks the threads that wait: use `await env.write { ... }`)"
         }
     }
+}
+
+/// `name` in quotes, with control characters, quotes and backslashes escaped, so that a name that
+/// came from input cannot change what a terminal shows.
+func quotedForMessage(_ name: String) -> String {
+    var out = "\""
+    for u in name.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case _ where u.value < 0x20 || (u.value >= 0x7F && u.value < 0xA0):
+            out += "\\x" + String(u.value, radix: 16).leftPadded(to: 2)
+        default: out.unicodeScalars.append(u)
+        }
+    }
+    return out + "\""
+}
+
+extension String {
+    fileprivate func leftPadded(to n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }

@@ -23,6 +23,10 @@ public struct CheckReport: Sendable, CustomStringConvertible {
     public var pagesAwaitingReuse: UInt64 = 0
     /// Named databases checked.
     public var databaseCount = 0
+    /// Named snapshots checked.
+    public var snapshotCount = 0
+    /// Pages only named snapshots reach (recorded as dead extents; dropping the snapshots frees them).
+    public var snapshotPages: UInt64 = 0
 
     public static let maxProblems = 1000
 
@@ -30,7 +34,7 @@ public struct CheckReport: Sendable, CustomStringConvertible {
     public var isClean: Bool { problems.isEmpty }
 
     public var description: String {
-        var s = "snapshot \(transactionID): \(pageCount) pages, \(reachablePages) reachable, \(freePages) free, \(pagesAwaitingReuse) awaiting reuse, \(databaseCount) named databases"
+        var s = "snapshot \(transactionID): \(pageCount) pages, \(reachablePages) reachable, \(freePages) free, \(pagesAwaitingReuse) awaiting reuse, \(databaseCount) named databases, \(snapshotCount) snapshots holding \(snapshotPages) more pages"
         if problems.isEmpty { s += "; no problems" } else {
             s += "; \(problems.count) problem(s):"
             for p in problems { s += "\n  " + p.description }

@@ -8,7 +8,9 @@
 /// parent's separators); all leaves are at the tree's depth; the page and entry counts in each
 /// tree descriptor match what was found.
 struct Checker {
-    private enum Owner: UInt8 { case unseen = 0, reachable, free }
+    /// What a page is: reachable from the current state, free, reachable from named snapshots only
+    /// (`snapshotOnly`), and such a page listed as a dead extent (`dead`).
+    private enum Owner: UInt8 { case unseen = 0, reachable, free, snapshotOnly, dead }
 
     let core: TransactionCore
     private var owners: [UInt8]
@@ -65,8 +67,42 @@ struct Checker {
             }
             named.append((name, TreeRoot(decoding: value.baseAddress!)))
         }
-        for (name, root) in named { checkTree("database \"\(name)\"", root) }
+        for (name, root) in named { checkTree("database \(quotedForMessage(name))", root) }
         report.databaseCount = named.count
+        // A named snapshot's state (`Environment.read(snapshot:)`): its trees only; its free space
+        // and the other snapshots belong to the file's current state.
+        if core.snapshot.isNamed { return report }
+
+        // The snapshots tree: its records, and the dead extents, checked against them below.
+        var snapshots: [(name: String, record: SnapshotRecord)] = []
+        var deadExtents: [(page: UInt64, birth: TransactionID, freedBy: TransactionID, extent: PageExtent)] = []
+        var summary: (newest: TransactionID, count: UInt64)?
+        checkTree("snapshots tree", meta.snapshots) { checker, page, key, value in
+            switch key.first {
+            case 0x00 where key.count == 1:
+                summary = SnapshotKey.decodeSummary(value)
+                if summary == nil { checker.problem(page, "snapshot summary record of \(value.count) bytes") }
+            case SnapshotKey.recordPrefix:
+                guard key.count >= 2, key.count <= 1 + SnapshotKey.maxNameBytes,
+                      let name = String(validating: UnsafeRawBufferPointer(rebasing: key[1...]), as: UTF8.self) else {
+                    checker.problem(page, "snapshot record with an invalid name")
+                    return
+                }
+                guard let record = SnapshotRecord(decoding: value) else {
+                    checker.problem(page, "snapshot \(quotedForMessage(name)): record of \(value.count) bytes, expected \(SnapshotRecord.encodedSize)")
+                    return
+                }
+                snapshots.append((name, record))
+            case SnapshotKey.deadPrefix:
+                guard let (birth, freedBy, first, count) = SnapshotCatalog.decodeDead(key: key, value: value) else {
+                    checker.problem(page, "malformed dead-extent record")
+                    return
+                }
+                deadExtents.append((page, birth, freedBy, PageExtent(first: first, count: count)))
+            default:
+                checker.problem(page, "snapshots-tree key of an unknown kind")
+            }
+        }
 
         let oldest = core.env.oldestNeededSnapshot(current: meta.txnID)
         let txn = meta.txnID.rawValue
@@ -95,16 +131,25 @@ struct Checker {
                 if entry.txn <= oldest.rawValue { report.freePages += UInt64(e.count) } else { report.pagesAwaitingReuse += UInt64(e.count) }
             }
         }
+        checkSnapshots(snapshots, deadExtents: deadExtents, summary: summary)
+
         var leaked: [UInt64] = []
+        var unrecorded: [UInt64] = []
         var reachable: UInt64 = 0
         for p in 2..<max(2, Int(pageCount)) {
             switch owners[p] {
             case Owner.unseen.rawValue: leaked.append(UInt64(p))
             case Owner.reachable.rawValue: reachable += 1
+            case Owner.snapshotOnly.rawValue: unrecorded.append(UInt64(p))
+            case Owner.dead.rawValue: report.snapshotPages += 1
             default: break
             }
         }
         report.reachablePages = reachable
+        if !unrecorded.isEmpty {
+            let shown = unrecorded.prefix(20).map(String.init).joined(separator: ", ")
+            problem(nil, "\(unrecorded.count) page(s) reachable from snapshots only but not recorded as dead extents (dropping the snapshots would leak them): \(shown)\(unrecorded.count > 20 ? ", …" : "")")
+        }
         if !leaked.isEmpty {
             let shown = leaked.prefix(20).map(String.init).joined(separator: ", ")
             problem(nil, "\(leaked.count) page(s) neither reachable nor free (leaked): \(shown)\(leaked.count > 20 ? ", …" : "")")
@@ -112,12 +157,69 @@ struct Checker {
         return report
     }
 
+    /// Walks every named snapshot's trees (pages the current state or an earlier snapshot reached
+    /// are shared: their subtrees were checked already), then checks that each dead extent lists
+    /// pages only snapshots reach, and the summary record.
+    private mutating func checkSnapshots(_ snapshots: [(name: String, record: SnapshotRecord)],
+                                         deadExtents: [(page: UInt64, birth: TransactionID, freedBy: TransactionID, extent: PageExtent)],
+                                         summary: (newest: TransactionID, count: UInt64)?) {
+        let txn = core.meta.txnID
+        for (name, record) in snapshots {
+            let label = "snapshot \(quotedForMessage(name))"
+            guard record.txn < txn, record.txn.rawValue >= 1 else {
+                problem(nil, "\(label): of transaction \(record.txn), not before the meta's \(txn)")
+                continue
+            }
+            if record.pageCount > core.meta.pageCount { problem(nil, "\(label): \(record.pageCount) pages, more than the file's \(core.meta.pageCount)") }
+            var named: [(String, TreeRoot)] = []
+            checkTree("\(label) main database", record.main, snapshotOf: record.txn)
+            checkTree("\(label) catalog", record.catalog, snapshotOf: record.txn) { checker, page, key, value in
+                guard value.count == TreeRoot.encodedSize, let n = String(validating: key, as: UTF8.self) else {
+                    checker.problem(page, "\(label): malformed catalog record")
+                    return
+                }
+                named.append((n, TreeRoot(decoding: value.baseAddress!)))
+            }
+            for (n, root) in named { checkTree("\(label) database \(quotedForMessage(n))", root, snapshotOf: record.txn) }
+        }
+        let newest = snapshots.map(\.record.txn).max()
+        for d in deadExtents {
+            guard let newest, d.birth <= newest, d.freedBy <= txn else {
+                problem(d.page, "dead extent \(d.extent.first)+\(d.extent.count) born in \(d.birth), freed by \(d.freedBy): no snapshot can reach it")
+                continue
+            }
+            let e = d.extent
+            guard e.first.rawValue >= 2, e.first.rawValue <= pageCount, UInt64(e.count) <= pageCount - e.first.rawValue else {
+                problem(d.page, "dead extent \(e.first)+\(e.count) lies outside pages 2..<\(pageCount)")
+                continue
+            }
+            for p in e.first.rawValue..<(e.first.rawValue + UInt64(e.count)) where owners[Int(p)] != Owner.snapshotOnly.rawValue {
+                let why = owners[Int(p)] == Owner.dead.rawValue ? "listed twice" : owners[Int(p)] == Owner.unseen.rawValue ? "reachable from no snapshot" : "also reachable from the current state or free"
+                problem(p, "dead extent \(e.first)+\(e.count): page \(p) is \(why)")
+                break
+            }
+            for p in e.first.rawValue..<(e.first.rawValue + UInt64(e.count)) where owners[Int(p)] == Owner.snapshotOnly.rawValue {
+                owners[Int(p)] = Owner.dead.rawValue
+            }
+        }
+        switch (summary, newest) {
+        case (nil, nil): break
+        case let (s?, n?) where s.newest == n && s.count == UInt64(snapshots.count): break
+        default:
+            problem(nil, "snapshot summary (\(summary.map { "newest \($0.newest), \($0.count) snapshot(s)" } ?? "missing")) does not match the \(snapshots.count) snapshot record(s)")
+        }
+        report.snapshotCount = snapshots.count
+    }
+
     /// Tallies of one tree walk, compared with its descriptor at the end.
     private struct Tally { var branch: UInt64 = 0, leaf: UInt64 = 0, overflow: UInt64 = 0, entries: UInt64 = 0 }
 
     private typealias RecordCheck = (inout Checker, UInt64, UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void
 
-    private mutating func checkTree(_ name: String, _ root: TreeRoot, records: RecordCheck? = nil) {
+    /// Checks the tree rooted at `root`; with `snapshotOf`, a named snapshot's tree of that
+    /// transaction, whose pages may be shared with the current state (whose descriptor counts are
+    /// therefore not compared).
+    private mutating func checkTree(_ name: String, _ root: TreeRoot, snapshotOf: TransactionID? = nil, records: RecordCheck? = nil) {
         if root.isEmpty {
             if root.depth != 0 || root.entries != 0 || root.leafPages != 0 || root.branchPages != 0 || root.overflowPages != 0 {
                 problem(nil, "\(name): empty tree with non-zero depth or counts")
@@ -129,14 +231,14 @@ struct Checker {
             return
         }
         var tally = Tally()
-        let newest = core.meta.txnID
+        let newest = snapshotOf ?? core.meta.txnID
         guard root.rootBirth.rawValue >= 1 && root.rootBirth <= newest else {
             problem(root.root.rawValue, "\(name): root page born in transaction \(root.rootBirth), outside 1 ... \(newest)")
             return
         }
         checkPage(name, root.root, checksum: root.rootChecksum, birth: root.rootBirth, level: 0, depth: root.depth,
-                  lower: nil, upper: nil, tally: &tally, records: records)
-        if tally.branch != root.branchPages || tally.leaf != root.leafPages || tally.overflow != root.overflowPages || tally.entries != root.entries {
+                  lower: nil, upper: nil, shared: snapshotOf != nil, tally: &tally, records: records)
+        if snapshotOf == nil, tally.branch != root.branchPages || tally.leaf != root.leafPages || tally.overflow != root.overflowPages || tally.entries != root.entries {
             problem(nil, "\(name): descriptor says \(root.branchPages) branch, \(root.leafPages) leaf, \(root.overflowPages) overflow pages and \(root.entries) entries; found \(tally.branch), \(tally.leaf), \(tally.overflow) and \(tally.entries)")
         }
     }
@@ -144,10 +246,13 @@ struct Checker {
     /// Checks `page` and its subtree; `birth` is the transaction its parent says wrote it: no
     /// pointer below it may record a later one.
     private mutating func checkPage(_ name: String, _ page: PageNumber, checksum: UInt32, birth: TransactionID, level: Int, depth: Int,
-                                    lower: [UInt8]?, upper: [UInt8]?, tally: inout Tally, records: RecordCheck?) {
+                                    lower: [UInt8]?, upper: [UInt8]?, shared: Bool, tally: inout Tally, records: RecordCheck?) {
         let n = page.rawValue
         let isLeaf = level == depth - 1
-        guard claim(n, count: 1, as: .reachable, what: "\(name) \(isLeaf ? "leaf" : "branch") page") else { return }
+        if shared, n < UInt64(owners.count), owners[Int(n)] == Owner.reachable.rawValue || owners[Int(n)] == Owner.snapshotOnly.rawValue {
+            return   // shared with the current state or an earlier snapshot: checked there
+        }
+        guard claim(n, count: 1, as: shared ? .snapshotOnly : .reachable, what: "\(name) \(isLeaf ? "leaf" : "branch") page") else { return }
         let base = core.mapping.page(page, pageSize: pageSize)
         let found = CRC32C.checksum(base, count: pageSize)
         guard found == checksum else {
@@ -220,7 +325,11 @@ struct Checker {
                         problem(n, "\(name): cell \(i)'s overflow run born in transaction \(runBirth), after its leaf (\(birth)) or at 0")
                     }
                     let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
-                    guard claim(first.rawValue, count: pages, as: .reachable, what: "\(name) overflow run") else { continue }
+                    if shared, first.rawValue < UInt64(owners.count),
+                       owners[Int(first.rawValue)] == Owner.reachable.rawValue || owners[Int(first.rawValue)] == Owner.snapshotOnly.rawValue {
+                        continue   // shared
+                    }
+                    guard claim(first.rawValue, count: pages, as: shared ? .snapshotOnly : .reachable, what: "\(name) overflow run") else { continue }
                     tally.overflow += UInt64(pages)
                     let runBase: UnsafeRawPointer
                     do {
@@ -257,7 +366,7 @@ struct Checker {
                 let lo: [UInt8]? = i == 0 ? lower : (try? v.branchKey(i)).map { Array($0) }
                 let hi: [UInt8]? = i == v.count - 1 ? upper : (try? v.branchKey(i + 1)).map { Array($0) }
                 checkPage(name, child.page, checksum: child.checksum, birth: child.birth, level: level + 1, depth: depth,
-                          lower: lo, upper: hi, tally: &tally, records: records)
+                          lower: lo, upper: hi, shared: shared, tally: &tally, records: records)
             }
         }
     }

@@ -14,6 +14,7 @@ struct CommitVerifier {
     /// Pages visited so far: a damaged file whose pointers form a dense graph cannot make the walk
     /// visit more pages than the file has.
     private var visited: UInt64 = 0
+    private var seen: Set<UInt64> = []
     /// Pages verified (for tests and statistics).
     private(set) var verifiedPages: UInt64 = 0
 
@@ -28,12 +29,16 @@ struct CommitVerifier {
     mutating func run() throws(LarchError) {
         try verifyTree(meta.main)
         try verifyTree(meta.free)
-        try verifyTree(meta.catalog, catalog: true)
+        try verifyTree(meta.catalog, records: .catalog)
+        try verifyTree(meta.snapshots, records: .snapshots)
     }
+
+    /// Trees whose leaf values point to further trees.
+    private enum Records { case none, catalog, snapshots }
 
     private var base: TransactionID { meta.durableBase }
 
-    private mutating func verifyTree(_ root: TreeRoot, catalog: Bool = false) throws(LarchError) {
+    private mutating func verifyTree(_ root: TreeRoot, records: Records = .none) throws(LarchError) {
         guard !root.isEmpty, root.rootBirth > base else { return }
         guard root.depth >= 1 && root.depth <= 64 else {
             throw .corruptPage(page: root.root.rawValue, reason: "tree of implausible depth \(root.depth)")
@@ -41,10 +46,12 @@ struct CommitVerifier {
         guard root.rootBirth <= meta.txnID else {
             throw .corruptPage(page: root.root.rawValue, reason: "root born in transaction \(root.rootBirth), after the meta's \(meta.txnID)")
         }
-        try verifyNode(root.rootPointer, level: 0, depth: root.depth, catalog: catalog)
+        try verifyNode(root.rootPointer, level: 0, depth: root.depth, records: records)
     }
 
-    private mutating func verifyNode(_ pointer: ChildPointer, level: Int, depth: Int, catalog: Bool) throws(LarchError) {
+    private mutating func verifyNode(_ pointer: ChildPointer, level: Int, depth: Int, records: Records) throws(LarchError) {
+        // A page a snapshot shares with the current state is verified once.
+        guard seen.insert(pointer.page.rawValue).inserted else { return }
         visited += 1
         guard visited <= meta.pageCount else {
             throw .corruptPage(page: pointer.page.rawValue, reason: "the commit's pages reach more pages than the file has")
@@ -62,19 +69,31 @@ struct CommitVerifier {
                     _ = try pages.mappedOverflowRun(first: first, length: length, checksum: checksum)
                     verifiedPages += UInt64(OverflowLayout.pageCount(valueLength: length, pageSize: meta.pageSize))
                 case .inline(let value):
-                    guard catalog else { continue }
-                    guard value.count == TreeRoot.encodedSize else {
-                        throw .corruptPage(page: pointer.page.rawValue, reason: "catalog record \(i) has \(value.count) bytes, expected \(TreeRoot.encodedSize)")
+                    switch records {
+                    case .none:
+                        continue
+                    case .catalog:
+                        guard value.count == TreeRoot.encodedSize else {
+                            throw .corruptPage(page: pointer.page.rawValue, reason: "catalog record \(i) has \(value.count) bytes, expected \(TreeRoot.encodedSize)")
+                        }
+                        let named = TreeRoot(decoding: value.baseAddress!)
+                        guard named.rootBirth <= pointer.birth else { throw bornLater(named.root, named.rootBirth, pointer) }
+                        try verifyTree(named)
+                    case .snapshots:
+                        // A snapshot of a commit of the same group reaches pages the group wrote.
+                        guard cell.key.first == SnapshotKey.recordPrefix else { continue }
+                        guard let record = SnapshotRecord(decoding: value) else {
+                            throw .corruptPage(page: pointer.page.rawValue, reason: "snapshot record \(i) has \(value.count) bytes, expected \(SnapshotRecord.encodedSize)")
+                        }
+                        try verifyTree(record.main)
+                        try verifyTree(record.catalog, records: .catalog)
                     }
-                    let named = TreeRoot(decoding: value.baseAddress!)
-                    guard named.rootBirth <= pointer.birth else { throw bornLater(named.root, named.rootBirth, pointer) }
-                    try verifyTree(named)
                 }
             } else {
                 let child = try v.pointer(i)
                 guard child.birth > base else { continue }
                 guard child.birth <= pointer.birth else { throw bornLater(child.page, child.birth, pointer) }
-                try verifyNode(child, level: level + 1, depth: depth, catalog: catalog)
+                try verifyNode(child, level: level + 1, depth: depth, records: records)
             }
         }
     }

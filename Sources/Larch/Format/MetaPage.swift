@@ -12,7 +12,7 @@
 ///     32    56  main tree: the default (unnamed) database         (TreeRoot)
 ///     88    56  catalog tree: named databases, name → TreeRoot      (TreeRoot)
 ///    144    56  free tree: (txn id, first page) → free page extents (TreeRoot)
-///    200    56  snapshots tree: reserved for named snapshots, empty in version 2 (TreeRoot)
+///    200    56  snapshots tree: named snapshots and the pages only they reach (TreeRoot)
 ///    256     8  durable base: a transaction whose state was durable before this meta was written;
 ///               every page born after it was written by the commits this meta completes
 ///    264     4  n: entries in the meta's free list (at most `maxFreeListEntries`, 191)
@@ -38,8 +38,7 @@ struct MetaPage: Equatable, Sendable {
     var main: TreeRoot
     var catalog: TreeRoot
     var free: TreeRoot
-    /// Reserved for named snapshots: a version-2 file keeps it empty, and one that does not is
-    /// refused (a later version's file), never read as if it were.
+    /// Named snapshots, and the dead extents: pages only snapshots reach (`SnapshotKey`).
     var snapshots: TreeRoot = .empty
     /// Pages born after this transaction are the ones the open-time check verifies.
     var durableBase: TransactionID
@@ -56,8 +55,6 @@ struct MetaPage: Equatable, Sendable {
         case truncated(requiredBytes: Int, fileSize: Int)
         /// Page 1 records another page size than page 0 (FORMAT.md §13: it is then invalid).
         case pageSizeMismatch(found: Int, expected: Int)
-        /// The reserved snapshots tree is not empty: a later version's file.
-        case snapshotsPresent
         /// The durable base is not older than the meta's own transaction (or the counts are impossible).
         case badDurableBase(UInt64)
         /// The meta's free list is malformed (too many entries, an extent outside the pages in use,
@@ -70,7 +67,6 @@ struct MetaPage: Equatable, Sendable {
             case .unsupportedVersion(let v): return "format version \(v) (this build reads version \(MetaPage.formatVersion))"
             case .badPageSize(let s): return "invalid page size \(s)"
             case .checksumMismatch(let e, let f): return "checksum mismatch: stored \(hex32(e)), computed \(hex32(f))"
-            case .snapshotsPresent: return "it records named snapshots, which this build does not support"
             case .badDurableBase(let b): return "durable base \(b) is not older than the meta's transaction"
             case .badFreeList(let why): return "its free list is malformed: \(why)"
             case .truncated(let required, let size): return "it needs \(required) bytes but the file has only \(size)"
@@ -148,7 +144,6 @@ struct MetaPage: Equatable, Sendable {
             main: TreeRoot(decoding: p + 32), catalog: TreeRoot(decoding: p + 88), free: TreeRoot(decoding: p + 144),
             durableBase: TransactionID(p.u64(at: 256)))
         meta.snapshots = TreeRoot(decoding: p + 200)
-        guard meta.snapshots == .empty else { return .failure(.snapshotsPresent) }
         guard meta.durableBase <= meta.txnID else { return .failure(.badDurableBase(meta.durableBase.rawValue)) }
         meta.freeList.reserveCapacity(entries)
         for i in 0..<entries {

@@ -37,6 +37,47 @@ extension PageReader where Self: ~Copyable {
         return exact ? try leaf.leafCell(i) : nil
     }
 
+    /// Calls `body` with each entry of the tree rooted at `root` whose key is at least `lower` and
+    /// below `upper` (nil: no bound), in key order, until it returns false. Visits only the pages
+    /// on the way to that range and in it.
+    func forEachEntry(root: TreeRoot, from lower: [UInt8], below upper: [UInt8]?,
+                      _ body: (LeafEntry) throws(LarchError) -> Bool) throws(LarchError) {
+        guard !root.isEmpty else { return }
+        _ = try withBytes(lower) { lo throws(LarchError) in
+            try forEachEntry(root.rootPointer, level: 0, depth: root.depth, lower: lo, upper: upper, first: true, body)
+        }
+    }
+
+    /// `forEachEntry` below `pointer`; returns false once the range has ended (or `body` stopped).
+    private func forEachEntry(_ pointer: ChildPointer, level: Int, depth: Int, lower: UnsafeRawBufferPointer, upper: [UInt8]?,
+                              first: Bool, _ body: (LeafEntry) throws(LarchError) -> Bool) throws(LarchError) -> Bool {
+        func belowUpper(_ key: UnsafeRawBufferPointer) -> Bool {
+            guard let upper else { return true }
+            return upper.withUnsafeBytes { compareBytes(key.start, key.count, $0.start, $0.count) < 0 }
+        }
+        if level == depth - 1 {
+            let leaf = try node(pointer.page, checksum: pointer.checksum, kind: .leaf)
+            var i = first ? try leaf.leafSearch(lower).index : 0
+            while i < leaf.count {
+                let e = try leaf.leafCell(i)
+                guard belowUpper(e.key) else { return false }
+                guard try body(e) else { return false }
+                i += 1
+            }
+            return true
+        }
+        let branch = try node(pointer.page, checksum: pointer.checksum, kind: .branch)
+        var i = first ? try branch.branchSearch(lower) : 0
+        var firstChild = first
+        while i < branch.count {
+            if i > 0, !belowUpper(try branch.branchKey(i)) { return false }
+            guard try forEachEntry(try branch.pointer(i), level: level + 1, depth: depth, lower: lower, upper: upper, first: firstChild, body) else { return false }
+            firstChild = false
+            i += 1
+        }
+        return true
+    }
+
     /// The descriptor of named database `name` from the catalog rooted at `catalog`, or nil.
     func namedRoot(_ name: String, catalog: TreeRoot) throws(LarchError) -> TreeRoot? {
         let nameBytes = Array(name.utf8)

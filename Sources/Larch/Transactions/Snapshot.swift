@@ -15,8 +15,11 @@ final class Snapshot {
     let readablePages: UInt64
     /// Checked access to the snapshot's pages in the map.
     let pages: MappedPages
+    /// Whether this is a named snapshot's state (its meta has trees but no free space).
+    let isNamed: Bool
 
-    init(meta: MetaPage, mapping: Mapping, verifyChecksums: Bool) {
+    init(meta: MetaPage, mapping: Mapping, verifyChecksums: Bool, isNamed: Bool = false) {
+        self.isNamed = isNamed
         self.meta = meta
         self.mapping = mapping
         self.pageSize = meta.pageSize
@@ -27,12 +30,13 @@ final class Snapshot {
                                  readablePages: readablePages, verifyChecksums: verifyChecksums)
     }
 
-    /// The trees every transaction starts with: the meta's main tree, catalog and free tree.
+    /// The trees every transaction starts with: the meta's main tree, catalog, free tree and snapshots tree.
     var initialTrees: [TreeSlot] {
         var t = [TreeSlot](repeating: TreeSlot(), count: TreeIndex.firstNamed)
         t[TreeIndex.main] = TreeSlot(root: meta.main, status: .present)
         t[TreeIndex.catalog] = TreeSlot(root: meta.catalog, status: .present)
         t[TreeIndex.free] = TreeSlot(root: meta.free, status: .present)
+        t[TreeIndex.snapshots] = TreeSlot(root: meta.snapshots, status: .present)
         return t
     }
 }

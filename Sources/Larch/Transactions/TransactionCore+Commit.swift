@@ -57,8 +57,9 @@ extension TransactionCore {
 }
 
 extension WriteState {
-    /// Steps 1–3, in memory: named databases' descriptors saved in the catalog, the free tree saved,
-    /// every tree's checksums computed bottom-up, the new meta built. Touches no file.
+    /// Steps 1–4, in memory: named databases' descriptors saved in the catalog, dead extents and
+    /// the free space saved, every tree's checksums computed bottom-up, the new meta built.
+    /// Touches no file.
     mutating func prepareCommit() throws(LarchError) -> PreparedCommit {
         // 1. Named databases changed in this transaction: checksum their pages bottom-up and save
         //    their descriptors in the catalog.
@@ -73,7 +74,10 @@ extension WriteState {
         // 2. The main tree and the catalog are final now.
         finalize(tree: TreeIndex.main)
         finalize(tree: TreeIndex.catalog)
-        // 3. Record freed pages and unused pool pages in the meta's free list, or when they do not
+        // 3. Record the pages a snapshot still reaches as dead extents, then checksum the snapshots tree.
+        try saveDeadExtents()
+        finalize(tree: TreeIndex.snapshots)
+        // 4. Record freed pages and unused pool pages in the meta's free list, or when they do not
         //    fit there, in the free tree; then checksum the free tree.
         try saveFreeSpace()
         finalize(tree: TreeIndex.free)
@@ -83,6 +87,7 @@ extension WriteState {
                                main: trees[TreeIndex.main].root, catalog: trees[TreeIndex.catalog].root,
                                free: trees[TreeIndex.free].root, durableBase: snapshot.meta.txnID)
         newMeta.freeList = allocator.freeList
+        newMeta.snapshots = trees[TreeIndex.snapshots].root
         return PreparedCommit(meta: newMeta, requiredBytes: Int(allocator.nextPage) * pageSize)
     }
 

@@ -161,6 +161,25 @@ final class TransactionCore {
         return try writeReader.valueBytes(e)
     }
 
+    /// The named snapshots as this transaction sees them, with the pages each reaches and holds alone.
+    func snapshotInfos() throws(LarchError) -> [SnapshotInfo] {
+        let root = treeRoot(TreeIndex.snapshots)
+        if !isWrite { return try SnapshotCatalog.infos(in: root, reader: mapped, pageSize: pageSize) }
+        return try SnapshotCatalog.infos(in: root, reader: writeReader, pageSize: pageSize)
+    }
+
+    /// The record of snapshot `name`; throws `snapshotNotFound`.
+    func snapshotRecord(named name: String) throws(LarchError) -> SnapshotRecord {
+        let root = treeRoot(TreeIndex.snapshots)
+        let key = SnapshotKey.record(Array(name.utf8))
+        let entry = try withBytes(key) { k throws(LarchError) in try lookup(tree: TreeIndex.snapshots, key: k) }
+        guard let entry else { throw .snapshotNotFound(name: name) }
+        guard let record = SnapshotRecord(decoding: try valueBytes(entry)) else {
+            throw .corruptPage(page: root.root.rawValue, reason: "snapshot record of \(quotedForMessage(name)) is malformed")
+        }
+        return record
+    }
+
     /// Finds `key` in tree `tree` and returns its leaf entry, or nil.
     @inline(__always)
     func lookup(tree: Int, key: UnsafeRawBufferPointer) throws(LarchError) -> LeafEntry? {

@@ -3,7 +3,12 @@ enum TreeIndex {
     static let main = 0
     static let catalog = 1
     static let free = 2
-    static let firstNamed = 3
+    static let snapshots = 3
+    static let firstNamed = 4
+
+    /// Whether snapshots can reach `tree`'s pages: the user's trees (main, catalog, named
+    /// databases) yes; the free tree and the snapshots tree, which belong to the current state only, no.
+    static func isPinnable(_ tree: Int) -> Bool { tree != free && tree != snapshots }
 }
 
 /// A transaction's view of one tree: its descriptor and whether this transaction changed it.

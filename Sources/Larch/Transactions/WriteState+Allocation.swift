@@ -25,13 +25,14 @@ extension WriteState {
         return (p, m)
     }
 
-    /// Copy-on-write: a dirty page with the content of `page`, which is `page` itself when it is
-    /// already dirty. The old page is released.
+    /// Copy-on-write: a dirty page with the content of `page` (of `tree`, written by transaction
+    /// `birth`), which is `page` itself when it is already dirty. The old page is released.
     /// `relink` says whether the pointer to it must be marked dirty (a new page, or a page
     /// rewritten in place, whose checksum and birth the commit records).
-    mutating func touch(_ page: PageNumber) throws(LarchError) -> (page: PageNumber, relink: Bool) {
+    mutating func touch(_ page: PageNumber, birth: TransactionID, tree: Int) throws(LarchError) -> (page: PageNumber, relink: Bool) {
         if dirty[page] != nil { return (page, false) }
-        if !rewritable.isEmpty, rewritable.remove(page) != nil {
+        // A page of a commit still waiting for its meta is rewritten in place, unless a snapshot reaches it.
+        if !rewritable.isEmpty, birth > pinBound, rewritable.remove(page) != nil {
             let copy = MutablePage(base: dirty.add(page), pageSize: pageSize)
             copy.copyPage(from: snapshot.mapping.page(page, pageSize: pageSize))
             rewrittenInPlace += 1
@@ -42,15 +43,19 @@ extension WriteState {
         let copy = MutablePage(base: buf, pageSize: pageSize)
         copy.copyPage(from: snapshot.mapping.page(page, pageSize: pageSize))
         copy.setPageNumber(p)
-        release(page, count: 1)
+        release(page, count: 1, birth: birth, tree: tree)
         return (p, true)
     }
 
-    /// Stops using `count` pages starting at `page`: dirty ones return to the pool at once, the
-    /// others are recorded as freed by this transaction.
-    mutating func release(_ page: PageNumber, count: Int) {
+    /// Stops using `count` pages starting at `page` (of `tree`, written by transaction `birth`):
+    /// dirty ones return to the pool at once; pages a snapshot reaches (born at or before the
+    /// newest snapshot's transaction) become dead extents, kept until the snapshots that reach
+    /// them are dropped; the others are recorded as freed by this transaction.
+    mutating func release(_ page: PageNumber, count: Int, birth: TransactionID, tree: Int) {
         if dirty.drop(page) {
             allocator.addToPool(PageExtent(first: page, count: count))
+        } else if birth <= pinBound && TreeIndex.isPinnable(tree) {
+            dead.append(DeadExtent(birth: birth, extent: PageExtent(first: page, count: count)))
         } else {
             allocator.addFreed(PageExtent(first: page, count: count))
         }

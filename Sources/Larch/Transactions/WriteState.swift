@@ -24,6 +24,11 @@ struct WriteState: ~Copyable {
     /// instead of copying them elsewhere, so a group writes the pages its commits share (the root,
     /// the free tree's leaf) once. Empty unless the writer was begun with `inPlace`.
     var rewritable: Set<PageNumber> = []
+    /// The newest snapshot's transaction (0: none): pages born at or before it that this
+    /// transaction stops using are kept as dead extents, not freed (`release`).
+    var pinBound = TransactionID(0)
+    /// Pages this transaction stopped using that a snapshot still reaches, saved at commit.
+    var dead: [DeadExtent] = []
     /// Pages of `rewritable` rewritten so far: once any is, a failed page write damages a waiting commit.
     var rewrittenInPlace = 0
     var rewroteInPlace: Bool { rewrittenInPlace > 0 }
@@ -58,7 +63,8 @@ struct WriteState: ~Copyable {
             return try body(&self)
         } catch {
             switch error {
-            case .keyExists, .emptyKey, .keyTooLarge, .valueTooLarge, .databaseNotFound, .invalidDatabaseName:
+            case .keyExists, .emptyKey, .keyTooLarge, .valueTooLarge, .databaseNotFound, .invalidDatabaseName,
+                 .snapshotNotFound, .snapshotExists, .invalidSnapshotName, .snapshotNotAllowed:
                 break // rejected before anything changed
             default:
                 failure = error

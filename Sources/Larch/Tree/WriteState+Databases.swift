@@ -13,7 +13,7 @@ extension WriteState {
     mutating func clearTree(_ tree: Int) throws(LarchError) {
         beginChange(tree: tree)
         let root = trees[tree].root
-        if !root.isEmpty { try releaseSubtree(page: root.root, checksum: root.rootChecksum, level: 0, depth: root.depth) }
+        if !root.isEmpty { try releaseSubtree(tree: tree, root.rootPointer, level: 0, depth: root.depth) }
         trees[tree].root = TreeRoot()
     }
 
@@ -25,21 +25,20 @@ extension WriteState {
         trees[tree] = TreeSlot(root: .empty, status: .missing, name: name)
     }
 
-    private mutating func releaseSubtree(page: PageNumber, checksum: UInt32, level: Int, depth: Int) throws(LarchError) {
-        let v = try node(page, checksum: checksum, kind: TransactionCore.kind(level: level, depth: depth))
+    private mutating func releaseSubtree(tree: Int, _ pointer: ChildPointer, level: Int, depth: Int) throws(LarchError) {
+        let v = try node(pointer.page, checksum: pointer.checksum, kind: TransactionCore.kind(level: level, depth: depth))
         if level < depth - 1 {
             for i in 0..<v.count {
-                let (child, c) = try v.child(i)
-                try releaseSubtree(page: child, checksum: c, level: level + 1, depth: depth)
+                try releaseSubtree(tree: tree, try v.pointer(i), level: level + 1, depth: depth)
             }
         } else {
             for i in 0..<v.count {
-                if case let .overflow(first, _, length, _) = try v.leafCell(i).value {
-                    release(first, count: OverflowLayout.pageCount(valueLength: length, pageSize: pageSize))
+                if case let .overflow(first, _, length, birth) = try v.leafCell(i).value {
+                    release(first, count: OverflowLayout.pageCount(valueLength: length, pageSize: pageSize), birth: birth, tree: tree)
                 }
             }
         }
-        release(page, count: 1)
+        release(pointer.page, count: 1, birth: pointer.birth, tree: tree)
     }
 }
 

@@ -34,7 +34,9 @@ extension WriteState {
     mutating func touchPath(tree: Int) throws(LarchError) {
         for level in 0..<path.count {
             let old = path.page(level)
-            let (new, relink) = try touch(old)
+            // The old page's birth: in the pointer to it, which its (already copied) parent still holds.
+            let birth = level == 0 ? trees[tree].root.rootBirth : try mutable(path.page(level - 1)).view.pointer(path.index(level - 1)).birth
+            let (new, relink) = try touch(old, birth: birth, tree: tree)
             guard relink else { continue }
             path.setPage(level, new)
             if level == 0 {
@@ -181,9 +183,9 @@ extension WriteState {
     /// Frees the overflow run of leaf cell `index` at the end of `path`, if it has one.
     private mutating func releaseOverflow(tree: Int, index: Int) throws(LarchError) {
         let old = try validatedPage(path.leaf).leafCell(index)
-        guard case let .overflow(first, _, length, _) = old.value else { return }
+        guard case let .overflow(first, _, length, birth) = old.value else { return }
         let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
-        release(first, count: pages)
+        release(first, count: pages, birth: birth, tree: tree)
         trees[tree].root.overflowPages -= UInt64(pages)
     }
 
@@ -216,9 +218,9 @@ extension WriteState {
     mutating func removeLeafCell(tree: Int, index: Int) throws(LarchError) {
         let leaf = mutable(path.leaf)
         let old = try leaf.view.leafCell(index)
-        if case let .overflow(first, _, length, _) = old.value {
+        if case let .overflow(first, _, length, birth) = old.value {
             let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
-            release(first, count: pages)
+            release(first, count: pages, birth: birth, tree: tree)
             trees[tree].root.overflowPages -= UInt64(pages)
         }
         leaf.removeCell(at: index, leaf: true)

@@ -10,11 +10,11 @@ extension WriteState {
 
         if level == 0 {
             if isLeaf && page.count == 0 {
-                release(pageNumber, count: 1)
+                release(pageNumber, count: 1, birth: txnID, tree: tree)   // dirty: back to the pool
                 trees[tree].root = TreeRoot()
             } else if !isLeaf && page.count == 1 {
                 let child = try page.view.pointer(0)
-                release(pageNumber, count: 1)
+                release(pageNumber, count: 1, birth: txnID, tree: tree)   // dirty: back to the pool
                 trees[tree].root.root = child.page
                 trees[tree].root.rootChecksum = child.checksum
                 trees[tree].root.rootBirth = child.birth
@@ -32,10 +32,11 @@ extension WriteState {
         guard parent.count >= 2 else { return }
         let siblingIsLeft = pi > 0
         let si = siblingIsLeft ? pi - 1 : pi + 1
-        let siblingOld = try parent.view.child(si).page
+        let siblingPointer = try parent.view.pointer(si)
+        let siblingOld = siblingPointer.page
         // Validate the sibling before copying it (it may come from the map).
-        _ = try node(siblingOld, checksum: try parent.view.child(si).checksum, kind: isLeaf ? .leaf : .branch)
-        let (siblingNumber, relink) = try touch(siblingOld)
+        _ = try node(siblingOld, checksum: siblingPointer.checksum, kind: isLeaf ? .leaf : .branch)
+        let (siblingNumber, relink) = try touch(siblingOld, birth: siblingPointer.birth, tree: tree)
         if relink { parent.setDirtyChild(si, page: siblingNumber) }
         let sibling = mutable(siblingNumber)
 
@@ -57,7 +58,7 @@ extension WriteState {
                     left.insertCell(at: left.count, copying: right.cell(j), size: right.cellSize(j, leaf: isLeaf))
                 }
             }
-            release(rightNumber, count: 1)
+            release(rightNumber, count: 1, birth: txnID, tree: tree)   // dirty (both were copied): back to the pool
             parent.removeCell(at: rightIndex, leaf: false)
             if isLeaf { trees[tree].root.leafPages -= 1 } else { trees[tree].root.branchPages -= 1 }
             try rebalance(tree: tree, level: level - 1)
