@@ -28,6 +28,9 @@ package struct CrashLabConfiguration: Sendable {
     /// Hold a read transaction across every this many transactions (0: none), a new one begun as
     /// the last ends: the pages it pins fill the meta's free list, which then moves into the free tree.
     package var readerSpan = 0
+    /// Create and drop named snapshots in the workload (every crash image then checks each
+    /// snapshot's contents too).
+    package var snapshots = false
     package init() {}
 }
 
@@ -51,6 +54,7 @@ package struct CrashLabReport: Sendable, CustomStringConvertible {
     package var description: String {
         var s = "crash lab: seed \(configuration.seed), \(configuration.transactions) transactions (\(commits) commits), durability \(configuration.durability)"
         if configuration.reopenEvery > 0 { s += ", reopened every \(configuration.reopenEvery) transaction(s)" }
+        if configuration.snapshots { s += ", with named snapshots" }
         if configuration.readerSpan > 0 { s += ", a reader held across every \(configuration.readerSpan) transaction(s), \(freeListSpills) free-list spill(s)" }
         if configuration.unsafe.contains(.skipCommitVerification) { s += ", UNSAFE: no check of the newest commit at open" }
         if configuration.unsafe.contains(.reuseFreedPagesAtOnce) { s += ", UNSAFE: freed pages reused at once" }
@@ -82,7 +86,7 @@ package enum CrashLab {
         do { let env = try Environment(storage: setup, options: options); env.close() }
         let base = setup.contents
 
-        let workload = Workload(seed: config.seed, transactionCount: config.transactions)
+        let workload = Workload(seed: config.seed, transactionCount: config.transactions, snapshots: config.snapshots)
         let disk = SimulatedDisk(capacity: 64 << 20, image: base)
         var env = try Environment(storage: disk, options: options, unsafe: config.unsafe)
         // acks[i] = (txn id, index of the last operation of that commit) for acknowledged commits.

@@ -6,6 +6,9 @@ package enum WorkloadOperation: Sendable {
     case delete(database: String?, key: [UInt8])
     case createDatabase(String)
     case dropDatabase(String)
+    /// A named snapshot of the state the transaction began from (always a transaction's first operation).
+    case createSnapshot(String)
+    case dropSnapshot(String)
 }
 
 /// One generated transaction: its operations, and whether it commits or aborts.
@@ -14,9 +17,10 @@ package struct WorkloadTransaction: Sendable {
     package var commits: Bool
 }
 
-/// The expected contents of the file: every database's entries.
+/// The expected contents of the file: every database's entries, and every named snapshot's.
 package struct Model: Equatable, Sendable {
     package var databases: [String?: [[UInt8]: [UInt8]]] = [nil: [:]]
+    package var snapshots: [String: [String?: [[UInt8]: [UInt8]]]] = [:]
 
     package mutating func apply(_ op: WorkloadOperation) {
         switch op {
@@ -24,29 +28,37 @@ package struct Model: Equatable, Sendable {
         case let .delete(db, key): databases[db]?[key] = nil
         case let .createDatabase(name): if databases[name] == nil { databases[name] = [:] }
         case let .dropDatabase(name): databases[name] = nil
+        case let .createSnapshot(name): snapshots[name] = databases
+        case let .dropSnapshot(name): snapshots[name] = nil
         }
     }
 
-    /// Reads the whole environment into a model.
+    /// Reads the whole environment into a model, its named snapshots included.
     package static func read(_ env: Environment) throws -> Model {
-        try env.read { txn in
-            var m = Model(databases: [:])
-            func load(_ db: Database, in txn: borrowing ReadTransaction) throws -> [[UInt8]: [UInt8]] {
-                // `collect()` throws on a corrupt page; a plain `for` loop over `entries` would stop early.
-                var d: [[UInt8]: [UInt8]] = [:]
-                for (k, v) in try txn.entries(in: db).collect() { d[k] = v }
-                return d
-            }
-            m.databases[nil] = try load(.main, in: txn)
-            for name in try txn.databaseNames() { m.databases[name] = try load(try txn.openDatabase(name), in: txn) }
-            return m
+        var m = Model(databases: try env.read { try databases(in: $0) })
+        for s in try env.snapshots() {
+            m.snapshots[s.name] = try env.read(snapshot: s.name) { try databases(in: $0) }
         }
+        return m
+    }
+
+    private static func databases(in txn: borrowing ReadTransaction) throws -> [String?: [[UInt8]: [UInt8]]] {
+        func load(_ db: Database, in txn: borrowing ReadTransaction) throws -> [[UInt8]: [UInt8]] {
+            // `collect()` throws on a corrupt page; a plain `for` loop over `entries` would stop early.
+            var d: [[UInt8]: [UInt8]] = [:]
+            for (k, v) in try txn.entries(in: db).collect() { d[k] = v }
+            return d
+        }
+        var out: [String?: [[UInt8]: [UInt8]]] = [nil: try load(.main, in: txn)]
+        for name in try txn.databaseNames() { out[name] = try load(try txn.openDatabase(name), in: txn) }
+        return out
     }
 }
 
 /// Generates a deterministic workload one transaction at a time. It exercises everything a commit
 /// can do: puts, overwrites, deletes that merge pages, overflow values, named databases created and
-/// dropped, page reuse from the free tree, and file growth. The same seed gives the same transactions.
+/// dropped, page reuse from the free tree, and file growth; with `snapshots`, named snapshots
+/// created and dropped. The same seed gives the same transactions.
 package struct WorkloadGenerator: Sendable {
     private var g: SplitMix
     private let keySpace: Int
@@ -57,10 +69,13 @@ package struct WorkloadGenerator: Sendable {
     /// `Dictionary` order, which differs between processes.
     private var committedKeys: [String?: [[UInt8]]] = [nil: []]
     private let names = ["alpha", "beta", "gamma"]
+    private let snapshotNames = ["monday", "tuesday", "wednesday"]
+    private let snapshots: Bool
 
-    package init(seed: UInt64, keySpace: Int = 400) {
+    package init(seed: UInt64, keySpace: Int = 400, snapshots: Bool = false) {
         g = SplitMix(seed: seed)
         self.keySpace = keySpace
+        self.snapshots = snapshots
     }
 
     private mutating func key(_ i: Int) -> [UInt8] {
@@ -103,6 +118,7 @@ package struct WorkloadGenerator: Sendable {
             if found { keys[db]!.remove(at: i) }
         case let .createDatabase(name): if keys[name] == nil { keys[name] = [] }
         case let .dropDatabase(name): keys[name] = nil
+        case .createSnapshot, .dropSnapshot: break
         }
     }
 
@@ -110,6 +126,18 @@ package struct WorkloadGenerator: Sendable {
         var working = committed
         var workingKeys = committedKeys
         var ops: [WorkloadOperation] = []
+        if snapshots {
+            // Snapshot changes come first: a snapshot keeps the state the transaction began from.
+            let name = snapshotNames[Int(g.next() % UInt64(snapshotNames.count))]
+            let roll = g.next() % 100
+            var op: WorkloadOperation?
+            if roll < 15 && working.snapshots[name] == nil { op = .createSnapshot(name) }
+            else if roll < 25 && working.snapshots[name] != nil { op = .dropSnapshot(name) }
+            if let op {
+                working.apply(op)
+                ops.append(op)
+            }
+        }
         let size = Int(g.next() % 40) + 1
         let heavyDelete = index % 9 == 8
         index += 1
@@ -154,8 +182,8 @@ package struct Workload: Sendable {
     /// `models[i]` is the expected content after the i-th committed transaction (index 0: empty).
     package let models: [Model]
 
-    package init(seed: UInt64, transactionCount: Int, keySpace: Int = 400) {
-        var generator = WorkloadGenerator(seed: seed, keySpace: keySpace)
+    package init(seed: UInt64, transactionCount: Int, keySpace: Int = 400, snapshots: Bool = false) {
+        var generator = WorkloadGenerator(seed: seed, keySpace: keySpace, snapshots: snapshots)
         var models = [Model()]
         var txns: [WorkloadTransaction] = []
         for _ in 0..<transactionCount {
@@ -181,6 +209,10 @@ package struct Workload: Sendable {
                 _ = try txn.openDatabase(name, create: true)
             case let .dropDatabase(name):
                 try txn.dropDatabase(try txn.openDatabase(name))
+            case let .createSnapshot(name):
+                try txn.createSnapshot(name)
+            case let .dropSnapshot(name):
+                try txn.dropSnapshot(name)
             }
         }
     }
