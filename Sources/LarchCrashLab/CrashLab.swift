@@ -116,15 +116,74 @@ package enum CrashLab {
         }
         reader.take()?.abort()
         env.close()
-        let log = disk.log
         var report = CrashLabReport(configuration: config)
+        report.freeListSpills = spills
+        checkImages(disk.log, base: base, acks: acks, models: workload.models, options: options, into: &report)
+        return report
+    }
+
+    /// The crash lab for a replica: a primary (not crash-tested) commits the workload's
+    /// transactions and takes a snapshot after each; the replica, on the simulated disk, receives
+    /// each change stream (incremental after the first) and drops the snapshot before it. Every
+    /// crash image of the replica must hold one received state whole, with its snapshot.
+    package static func runReplica(_ config: CrashLabConfiguration) throws -> CrashLabReport {
+        let pageSize = 4096
+        var options = Options(pageSize: pageSize, maxSize: 64 << 20, durability: config.durability)
+        options.strictChecks = .full
+        let setup = SimulatedDisk(capacity: 64 << 20, recording: false)
+        do { let env = try Environment(storage: setup, options: options); env.close() }
+        let base = setup.contents
+
+        let primary = try Environment(storage: SimulatedDisk(capacity: 64 << 20, image: base, recording: false), options: options)
+        let workload = Workload(seed: config.seed, transactionCount: config.transactions)
+        let disk = SimulatedDisk(capacity: 64 << 20, image: base)
+        let replica = try Environment(storage: disk, options: options)
+        var acks: [(txn: UInt64, lastOperation: Int)] = []
+        var models = [Model()]
+        var previous: String?
+        var index = 0
+        for t in workload.transactions where t.commits {
+            var txn = try primary.beginWrite()
+            try Workload.apply(t, to: &txn)
+            try txn.commit()
+            let name = "r\(index)"
+            index += 1
+            try primary.createSnapshot(name)
+            let stream = StreamBuffer()
+            try primary.send(snapshot: name, from: previous) { stream.bytes.append(contentsOf: $0) }
+            try replica.receive { stream.read(into: $0) }
+            var model = Model(databases: try primary.read(snapshot: name) { try Model.databases(in: $0) })
+            model.snapshots = models.last!.snapshots
+            model.snapshots[name] = model.databases
+            models.append(model)
+            acks.append((try replica.read { $0.snapshotID }, disk.operationCount - 1))
+            if let previous {
+                try primary.dropSnapshot(previous)
+                try replica.dropSnapshot(previous)
+                model.snapshots[previous] = nil
+                models.append(model)
+                acks.append((try replica.read { $0.snapshotID }, disk.operationCount - 1))
+            }
+            previous = name
+        }
+        primary.close()
+        replica.close()
+        var report = CrashLabReport(configuration: config)
+        checkImages(disk.log, base: base, acks: acks, models: models, options: options, into: &report)
+        return report
+    }
+
+    /// Rebuilds the disk as a crash after each operation of `log` would leave it, under every
+    /// policy, and checks each image against `models` (`models[i]`: the contents after the i-th commit).
+    private static func checkImages(_ log: [SimulatedDisk.Operation], base: [UInt8], acks: [(txn: UInt64, lastOperation: Int)], models: [Model],
+                                    options: Options, into report: inout CrashLabReport) {
+        let config = report.configuration
         report.operations = log.count
         report.commits = acks.count
-        report.freeListSpills = spills
-        var builder = CrashImageBuilder(log: log, base: base, pageSize: pageSize)
+        var builder = CrashImageBuilder(log: log, base: base, pageSize: options.pageSize)
         func model(_ txn: UInt64) -> Model? {
             let i = txn <= 1 ? 0 : Int(txn - 1)
-            return i < workload.models.count ? workload.models[i] : nil
+            return i < models.count ? models[i] : nil
         }
 
         for k in 0..<log.count {
@@ -155,7 +214,6 @@ package enum CrashLab {
                 }
             }
         }
-        return report
     }
 
     private static func verify(image: [UInt8], options: Options, unsafe: Environment.UnsafeTestBehaviour, minimum: UInt64, lastAcked: UInt64,
@@ -176,5 +234,18 @@ package enum CrashLab {
         } catch {
             return (.corrupt, "open or read failed: \(error)")
         }
+    }
+}
+
+/// A change stream held in memory, written by `send` and read back by `receive`.
+final class StreamBuffer {
+    var bytes: [UInt8] = []
+    private var position = 0
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let n = min(buffer.count, bytes.count - position)
+        bytes.withUnsafeBytes { b in buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: b[position..<(position + n)])) }
+        position += n
+        return n
     }
 }

@@ -42,7 +42,7 @@ package struct Model: Equatable, Sendable {
         return m
     }
 
-    private static func databases(in txn: borrowing ReadTransaction) throws -> [String?: [[UInt8]: [UInt8]]] {
+    package static func databases(in txn: borrowing ReadTransaction) throws -> [String?: [[UInt8]: [UInt8]]] {
         func load(_ db: Database, in txn: borrowing ReadTransaction) throws -> [[UInt8]: [UInt8]] {
             // `collect()` throws on a corrupt page; a plain `for` loop over `entries` would stop early.
             var d: [[UInt8]: [UInt8]] = [:]

@@ -75,6 +75,27 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
         #expect(creates >= 5 && drops >= 3)
     }
 
+    /// A replica receiving a primary's change streams (and dropping the snapshot before each):
+    /// every crash image holds one received state whole, with its snapshot readable.
+    @Test func receivingStreamsNeverCorruptsOrLoses() throws {
+        var images = 0, commits = 0
+        for seed in 1...UInt64(crashScale) {
+            var config = CrashLabConfiguration()
+            config.seed = 300 + seed
+            config.transactions = 40 * crashScale
+            config.randomImagesPerPoint = 1
+            let r = try CrashLab.runReplica(config)
+            print(r)
+            #expect(r.corrupt == 0, "\(r)")
+            #expect(r.lost == 0, "\(r)")
+            #expect((r.outcomes[.newState] ?? 0) > 0, "crashes after receive's meta: \(r)")
+            images += r.images
+            commits += r.commits
+        }
+        print("crash lab, receive: \(images) crash images over \(commits) replica commits (receives and drops), 0 corrupt, 0 lost")
+        #expect(commits >= 40)
+    }
+
     /// With noMetaSync the last acknowledged commit may be lost (its meta was not synced), never more,
     /// and nothing is ever corrupt.
     @Test func noMetaSyncLosesAtMostTheLastCommit() throws {

@@ -64,6 +64,11 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidSnapshotName(name: String, reason: String)
     /// A snapshot cannot be created here (for example after this transaction changed a database).
     case snapshotNotAllowed(reason: String)
+    /// A change stream is malformed, truncated or damaged; nothing of it was applied.
+    case invalidChangeStream(reason: String)
+    /// A change stream does not apply to this file's current state (its base snapshot is missing,
+    /// or the file changed since); nothing of it was applied.
+    case changeStreamBaseMismatch(reason: String)
 
     public var description: String {
         switch self {
@@ -124,6 +129,10 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
             return "invalid snapshot name \(quotedForMessage(name)): \(reason)"
         case let .snapshotNotAllowed(reason):
             return "snapshot not allowed: \(reason)"
+        case let .invalidChangeStream(reason):
+            return "invalid change stream: \(reason); nothing was applied"
+        case let .changeStreamBaseMismatch(reason):
+            return "change stream does not apply here: \(reason); nothing was applied"
         case let .writerTimeout(seconds):
             return "writer busy: another write transaction (of this or another process) held the writer lock for the \(seconds) s this one waited (Options.writerTimeout); try again later"
         case .nestedWriteTransaction:

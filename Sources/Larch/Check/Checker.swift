@@ -166,8 +166,8 @@ struct Checker {
         let txn = core.meta.txnID
         for (name, record) in snapshots {
             let label = "snapshot \(quotedForMessage(name))"
-            guard record.txn < txn, record.txn.rawValue >= 1 else {
-                problem(nil, "\(label): of transaction \(record.txn), not before the meta's \(txn)")
+            guard record.txn <= txn, record.txn.rawValue >= 1 else {
+                problem(nil, "\(label): of transaction \(record.txn), after the meta's \(txn)")
                 continue
             }
             if record.pageCount > core.meta.pageCount { problem(nil, "\(label): \(record.pageCount) pages, more than the file's \(core.meta.pageCount)") }

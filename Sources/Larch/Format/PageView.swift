@@ -103,7 +103,7 @@ struct PageView {
         while lo < hi {
             let mid = (lo + hi) >> 1
             let k = try leafKey(mid)
-            let c = compareBytes(k.baseAddress!, k.count, key.baseAddress!, key.count)
+            let c = compareBytes(k.start, k.count, key.start, key.count)
             if c < 0 { lo = mid + 1 } else if c > 0 { hi = mid } else { return (mid, true) }
         }
         return (lo, false)
@@ -146,7 +146,7 @@ struct PageView {
         while lo < hi {
             let mid = (lo + hi) >> 1
             let k = try branchKey(mid)
-            if compareBytes(k.baseAddress!, k.count, key.baseAddress!, key.count) <= 0 { lo = mid + 1 } else { hi = mid }
+            if compareBytes(k.start, k.count, key.start, key.count) <= 0 { lo = mid + 1 } else { hi = mid }
         }
         return lo - 1
     }

@@ -74,7 +74,9 @@ extension WriteState {
         // 2. The main tree and the catalog are final now.
         finalize(tree: TreeIndex.main)
         finalize(tree: TreeIndex.catalog)
-        // 3. Record the pages a snapshot still reaches as dead extents, then checksum the snapshots tree.
+        // 3. A snapshot of this commit's state, if asked for; the pages a snapshot still reaches
+        //    recorded as dead extents; then the snapshots tree's checksums.
+        try saveSnapshotOfResult()
         try saveDeadExtents()
         finalize(tree: TreeIndex.snapshots)
         // 4. Record freed pages and unused pool pages in the meta's free list, or when they do not

@@ -100,6 +100,24 @@ extension WriteState {
         dead = kept
     }
 
+    /// At commit, once the main tree and the catalog are final: records `snapshotOfResult`, a
+    /// snapshot of the state this transaction commits.
+    mutating func saveSnapshotOfResult() throws(LarchError) {
+        guard let s = snapshotOfResult else { return }
+        snapshotOfResult = nil
+        try Self.validateSnapshotName(s.name)
+        let key = SnapshotKey.record(s.name)
+        let existing = try withBytes(key) { k throws(LarchError) in try lookup(root: trees[TreeIndex.snapshots].root, key: k) }
+        guard existing == nil else { throw .snapshotExists(name: String(decoding: s.name, as: UTF8.self)) }
+        let record = SnapshotRecord(txn: txnID, createdNanoseconds: s.createdNanoseconds, id: s.id, pageCount: allocator.nextPage,
+                                    main: trees[TreeIndex.main].root, catalog: trees[TreeIndex.catalog].root)
+        let summary = try snapshotSummary()
+        beginChange(tree: TreeIndex.snapshots)
+        try putSnapshotTree(key, record.encoded, overwrite: false)
+        try putSnapshotTree(SnapshotKey.summary, SnapshotKey.encodeSummary(newest: txnID, count: (summary?.count ?? 0) + 1))
+        pinBound = txnID
+    }
+
     /// At commit: records the dead extents of this transaction in the snapshots tree.
     mutating func saveDeadExtents() throws(LarchError) {
         guard !dead.isEmpty else { return }

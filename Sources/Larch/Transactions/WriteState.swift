@@ -29,6 +29,8 @@ struct WriteState: ~Copyable {
     var pinBound = TransactionID(0)
     /// Pages this transaction stopped using that a snapshot still reaches, saved at commit.
     var dead: [DeadExtent] = []
+    /// A snapshot to record of the state this transaction commits (`Environment.receive`).
+    var snapshotOfResult: (name: [UInt8], id: [UInt8], createdNanoseconds: UInt64)?
     /// Pages of `rewritable` rewritten so far: once any is, a failed page write damages a waiting commit.
     var rewrittenInPlace = 0
     var rewroteInPlace: Bool { rewrittenInPlace > 0 }
@@ -64,7 +66,8 @@ struct WriteState: ~Copyable {
         } catch {
             switch error {
             case .keyExists, .emptyKey, .keyTooLarge, .valueTooLarge, .databaseNotFound, .invalidDatabaseName,
-                 .snapshotNotFound, .snapshotExists, .invalidSnapshotName, .snapshotNotAllowed:
+                 .snapshotNotFound, .snapshotExists, .invalidSnapshotName, .snapshotNotAllowed,
+                 .changeStreamBaseMismatch:
                 break // rejected before anything changed
             default:
                 failure = error

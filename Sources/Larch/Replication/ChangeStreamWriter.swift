@@ -1,0 +1,89 @@
+/// Writes a change stream (`ChangeStreamFormat`) to an output, buffered, keeping the running
+/// checksum and the record count for the end record.
+struct ChangeStreamWriter {
+    private var buffer: [UInt8] = []
+    private var crc: UInt32 = 0
+    private(set) var records: UInt64 = 0
+    private(set) var bytes: UInt64 = 0
+    private let output: (UnsafeRawBufferPointer) throws -> Void
+
+    init(output: @escaping (UnsafeRawBufferPointer) throws -> Void) {
+        self.output = output
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    mutating func header(_ h: ChangeStreamHeader) throws { try append(h.encoded) }
+
+    mutating func select(_ name: [UInt8]?) throws {
+        records += 1
+        if let name {
+            var r: [UInt8] = [ChangeStreamFormat.Kind.select.rawValue, 1]
+            r.appendLE(UInt16(name.count))
+            try append(r + name)
+        } else {
+            try append([ChangeStreamFormat.Kind.select.rawValue, 0])
+        }
+    }
+
+    mutating func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws {
+        records += 1
+        var r: [UInt8] = [ChangeStreamFormat.Kind.put.rawValue]
+        r.appendLE(UInt32(key.count))
+        try append(r)
+        try append(key)
+        r.removeAll(keepingCapacity: true)
+        r.appendLE(UInt32(value.count))
+        try append(r)
+        try append(value)
+    }
+
+    mutating func delete(key: UnsafeRawBufferPointer) throws {
+        records += 1
+        var r: [UInt8] = [ChangeStreamFormat.Kind.delete.rawValue]
+        r.appendLE(UInt32(key.count))
+        try append(r)
+        try append(key)
+    }
+
+    mutating func database(_ kind: ChangeStreamFormat.Kind, _ name: [UInt8]) throws {
+        records += 1
+        var r: [UInt8] = [kind.rawValue]
+        r.appendLE(UInt16(name.count))
+        try append(r + name)
+    }
+
+    /// The end record, then everything out.
+    mutating func end() throws {
+        var r: [UInt8] = [ChangeStreamFormat.Kind.end.rawValue]
+        r.appendLE(records)
+        try append(r)
+        var c: [UInt8] = []
+        c.appendLE(crc)
+        buffer += c
+        bytes += 4
+        try flush()
+    }
+
+    private mutating func append(_ b: [UInt8]) throws {
+        try b.withUnsafeBytes { try append($0) }
+    }
+
+    private mutating func append(_ b: UnsafeRawBufferPointer) throws {
+        guard let base = b.baseAddress, b.count > 0 else { return }
+        crc = CRC32C.checksum(continuing: crc, base, count: b.count)
+        bytes += UInt64(b.count)
+        if b.count >= 1 << 20 {
+            try flush()
+            try output(b)
+            return
+        }
+        buffer.append(contentsOf: b)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    private mutating func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try output($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
