@@ -60,6 +60,11 @@ public final class Environment: Sendable {
     /// Opens (or creates) the database at `path`.
     public convenience init(path: String, options: Options = Options()) throws(LarchError) {
         try Self.validate(options)
+        if options.createIfMissing && !options.readOnly {
+            // A new file appears whole or not at all (an existing one is left to the open below).
+            try DataFile.createWhole(path: path, contents: MetaPage.initialPages(pageSize: options.pageSize),
+                                     sync: options.durability != .noSync)
+        }
         let file = try DataFile.open(path: path, create: options.createIfMissing, readOnly: options.readOnly)
         try self.init(storage: file, options: options)
     }
@@ -129,11 +134,17 @@ public final class Environment: Sendable {
         return try file.size()
     }
 
-    /// Writes the two meta pages of an empty database.
+    /// Writes the two meta pages of an empty database (an existing empty file: a new one is created
+    /// whole by `DataFile.createWhole`). A failure gives back what was written: the file stays empty.
     private static func initialize(_ file: any StorageDevice, pageSize: Int, durability: Durability) throws(LarchError) {
         let pages = MetaPage.initialPages(pageSize: pageSize)
-        try withBytes(pages) { b throws(LarchError) in try file.write(b, at: 0) }
-        if durability != .noSync { try file.sync() }
+        do {
+            try withBytes(pages) { b throws(LarchError) in try file.write(b, at: 0) }
+            if durability != .noSync { try file.sync() }
+        } catch {
+            try? file.resize(to: 0)
+            throw error
+        }
     }
 
     /// Reads and decodes both meta pages; each must decode and fit the file.

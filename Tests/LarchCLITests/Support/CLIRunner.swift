@@ -93,3 +93,24 @@ enum CLI {
                              stdout: [UInt8](out), stderr: String(decoding: err, as: UTF8.self))
     }
 }
+
+extension CLI {
+    /// Runs `larch` with its files limited to `blocks` blocks (`ulimit -f`: 512 bytes each in
+    /// dash, 1,024 in bash; either way a few KiB): a write past the limit fails with EFBIG, as a
+    /// full disk fails with ENOSPC (SIGXFSZ is ignored, so the write fails rather than the process).
+    static func larchWithFileSizeLimit(blocks: Int, _ arguments: [String], input: [UInt8] = [], in scratch: Scratch) throws -> CommandResult {
+        try run("/bin/sh", ["-c", "trap '' XFSZ; ulimit -f \(blocks) && exec \"$0\" \"$@\"", larchPath] + arguments, input: input, in: scratch)
+    }
+
+    /// The names in `scratch`'s directory, without the runner's own standard-stream files.
+    static func listing(_ scratch: Scratch) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: scratch.path)
+            .filter { !$0.hasPrefix(".stdin-") && !$0.hasPrefix(".stdout-") && !$0.hasPrefix(".stderr-") }
+            .sorted()
+    }
+
+    /// The size of `name` in `scratch`, or nil when there is no such file.
+    static func size(_ name: String, in scratch: Scratch) -> Int? {
+        (try? FileManager.default.attributesOfItem(atPath: scratch.file(name)))?[.size] as? Int
+    }
+}
