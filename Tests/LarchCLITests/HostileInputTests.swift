@@ -28,4 +28,35 @@ import Testing
         #expect(try CLI.larchOK(["get", "empty.larch", "k"], in: s).text == "v2\n")
         #expect(try CLI.larchOK(["check", "empty.larch"], in: s).text.contains("OK: no problems found."))
     }
+
+    /// A dump section of the main database, or of `database` (raw bytes), holding `records`.
+    static func dump(database: [UInt8]? = nil, format: String = "print", _ records: [(String, String)] = [("k", "v")]) -> [UInt8] {
+        var d = Array("VERSION=3\nformat=\(format)\n".utf8)
+        if let database { d += Array("database=".utf8) + database + [0x0a] }
+        d += Array("type=btree\nmapsize=1073741824\nmaxreaders=126\ndb_pagesize=4096\nHEADER=END\n".utf8)
+        for (k, v) in records { d += Array(" \(k)\n \(v)\n".utf8) }
+        return d + Array("DATA=END\n".utf8)
+    }
+
+    /// Defect 2: LMDB names databases with bytes; a name that is not UTF-8 was loaded as U+FFFD in
+    /// its place (`caf\xe9` became `caf\ef\bf\bd`), renaming the database. It is refused, naming
+    /// the line and showing the bytes escaped; `--db NAME` loads it under a name of one's choice.
+    @Test func aDatabaseNameThatIsNotUTF8IsRefusedNotRenamed() throws {
+        let s = try Scratch("name-bytes")
+        let latin1 = Self.dump(database: Array("caf".utf8) + [0xe9])
+        let r = try CLI.larch(["load", "n.larch"], input: latin1, in: s)
+        #expect(r.status == 2 && !r.crashed, "\(r.status) \(r.stderr)")
+        #expect(r.stderr.contains("line 3: ") && r.stderr.contains("\"caf\\e9\"") && r.stderr.contains("not UTF-8")
+                && r.stderr.contains("--db"), "\(r.stderr)")
+        #expect(!r.stderr.utf8.contains(0xe9) && !r.stderr.contains("\u{FFFD}"), "the raw byte is never echoed: \(r.stderr)")
+        if CLI.size("n.larch", in: s) != nil {
+            #expect(try CLI.larchOK(["dump", "n.larch", "--all"], in: s).text.contains("database=") == false, "no database was made")
+        }
+        // --db NAME loads the section under a name of one's choice.
+        try CLI.larchOK(["load", "n.larch", "--db", "cafe"], input: latin1, in: s)
+        #expect(try CLI.larchOK(["get", "n.larch", "--db", "cafe", "k"], in: s).text == "v\n")
+        // A UTF-8 name is kept byte for byte.
+        try CLI.larchOK(["load", "u.larch"], input: Self.dump(database: Array("café".utf8)), in: s)
+        #expect(try CLI.larchOK(["dump", "u.larch", "--all"], in: s).stdout.split(separator: 0x0a).contains(ArraySlice(Array("database=café".utf8))))
+    }
 }

@@ -37,6 +37,16 @@ struct LoadCommand: LarchSubcommand {
 
     static let batchBytes = 64 << 20
 
+    /// A `database=` name as Larch names databases: UTF-8 text. LMDB names them with bytes; a name
+    /// that is not UTF-8 is refused rather than changed (decoding would put U+FFFD in place of each
+    /// bad byte, so a round trip to LMDB would rename the database).
+    static func name(_ bytes: [UInt8], line: Int) throws -> String {
+        guard let name = String(validating: bytes, as: UTF8.self) else {
+            throw CLIError("line \(line): the database name \(ByteEncoding.quoted(bytes)) is not UTF-8; Larch names databases with text, so it cannot keep this name as it is: load the section under a name of your choice with --db NAME")
+        }
+        return name
+    }
+
     func execute() throws {
         let reader = DumpReader(lines: try LineReader.open(input), noHeader: noHeader)
         var env: Environment? = nil
@@ -50,7 +60,7 @@ struct LoadCommand: LarchSubcommand {
                     if size == nil, let p = header.pageSize, p >= 4096 && p <= 65536 && p & (p - 1) == 0 { size = p }
                     env = try file.openForWriting(create: true, pageSize: size, wait: waiting)
                 }
-                let name = database.db ?? header.database
+                let name = try database.db ?? header.database.map { try Self.name($0, line: header.databaseLine) }
                 databases.insert(name ?? "")
                 var txn: WriteTransaction? = nil   // dropped (so aborted) when an error ends the load
                 var db = Database.main

@@ -9,7 +9,10 @@
 final class DumpReader {
     /// The header of one section.
     struct Header {
-        var database: String?
+        /// The `database=` name as it is in the input: LMDB names databases with bytes.
+        var database: [UInt8]?
+        /// The line of the `database=` name (0 when there is none).
+        var databaseLine = 0
         var format: DumpWriter.Format = .bytevalue
         /// `db_pagesize=`, if given.
         var pageSize: Int?
@@ -51,17 +54,17 @@ final class DumpReader {
             let line = raw.last == UInt8(ascii: "\r") ? raw.dropLast() : raw
             if line.isEmpty && !sawAnything { continue }
             sawAnything = true
-            let text = String(decoding: line, as: UTF8.self)
-            if text == "HEADER=END" {
+            if line.elementsEqual("HEADER=END".utf8) {
                 sectionsRead += 1
                 inSection = true
                 format = header.format
                 return header
             }
-            guard let eq = text.firstIndex(of: "=") else {
+            guard let eq = line.firstIndex(of: UInt8(ascii: "=")) else {
                 throw error("unexpected line \"\(ByteEncoding.printable(line.prefix(60)))\" in a header (expected KEYWORD=VALUE or HEADER=END); is this an mdb_dump file?")
             }
-            let keyword = String(text[..<eq]), value = String(text[text.index(after: eq)...])
+            let keyword = String(decoding: line[..<eq], as: UTF8.self), valueBytes = line[(eq + 1)...]
+            let value = String(decoding: valueBytes, as: UTF8.self)
             switch keyword {
             case "VERSION":
                 guard value == "3" else { throw error("unsupported dump version \(value) (this reads VERSION=3)") }
@@ -71,8 +74,9 @@ final class DumpReader {
                 }
                 header.format = f
             case "database":
-                guard !value.isEmpty else { throw error("empty database name") }
-                header.database = value
+                guard !valueBytes.isEmpty else { throw error("empty database name") }
+                header.database = Array(valueBytes)
+                header.databaseLine = lines.lineNumber
             case "type":
                 guard value == "btree" else { throw error("unsupported database type \"\(value)\" (expected btree)") }
             case "db_pagesize":
