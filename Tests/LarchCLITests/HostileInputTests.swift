@@ -59,4 +59,39 @@ import Testing
         try CLI.larchOK(["load", "u.larch"], input: Self.dump(database: Array("café".utf8)), in: s)
         #expect(try CLI.larchOK(["dump", "u.larch", "--all"], in: s).stdout.split(separator: 0x0a).contains(ArraySlice(Array("database=café".utf8))))
     }
+
+    /// Standard error holds no byte that a terminal would act on: no control character but the
+    /// newline that ends each line, no DEL, no C1 control.
+    static func expectInert(_ stderr: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let bytes = Array(stderr.utf8)
+        let active = bytes.filter { ($0 < 0x20 && $0 != 0x0a) || $0 == 0x7f }
+        #expect(active.isEmpty && !stderr.unicodeScalars.contains { (0x80...0x9f).contains($0.value) },
+                "\(what): control bytes \(active) reach the terminal: \(stderr.debugDescription)", sourceLocation: sourceLocation)
+    }
+
+    /// Defect 3: header values were echoed as they are, so a hostile dump could clear or recolour
+    /// the terminal (`format=<ESC>[2J`). Every byte from the input is escaped in messages.
+    @Test func headerValuesAreEscapedInMessages() throws {
+        let s = try Scratch("escape")
+        let esc = "\u{1B}[2J\u{1B}[31m"
+        let cases: [(String, String)] = [
+            ("VERSION=3\u{0}\n", "unsupported dump version \"3\\00\""),
+            ("VERSION=3\nformat=\(esc)\n", "unsupported format \"\\1b[2J\\1b[31m\""),
+            ("VERSION=3\nformat=print\ntype=\(esc)\n", "unsupported database type \"\\1b[2J"),
+            ("VERSION=3\nformat=print\ndb_pagesize=4096\u{7}\n", "db_pagesize \"4096\\07\" is not a number"),
+            ("VERSION=3\nformat=print\nduplicates=\(esc)\n", "sorted duplicates (duplicates=\\1b[2J"),
+            ("VERSION=3\nformat=print\nintegerkey=\u{8}\n", "integerkey=\\08"),
+            ("VERSION=3\nformat=print\n\(esc)\n", "unexpected line \"\\1b[2J"),
+            ("VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n 6\u{1B}\n", "'\\1b' at position 2"),
+        ]
+        for (i, (input, message)) in cases.enumerated() {
+            let r = try CLI.larch(["load", "e\(i).larch"], input: Array(input.utf8), in: s)
+            #expect(r.status == 2 && r.stderr.contains(message), "case \(i): \(r.stderr.debugDescription)")
+            Self.expectInert(r.stderr, "case \(i)")
+        }
+        // An unknown keyword is a warning, escaped too.
+        let warned = try CLI.larch(["load", "w.larch"], input: Array("VERSION=3\nformat=print\n\(esc)x=1\ntype=btree\nHEADER=END\n k\n v\nDATA=END\n".utf8), in: s)
+        #expect(warned.status == 0 && warned.stderr.contains("unrecognized keyword ignored: \"\\1b[2J"), "\(warned.stderr.debugDescription)")
+        Self.expectInert(warned.stderr, "warning")
+    }
 }

@@ -65,12 +65,13 @@ final class DumpReader {
             }
             let keyword = String(decoding: line[..<eq], as: UTF8.self), valueBytes = line[(eq + 1)...]
             let value = String(decoding: valueBytes, as: UTF8.self)
+            let quoted = ByteEncoding.quoted(valueBytes)
             switch keyword {
             case "VERSION":
-                guard value == "3" else { throw error("unsupported dump version \(value) (this reads VERSION=3)") }
+                guard value == "3" else { throw error("unsupported dump version \(quoted) (this reads VERSION=3)") }
             case "format":
                 guard let f = DumpWriter.Format(rawValue: value) else {
-                    throw error("unsupported format \"\(value)\" (expected bytevalue or print)")
+                    throw error("unsupported format \(quoted) (expected bytevalue or print)")
                 }
                 header.format = f
             case "database":
@@ -78,22 +79,22 @@ final class DumpReader {
                 header.database = Array(valueBytes)
                 header.databaseLine = lines.lineNumber
             case "type":
-                guard value == "btree" else { throw error("unsupported database type \"\(value)\" (expected btree)") }
+                guard value == "btree" else { throw error("unsupported database type \(quoted) (expected btree)") }
             case "db_pagesize":
-                guard let size = Int(value) else { throw error("db_pagesize \"\(value)\" is not a number") }
+                guard let size = Int(value) else { throw error("db_pagesize \(quoted) is not a number") }
                 header.pageSize = size
             case "mapsize", "maxreaders", "mapaddr":
                 break
             case "duplicates", "dupsort", "dupfixed", "integerdup", "reversedup":
                 if value != "0" {
-                    throw error("the database uses LMDB's sorted duplicates (\(keyword)=\(value)); Larch keeps one value per key and cannot load it")
+                    throw error("the database uses LMDB's sorted duplicates (\(keyword)=\(ByteEncoding.printable(valueBytes.prefix(64)))); Larch keeps one value per key and cannot load it")
                 }
             case "integerkey", "reversekey":
                 if value != "0" {
-                    throw error("the database uses LMDB's \(keyword) order; Larch orders keys bytewise, so loading it would change its order")
+                    throw error("the database uses LMDB's \(keyword) order (\(keyword)=\(ByteEncoding.printable(valueBytes.prefix(64)))); Larch orders keys bytewise, so loading it would change its order")
                 }
             default:
-                warnings.append("line \(lines.lineNumber): unrecognized keyword ignored: \(keyword)")
+                warnings.append("line \(lines.lineNumber): unrecognized keyword ignored: \(ByteEncoding.quoted(line[..<eq]))")
             }
         }
         if sawAnything { throw error("the input ends inside a header (no HEADER=END)") }

@@ -37,11 +37,25 @@ extension LarchSubcommand {
     }
 }
 
-/// Prints a line to standard error.
+/// Prints a line to standard error, with every control character escaped (`inert`): messages
+/// quote input, and no byte of it may act on the terminal.
 func printError(_ message: String) {
-    var line = Array(message.utf8)
+    var line = Array(inert(message).utf8)
     line.append(UInt8(ascii: "\n"))
     line.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress!, $0.count) }
+}
+
+/// `text` with every control character — C0 (the newline too), DEL and C1 — shown as a backslash
+/// and the hex digits of its UTF-8 bytes, as the print encoding shows them: a message that quotes
+/// input (whatever escaped it or forgot to) cannot clear, recolour or retitle a terminal.
+func inert(_ text: String) -> String {
+    func active(_ v: UInt32) -> Bool { v < 0x20 || (0x7f...0x9f).contains(v) }
+    guard text.unicodeScalars.contains(where: { active($0.value) }) else { return text }
+    var out = ""
+    for scalar in text.unicodeScalars {
+        if active(scalar.value) { out += ByteEncoding.printable(Array(String(scalar).utf8)) } else { out.unicodeScalars.append(scalar) }
+    }
+    return out
 }
 
 /// The database file argument and how to open it.
