@@ -94,4 +94,22 @@ import Testing
         #expect(warned.status == 0 && warned.stderr.contains("unrecognized keyword ignored: \"\\1b[2J"), "\(warned.stderr.debugDescription)")
         Self.expectInert(warned.stderr, "warning")
     }
+
+    /// Defect 4: an over-long database name was reported without its line and with all of its
+    /// 2,048 bytes echoed. The line is named and long values are cut in every message.
+    @Test func anOverLongDatabaseNameIsReportedWithItsLineAndCut() throws {
+        let s = try Scratch("long-name")
+        let long = [UInt8](repeating: UInt8(ascii: "n"), count: 2048)
+        for records in [[("k", "v")], []] {   // the database is opened for its first record, or made empty
+            let r = try CLI.larch(["load", "l.larch"], input: Self.dump(database: long, records), in: s)
+            #expect(r.status == 2 && r.stderr.contains("line 3: ") && r.stderr.contains("(2,048 bytes)")
+                    && r.stderr.contains("longer than 1024 bytes"), "\(r.stderr)")
+            #expect(r.stderr.utf8.count < 400, "the name is cut: \(r.stderr.utf8.count) bytes of message")
+        }
+        var longFormat = Array("VERSION=3\nformat=".utf8) + [UInt8](repeating: UInt8(ascii: "f"), count: 5000)
+        longFormat += Array("\n".utf8)
+        let f = try CLI.larch(["load", "f.larch"], input: longFormat, in: s)
+        #expect(f.status == 2 && f.stderr.contains("line 2: unsupported format") && f.stderr.contains("(5,000 bytes)") && f.stderr.utf8.count < 300,
+                "\(f.stderr)")
+    }
 }

@@ -37,6 +37,16 @@ struct LoadCommand: LarchSubcommand {
 
     static let batchBytes = 64 << 20
 
+    /// Opens (creating) the database `name`, given on input line `line` (0: by --db); a name Larch
+    /// cannot take is reported with its line, cut.
+    static func open(_ name: String, in txn: inout WriteTransaction, line: Int) throws -> Database {
+        do {
+            return try txn.openDatabase(name, create: true)
+        } catch LarchError.invalidDatabaseName(_, let reason) {
+            throw CLIError("\(line > 0 ? "line \(line): " : "")invalid database name \(ByteEncoding.quoted(name)): \(reason)")
+        }
+    }
+
     /// A `database=` name as Larch names databases: UTF-8 text. LMDB names them with bytes; a name
     /// that is not UTF-8 is refused rather than changed (decoding would put U+FFFD in place of each
     /// bad byte, so a round trip to LMDB would rename the database).
@@ -61,6 +71,7 @@ struct LoadCommand: LarchSubcommand {
                     env = try file.openForWriting(create: true, pageSize: size, wait: waiting)
                 }
                 let name = try database.db ?? header.database.map { try Self.name($0, line: header.databaseLine) }
+                let nameLine = database.db == nil ? header.databaseLine : 0   // where the name came from
                 databases.insert(name ?? "")
                 var txn: WriteTransaction? = nil   // dropped (so aborted) when an error ends the load
                 var db = Database.main
@@ -69,7 +80,7 @@ struct LoadCommand: LarchSubcommand {
                     let (key, value) = record
                     if txn == nil {
                         var t = try env!.beginWrite()
-                        if let name { db = try t.openDatabase(name, create: true) }
+                        if let name { db = try Self.open(name, in: &t, line: nameLine) }
                         txn = consume t
                     }
                     do {
@@ -91,7 +102,7 @@ struct LoadCommand: LarchSubcommand {
                     }
                 }
                 if txn == nil, let name {   // an empty section still creates its database
-                    try env!.write { t in _ = try t.openDatabase(name, create: true) }
+                    try env!.write { t in _ = try Self.open(name, in: &t, line: nameLine) }
                     commits += 1
                 } else if let t = txn.take() {
                     try t.commit()
