@@ -112,4 +112,21 @@ import Testing
         #expect(f.status == 2 && f.stderr.contains("line 2: unsupported format") && f.stderr.contains("(5,000 bytes)") && f.stderr.utf8.count < 300,
                 "\(f.stderr)")
     }
+
+    /// Defect 5: empty input (`mdb_dump -a missing | larch load app.larch`: mdb_dump fails and
+    /// prints nothing) was a successful load of nothing, creating an empty database. It is an error
+    /// that names the problem, and creates no file.
+    @Test func emptyInputIsAnError() throws {
+        let s = try Scratch("empty-input")
+        for (input, args) in [([UInt8](), [String]()), (Array("\n\n".utf8), []), ([], ["--no-header"])] {
+            let r = try CLI.larch(["load", "app.larch"] + args, input: input, in: s)
+            #expect(r.status == 2 && r.stderr.contains("larch load: empty input"), "\(args): \(r.stderr)")
+            #expect(CLI.size("app.larch", in: s) == nil, "no file is created")
+        }
+        // Nor does a load that fails before its first record create a file.
+        let bad = try CLI.larch(["load", "app.larch"], input: Array("VERSION=3\nformat=print\ntype=btree\nHEADER=END\n k\\zz\n v\nDATA=END\n".utf8), in: s)
+        #expect(bad.status == 2 && CLI.size("app.larch", in: s) == nil, "\(bad.stderr)")
+        let latin1 = try CLI.larch(["load", "app.larch"], input: Self.dump(database: [0xe9]), in: s)
+        #expect(latin1.status == 2 && CLI.size("app.larch", in: s) == nil, "\(latin1.stderr)")
+    }
 }

@@ -62,14 +62,19 @@ struct LoadCommand: LarchSubcommand {
         var env: Environment? = nil
         var committed = 0, pending = 0, skipped = 0, sections = 0, commits = 0
         var databases = Set<String>()
+        // The file is opened (created) when the first record or empty named database needs it: a
+        // load that fails before then creates nothing.
+        func environment(_ header: DumpReader.Header) throws -> Environment {
+            if let env { return env }
+            var size = pageSize
+            if size == nil, let p = header.pageSize, p >= 4096 && p <= 65536 && p & (p - 1) == 0 { size = p }
+            let opened = try file.openForWriting(create: true, pageSize: size, wait: waiting)
+            env = opened
+            return opened
+        }
         do {
             while let header = try reader.nextSection() {
                 sections += 1
-                if env == nil {
-                    var size = pageSize
-                    if size == nil, let p = header.pageSize, p >= 4096 && p <= 65536 && p & (p - 1) == 0 { size = p }
-                    env = try file.openForWriting(create: true, pageSize: size, wait: waiting)
-                }
                 let name = try database.db ?? header.database.map { try Self.name($0, line: header.databaseLine) }
                 let nameLine = database.db == nil ? header.databaseLine : 0   // where the name came from
                 databases.insert(name ?? "")
@@ -79,7 +84,7 @@ struct LoadCommand: LarchSubcommand {
                 while let record = try reader.nextRecord() {
                     let (key, value) = record
                     if txn == nil {
-                        var t = try env!.beginWrite()
+                        var t = try environment(header).beginWrite()
                         if let name { db = try Self.open(name, in: &t, line: nameLine) }
                         txn = consume t
                     }
@@ -102,7 +107,7 @@ struct LoadCommand: LarchSubcommand {
                     }
                 }
                 if txn == nil, let name {   // an empty section still creates its database
-                    try env!.write { t in _ = try Self.open(name, in: &t, line: nameLine) }
+                    try environment(header).write { t in _ = try Self.open(name, in: &t, line: nameLine) }
                     commits += 1
                 } else if let t = txn.take() {
                     try t.commit()
@@ -112,11 +117,12 @@ struct LoadCommand: LarchSubcommand {
                 }
             }
         } catch {
-            let note = committed > 0 ? " (\(Formatting.grouped(committed)) entries were committed before it)" : " (nothing was committed)"
+            let note = committed > 0 ? " (\(Formatting.grouped(committed)) entries were committed before it)"
+                : env == nil ? "" : " (nothing was committed)"
             throw CLIError("\(error)\(note)")
         }
         for w in reader.warnings { printError("larch load: warning: \(w)") }
-        if env == nil { env = try file.openForWriting(create: true, pageSize: pageSize, wait: waiting) }
+        if env == nil { _ = try file.openForWriting(create: true, pageSize: pageSize, wait: waiting) }   // sections with no records
         if !quiet {
             let skippedNote = skipped > 0 ? ", \(Formatting.grouped(skipped)) existing keys kept" : ""
             printError("larch load: \(Formatting.grouped(committed)) entries into \(databases.count) database(s) from \(sections) section(s) in \(commits) commit(s)\(skippedNote)")

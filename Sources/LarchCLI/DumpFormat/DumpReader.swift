@@ -23,6 +23,8 @@ final class DumpReader {
     private var format: DumpWriter.Format = .bytevalue
     private var inSection = false
     private var sectionsRead = 0
+    /// A line read ahead (the first line with `noHeader`, to tell empty input).
+    private var pending: ArraySlice<UInt8>?
     /// Warnings about ignored header lines.
     private(set) var warnings: [String] = []
 
@@ -43,6 +45,8 @@ final class DumpReader {
         precondition(!inSection, "finish the section's records first")
         if noHeader {
             guard sectionsRead == 0 else { return nil }
+            guard let first = try lines.next() else { throw CLIError("empty input: no key and value lines") }
+            pending = first
             sectionsRead += 1
             inSection = true
             format = .print
@@ -98,6 +102,9 @@ final class DumpReader {
             }
         }
         if sawAnything { throw error("the input ends inside a header (no HEADER=END)") }
+        if sectionsRead == 0 {
+            throw CLIError("empty input: no dump header (when the input comes from mdb_dump, did it fail?)")
+        }
         return nil
     }
 
@@ -116,7 +123,7 @@ final class DumpReader {
 
     /// One key or value line, or nil at the end of the section (where a key would start).
     private func item(first: Bool) throws -> [UInt8]? {
-        guard var line = try lines.next() else {
+        guard var line = try pending.take() ?? lines.next() else {
             if noHeader { return nil }
             throw error("the input ends before DATA=END")
         }
