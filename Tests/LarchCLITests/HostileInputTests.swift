@@ -129,4 +129,55 @@ import Testing
         let latin1 = try CLI.larch(["load", "app.larch"], input: Self.dump(database: [0xe9]), in: s)
         #expect(latin1.status == 2 && CLI.size("app.larch", in: s) == nil, "\(latin1.stderr)")
     }
+
+    /// Whether this system lets an unprivileged process mount a small tmpfs in a user namespace of
+    /// its own (`unshare -r -m`), for a real full disk.
+    static let smallDisksWork: Bool = {
+        guard let unshare = CLI.which("unshare"), let s = try? Scratch("userns") else { return false }
+        let r = try? CLI.run(unshare, ["-r", "-m", "/bin/sh", "-c", "mount -t tmpfs -o size=64k larch \"$0\"", s.path], in: s)
+        return r?.status == 0
+    }()
+
+    /// Runs `script` with `/bin/sh` in a user namespace with a tmpfs of `sizeKiB` mounted at `$DISK`
+    /// (the larch executable is `$LARCH`, the scratch directory `$SCRATCH`); the tmpfs ends with it.
+    static func onSmallDisk(sizeKiB: Int, _ script: String, in s: Scratch) throws -> CommandResult {
+        try FileManager.default.createDirectory(atPath: s.file("disk"), withIntermediateDirectories: true)
+        let unshare = try #require(CLI.which("unshare"))
+        let prologue = "set -u; DISK=\"$1\"; LARCH=\"$2\"; SCRATCH=\"$3\"; mount -t tmpfs -o size=\(sizeKiB)k larch \"$DISK\" || exit 90; cd \"$DISK\"\n"
+        return try CLI.run(unshare, ["-r", "-m", "/bin/sh", "-c", prologue + script, "sh", s.file("disk"), CLI.larchPath, s.path], in: s)
+    }
+
+    /// Defects 1 and 6 on a real full disk (a 4 MiB tmpfs): with one free page, `put` on a new file
+    /// fails and leaves nothing; a load larger than the disk fails with ENOSPC and gives back the
+    /// space its failed commit took, leaving the file as it was before.
+    @Test(.enabled(if: HostileInputTests.smallDisksWork, "needs unprivileged user namespaces (unshare -r -m) to mount a small tmpfs"))
+    func aFullDiskLeavesNoBrokenFileAndNoSpaceTaken() throws {
+        let s = try Scratch("full-disk")
+        var records: [(String, String)] = []
+        for i in 0..<1500 { records.append((String(format: "6b%08x", i), String(repeating: "ab", count: 4000))) }
+        try Data(Self.dump(format: "bytevalue", records)).write(to: URL(fileURLWithPath: s.file("big.dump")))
+        let r = try Self.onSmallDisk(sizeKiB: 4096, """
+            "$LARCH" put data.larch k small || exit 91
+            before=$(stat -c %s data.larch); free=$(df -k --output=avail . | tail -1)
+            "$LARCH" load data.larch --input "$SCRATCH/big.dump" 2>"$SCRATCH/load.err"; echo "load=$?"
+            echo "grown=$(( $(stat -c %s data.larch) - before ))"
+            echo "space=$(( free - $(df -k --output=avail . | tail -1) ))"
+            "$LARCH" get data.larch k; "$LARCH" check data.larch >/dev/null; echo "check=$?"
+            dd if=/dev/zero of=fill bs=4096 2>/dev/null; truncate -s -4096 fill
+            "$LARCH" put new.larch k v 2>"$SCRATCH/put.err"; echo "put=$?"
+            ls -a | tr '\\n' ' '; echo
+            rm fill; "$LARCH" put new.larch k v && "$LARCH" get new.larch k
+            """, in: s)
+        let out = r.text
+        let loadError = (try? String(contentsOfFile: s.file("load.err"), encoding: .utf8)) ?? ""
+        let putError = (try? String(contentsOfFile: s.file("put.err"), encoding: .utf8)) ?? ""
+        #expect(r.status == 0, "\(r.status): \(out) \(r.stderr)")
+        #expect(out.contains("load=2") && loadError.contains("No space left on device"), "\(out) \(loadError)")
+        #expect(out.contains("grown=0\n"), "the failed load gives back the file's growth: \(out)")
+        #expect(out.contains("space=0\n"), "and the disk space its pages took: \(out)")
+        #expect(out.contains("small\ncheck=0\n"), "the file holds what it held: \(out)")
+        #expect(out.contains("put=2") && putError.contains("nothing was created"), "\(out) \(putError)")
+        #expect(out.contains(". .. data.larch data.larch-lock fill \n"), "no new file, whole or partial: \(out)")
+        #expect(out.hasSuffix("v\n"), "with space again, the create succeeds: \(out)")
+    }
 }
