@@ -180,4 +180,39 @@ import Testing
         #expect(out.contains(". .. data.larch data.larch-lock fill \n"), "no new file, whole or partial: \(out)")
         #expect(out.hasSuffix("v\n"), "with space again, the create succeeds: \(out)")
     }
+
+    /// Defect 7: a dump with Windows line endings was reported as `odd number of hex digits`; the
+    /// message says the line ends in CR. And a checksum error promised "the byte offset of that
+    /// page" without giving it; it gives the page's bytes.
+    @Test func crlfLinesAndChecksumErrorsAreNamedForWhatTheyAre() throws {
+        let s = try Scratch("crlf")
+        for format in ["bytevalue", "print"] {
+            let text = "VERSION=3\nformat=\(format)\ntype=btree\nHEADER=END\n 6b\n 76\nDATA=END\n"
+            let crlf = Array(text.replacingOccurrences(of: "\n", with: "\r\n").utf8)
+            let r = try CLI.larch(["load", "\(format).larch"], input: crlf, in: s)
+            #expect(r.status == 2 && r.stderr.contains("line 5: key: the line ends in CR") && r.stderr.contains("CRLF")
+                    && !r.stderr.contains("odd number"), "\(format): \(r.stderr)")
+        }
+
+        _ = try CheckTests.makeDatabase("c.larch", count: 3000, in: s)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: s.file("c.larch"))))
+        let root = CheckTests.currentMeta(bytes).root
+        bytes[root * 4096 + 2000] ^= 0x40
+        try CheckTests.write(bytes, to: "c.larch", in: s)
+        let r = try CLI.larch(["get", "c.larch", "key:000000000100"], in: s)
+        let offsets = "bytes \(Self.grouped(root * 4096)) to \(Self.grouped(root * 4096 + 4095)) of the file"
+        #expect(r.status == 2 && r.stderr.contains("page \(root) (\(offsets)) failed its checksum") && !r.stderr.contains("byte offset of that page"),
+                "\(r.stderr)")
+        #expect(r.stderr.contains("larch check c.larch"), "and says how to see every damaged page: \(r.stderr)")
+    }
+
+    static func grouped(_ n: Int) -> String {
+        let digits = Array(String(n))
+        var out = ""
+        for (i, d) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(d)
+        }
+        return out
+    }
 }

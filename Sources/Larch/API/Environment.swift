@@ -45,7 +45,8 @@ public final class Environment: Sendable {
     public let path: String
     let options: Options
     let file: any StorageDevice
-    let pageSize: Int
+    /// The file's page size (`Options.pageSize` applies to a new file only; an existing one keeps its own).
+    public let pageSize: Int
     let committed: Mutex<Committed>
     let readers: ReaderTable
     let writerLock = WriterLock()

@@ -134,6 +134,9 @@ final class DumpReader {
             }
             line = line.dropFirst()
         }
+        if line.last == UInt8(ascii: "\r") {
+            throw error("\(first ? "key" : "value"): the line ends in CR (\\r): the input has Windows (CRLF) line endings, which mdb_dump never writes; convert it first (tr -d '\\r')")
+        }
         do {
             switch format {
             case .bytevalue: return try ByteEncoding.decodeHex(line)

@@ -31,7 +31,7 @@ extension LarchSubcommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            printError("larch \(Self._commandName): \(error)")
+            printError("larch \(Self._commandName): \(Messages.describe(error))")
             throw ExitCode(ExitStatus.failure)
         }
     }
@@ -88,7 +88,9 @@ struct WaitOption: ParsableArguments {
 enum DatabaseFile {
     static func openForReading(_ path: String) throws -> Environment {
         try requireExisting(path)
-        return try Environment(path: path, options: Options(verifyChecksums: true, readOnly: true, createIfMissing: false))
+        let env = try Environment(path: path, options: Options(verifyChecksums: true, readOnly: true, createIfMissing: false))
+        OpenedFile.record(path, pageSize: env.pageSize)
+        return env
     }
 
     static func openForWriting(_ path: String, create: Bool, pageSize: Int? = nil, wait: Double) throws -> Environment {
@@ -96,7 +98,9 @@ enum DatabaseFile {
         var options = Options(verifyChecksums: true, createIfMissing: create)
         if let pageSize { options.pageSize = pageSize }
         options.writerTimeout = .nanoseconds(Int64(wait * 1e9))
-        return try Environment(path: path, options: options)
+        let env = try Environment(path: path, options: options)
+        OpenedFile.record(path, pageSize: env.pageSize)
+        return env
     }
 
     static func requireExisting(_ path: String) throws {
