@@ -116,6 +116,8 @@ struct LoadCommand: LarchSubcommand {
                     commits += 1
                 }
             }
+        } catch let error as UnusableFile {
+            throw error   // before anything was loaded
         } catch {
             let note = committed > 0 ? " (\(Formatting.grouped(committed)) entries were committed before it)"
                 : env == nil ? "" : " (nothing was committed)"
