@@ -1,4 +1,5 @@
 import Foundation
+import Larch
 import Testing
 
 /// Issue 16's rough edges, seen as a new user: each behaviour that changed, with the rule
@@ -50,5 +51,42 @@ import Testing
         #expect(FileManager.default.createFile(atPath: s.file("b.larch"), contents: nil))
         try CLI.larchOK(["load", "b.larch", "--quiet"], input: Array("VERSION=3\nformat=print\ntype=btree\nHEADER=END\n k\n v\nDATA=END\n".utf8), in: s)
         #expect(try CLI.larchOK(["get", "b.larch", "k"], in: s).text == "v\n")
+    }
+
+    /// Messages speak the CLI's language, not the Swift API's: `--page-size`, not `pageSize`;
+    /// `larch stat --all`, not `openDatabase(_:create: true)`; `--wait`, not `Options.writerTimeout`.
+    /// And `--page-size` on an existing file of another page size says that it is ignored.
+    @Test func messagesSpeakTheCLIsLanguage() throws {
+        let s = try Scratch("language")
+        for command in [["put", "p.larch", "k", "v"], ["load", "p.larch"]] {
+            let r = try CLI.larch(command + ["--page-size", "1000"], input: Array("k\nv\n".utf8), in: s)
+            #expect(r.status == 64 && r.stderr.contains("--page-size 1000: a page size is a power of two from 4096 to 65536")
+                    && !r.stderr.contains("pageSize"), "\(command[0]): \(r.stderr)")
+        }
+        try CLI.larchOK(["put", "p.larch", "k", "v"], in: s)
+        let nosuch = try CLI.larch(["get", "p.larch", "--db", "nosuch", "k"], in: s)
+        #expect(nosuch.status == 2 && nosuch.stderr.contains("database not found: p.larch has no database named \"nosuch\"")
+                && nosuch.stderr.contains("larch stat p.larch --all") && !nosuch.stderr.contains("openDatabase"), "\(nosuch.stderr)")
+        let long = try CLI.larch(["put", "p.larch", "--db", String(repeating: "x", count: 3000), "k", "v"], in: s)
+        #expect(long.status == 2 && long.stderr.contains("invalid database name \"xxxx") && long.stderr.contains("(3,000 bytes)")
+                && long.stderr.utf8.count < 300, "\(long.stderr)")
+
+        let put = try CLI.larch(["put", "p.larch", "k2", "v2", "--page-size", "8192"], in: s)
+        #expect(put.status == 0 && put.stderr == "larch put: warning: --page-size 8192 ignored: p.larch exists, with pages of 4,096 bytes (a page size is chosen when a file is created)\n",
+                "\(put.stderr)")
+        let load = try CLI.larch(["load", "p.larch", "--quiet", "--page-size", "16384", "--no-header"], input: Array("k3\nv3\n".utf8), in: s)
+        #expect(load.status == 0 && load.stderr.contains("--page-size 16384 ignored: p.larch exists, with pages of 4,096 bytes"), "\(load.stderr)")
+        try CLI.larchOK(["put", "big.larch", "k", "v", "--page-size", "16384"], in: s)
+        #expect(try CLI.larchOK(["stat", "big.larch"], in: s).text.contains("Page size:         16,384 bytes"))
+        #expect(try CLI.larchOK(["put", "big.larch", "k", "v", "--page-size", "16384"], in: s).stderr.isEmpty)
+
+        // Another process holds the writer: the message names --wait.
+        let env = try Environment(path: s.file("p.larch"), options: Options(durability: .noSync))
+        var held = try env.beginWrite()
+        try held.put("parent", forKey: "k")
+        let busy = try CLI.larch(["put", "p.larch", "k", "child", "--wait", "0.2"], in: s)
+        held.abort()
+        #expect(busy.status == 2 && busy.stderr.contains("writer busy") && busy.stderr.contains("--wait")
+                && !busy.stderr.contains("Options."), "\(busy.stderr)")
     }
 }

@@ -30,8 +30,7 @@ struct LoadCommand: LarchSubcommand {
     var noHeader = false
     @Flag(name: [.customShort("N"), .long], help: "Keep the existing value when a key is already present.")
     var noOverwrite = false
-    @Option(name: .long, help: ArgumentHelp("Page size when creating the file.", valueName: "bytes"))
-    var pageSize: Int?
+    @OptionGroup var pageSize: PageSizeOption
     @Flag(name: .shortAndLong, help: "Print nothing on success.")
     var quiet = false
 
@@ -66,9 +65,10 @@ struct LoadCommand: LarchSubcommand {
         // load that fails before then creates nothing.
         func environment(_ header: DumpReader.Header) throws -> Environment {
             if let env { return env }
-            var size = pageSize
+            var size = pageSize.pageSize
             if size == nil, let p = header.pageSize, p >= 4096 && p <= 65536 && p & (p - 1) == 0 { size = p }
             let opened = try file.openForWriting(create: true, pageSize: size, wait: waiting)
+            Messages.warnIfIgnored(pageSize: pageSize.pageSize, opened, command: "load")
             env = opened
             return opened
         }
@@ -124,7 +124,9 @@ struct LoadCommand: LarchSubcommand {
             throw CLIError("\(error)\(note)")
         }
         for w in reader.warnings { printError("larch load: warning: \(w)") }
-        if env == nil { _ = try file.openForWriting(create: true, pageSize: pageSize, wait: waiting) }   // sections with no records
+        if env == nil {   // sections with no records
+            Messages.warnIfIgnored(pageSize: pageSize.pageSize, try file.openForWriting(create: true, pageSize: pageSize.pageSize, wait: waiting), command: "load")
+        }
         if !quiet {
             let skippedNote = skipped > 0 ? ", \(Formatting.grouped(skipped)) existing keys kept" : ""
             printError("larch load: \(Formatting.grouped(committed)) entries into \(databases.count) database(s) from \(sections) section(s) in \(commits) commit(s)\(skippedNote)")

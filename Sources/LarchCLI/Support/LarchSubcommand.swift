@@ -144,6 +144,19 @@ enum DatabaseFile {
     }
 }
 
+/// `--page-size BYTES`: the page size of a file a command creates.
+struct PageSizeOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Page size when creating the file (4096 to 65536, a power of two; an existing file keeps its own).", valueName: "bytes"))
+    var pageSize: Int?
+
+    func validate() throws {
+        guard let p = pageSize else { return }
+        guard p >= 4096 && p <= 65536 && p & (p - 1) == 0 else {
+            throw ValidationError("--page-size \(p): a page size is a power of two from 4096 to 65536")
+        }
+    }
+}
+
 /// `--db NAME`: which database a command works on.
 struct DatabaseOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("A named database (default: the main, unnamed database).", valueName: "name"))

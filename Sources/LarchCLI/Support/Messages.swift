@@ -26,9 +26,27 @@ enum Messages {
             }
             let check = file.map { "larch check \($0)" } ?? "larch check"
             return "\(place) failed its checksum: expected \(hex32(expected)) found \(hex32(found)); the file is damaged there: `\(check)` lists every damaged page"
+        case let .databaseNotFound(name):
+            let list = file.map { "`larch stat \($0) --all` lists the databases" } ?? "`larch stat FILE --all` lists the databases"
+            return "database not found: \(file ?? "the file") has no database named \(ByteEncoding.quoted(name)); \(list), and put and load create one"
+        case let .invalidDatabaseName(name, reason):
+            return "invalid database name \(ByteEncoding.quoted(name)): \(reason)"
+        case let .writerTimeout(seconds):
+            return "writer busy: another process held the writer lock for the \(Formatting.fixed(seconds, 1)) s this command waited; try again, or wait longer with --wait SECONDS"
+        case let .mapFull(limit, required):
+            return "map full: the database needs \(Formatting.grouped(required)) bytes, more than its size limit of \(Formatting.grouped(limit)) bytes"
+        case let .readersFull(limit):
+            let list = file.map { "`larch readers \($0)` lists them" } ?? "`larch readers FILE` lists them"
+            return "readers full: all \(limit) reader slots are in use by other processes; \(list) (--clear-stale frees those of processes that died)"
         default:
             return error.description
         }
+    }
+
+    /// The warning for `--page-size requested` given with a file that exists with pages of another size.
+    static func warnIfIgnored(pageSize requested: Int?, _ env: Environment, command: String) {
+        guard let requested, requested != env.pageSize else { return }
+        printError("larch \(command): warning: --page-size \(requested) ignored: \(env.path) exists, with pages of \(Formatting.grouped(env.pageSize)) bytes (a page size is chosen when a file is created)")
     }
 
     static func hex32(_ v: UInt32) -> String {
