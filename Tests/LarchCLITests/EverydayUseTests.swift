@@ -89,4 +89,20 @@ import Testing
         #expect(busy.status == 2 && busy.stderr.contains("writer busy") && busy.stderr.contains("--wait")
                 && !busy.stderr.contains("Options."), "\(busy.stderr)")
     }
+
+    /// `get` shows a value on a terminal the way `scan` does — bytes outside printable ASCII
+    /// escaped, so a binary value cannot garble or drive the terminal — unless `--raw`; into a pipe
+    /// or a file it writes the bytes and a newline, as before.
+    @Test func getEscapesOnATerminalUnlessRaw() throws {
+        let s = try Scratch("terminal")
+        try CLI.larchOK(["put", "t.larch", "--hex", "6b", "1b5b324a00ff415c"], in: s)
+        try CLI.larchOK(["put", "t.larch", "name", "Ada Lovelace"], in: s)
+        let shown = try CLI.larchOnTerminal(["get", "t.larch", "k"], in: s)
+        #expect(shown.status == 0 && shown.stdout == Array("\\1b[2J\\00\\ffA\\\\\r\n".utf8), "\(shown.text.debugDescription) \(shown.stderr)")
+        #expect(try CLI.larchOnTerminal(["get", "t.larch", "name"], in: s).stdout == Array("Ada Lovelace\r\n".utf8))
+        #expect(try CLI.larchOK(["scan", "t.larch", "--prefix", "k"], in: s).text == "k\t\\1b[2J\\00\\ffA\\\\\n", "the same encoding as scan")
+        let raw = try CLI.larchOnTerminal(["get", "t.larch", "k", "--raw"], in: s)
+        #expect(raw.stdout == [0x1b, 0x5b, 0x32, 0x4a, 0x00, 0xff, 0x41, 0x5c], "--raw: the bytes as they are")
+        #expect(try CLI.larchOK(["get", "t.larch", "k"], in: s).stdout == [0x1b, 0x5b, 0x32, 0x4a, 0x00, 0xff, 0x41, 0x5c, 0x0a], "into a file: the bytes and a newline")
+    }
 }
