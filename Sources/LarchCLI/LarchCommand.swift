@@ -10,7 +10,8 @@ struct LarchCommand: ParsableCommand {
             Commands that only read open the file read-only (other read-only processes may share it); \
             commands that write need the file to be open nowhere else. Keys and values are text \
             unless --hex is given. Exit status: 0 success, 1 a negative answer (key not found, check \
-            found problems), 2 an error (message on standard error), 64 a usage error.
+            found problems), 2 an error (message on standard error), 3 the file is not a usable \
+            Larch file (empty, not a Larch file, truncated, ...), 64 a usage error.
 
             Examples:
               larch demo                                   a million keys, in numbers

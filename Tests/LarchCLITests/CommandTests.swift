@@ -101,10 +101,10 @@ import Testing
 
         try Data(String(repeating: "hello\n", count: 2000).utf8).write(to: URL(fileURLWithPath: s.file("text.txt")))
         let notLarch = try CLI.larch(["stat", "text.txt"], in: s)
-        #expect(notLarch.status == 2 && notLarch.stderr.contains("not a Larch file"))
+        #expect(notLarch.status == 3 && notLarch.stderr.contains("not a Larch file"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.file("text.txt"))).count == 12_000, "a failed open leaves the file alone")
         let putNotLarch = try CLI.larch(["put", "text.txt", "k", "v"], in: s)
-        #expect(putNotLarch.status == 2 && putNotLarch.stderr.contains("not a Larch file"))
+        #expect(putNotLarch.status == 3 && putNotLarch.stderr.contains("not a Larch file"))
 
         let directory = try CLI.larch(["scan", "."], in: s)
         #expect(directory.status == 2 && directory.stderr.contains("not a regular file"))

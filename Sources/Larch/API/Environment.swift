@@ -45,7 +45,8 @@ public final class Environment: Sendable {
     public let path: String
     let options: Options
     let file: any StorageDevice
-    let pageSize: Int
+    /// The file's page size (`Options.pageSize` applies to a new file only; an existing one keeps its own).
+    public let pageSize: Int
     let committed: Mutex<Committed>
     let readers: ReaderTable
     let writerLock = WriterLock()
@@ -60,6 +61,11 @@ public final class Environment: Sendable {
     /// Opens (or creates) the database at `path`.
     public convenience init(path: String, options: Options = Options()) throws(LarchError) {
         try Self.validate(options)
+        if options.createIfMissing && !options.readOnly {
+            // A new file appears whole or not at all (an existing one is left to the open below).
+            try DataFile.createWhole(path: path, contents: MetaPage.initialPages(pageSize: options.pageSize),
+                                     sync: options.durability != .noSync)
+        }
         let file = try DataFile.open(path: path, create: options.createIfMissing, readOnly: options.readOnly)
         try self.init(storage: file, options: options)
     }
@@ -129,11 +135,17 @@ public final class Environment: Sendable {
         return try file.size()
     }
 
-    /// Writes the two meta pages of an empty database.
+    /// Writes the two meta pages of an empty database (an existing empty file: a new one is created
+    /// whole by `DataFile.createWhole`). A failure gives back what was written: the file stays empty.
     private static func initialize(_ file: any StorageDevice, pageSize: Int, durability: Durability) throws(LarchError) {
         let pages = MetaPage.initialPages(pageSize: pageSize)
-        try withBytes(pages) { b throws(LarchError) in try file.write(b, at: 0) }
-        if durability != .noSync { try file.sync() }
+        do {
+            try withBytes(pages) { b throws(LarchError) in try file.write(b, at: 0) }
+            if durability != .noSync { try file.sync() }
+        } catch {
+            try? file.resize(to: 0)
+            throw error
+        }
     }
 
     /// Reads and decodes both meta pages; each must decode and fit the file.

@@ -92,7 +92,7 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .bothMetaPagesInvalid(path, p0, p1):
             return "both meta pages of \(path) are invalid (page 0: \(p0); page 1: \(p1)); the file cannot be opened — restore it from a backup"
         case let .checksumMismatch(page, expected, found):
-            return "page \(page) failed its checksum: expected \(hex32(expected)) found \(hex32(found)); the file is corrupt at byte offset of that page"
+            return "page \(page) failed its checksum: expected \(hex32(expected)) found \(hex32(found)); the file is damaged in that page (its byte offset is \(page) times the page size); Environment.check() lists every damaged page"
         case let .corruptPage(page, reason):
             return "page \(page) is corrupt: \(reason)"
         case let .truncatedFile(path, size, required):

@@ -104,38 +104,36 @@ extension TransactionCore {
         let newMeta = prepared.meta
         let requiredBytes = prepared.requiredBytes
         var newMapping: Mapping? = nil
+        var grownFrom: Int? = nil
         let written: (pages: Int, runs: Int)
         do {
             if env.options.strictChecks != .none { try validateDirtyPages(w.dirty) }
             // Grow the file to cover every page in use, and the memory map with it (before the
             // meta, so that a failure aborts the commit rather than publishing a snapshot the map
-            // does not cover). Another process may have grown the file past this one's record of
-            // its size: ask the file before growing it, so that it never shrinks.
-            let fileSize = env.committed.withLock { $0.fileSizeBytes }
-            var grownTo = fileSize
-            if requiredBytes > fileSize {
-                let current = try env.file.size()
-                grownTo = max(fileSize, current)
-                if requiredBytes > current {
-                    grownTo = Environment.grownSize(current: current, required: requiredBytes, options: env.options, pageSize: pageSize)
-                    try env.file.resize(to: grownTo)
-                }
+            // does not cover). Ask the file its size, not this process's record of it: another
+            // process may have grown it (it must never shrink), or grown it and given the growth
+            // back when its commit failed (the record may be too large).
+            let current = try env.file.size()
+            var grownTo = current
+            if requiredBytes > current {
+                grownTo = Environment.grownSize(current: current, required: requiredBytes, options: env.options, pageSize: pageSize)
+                try env.file.resize(to: grownTo)
+                grownFrom = current
             }
             if requiredBytes > snapshot.mapping.sizeBytes {
                 newMapping = try env.file.map(sizeBytes: Environment.reservation(fileSize: grownTo, options: env.options, pageSize: pageSize))
-                let m = newMapping!
-                env.committed.withLock { c in
-                    c.fileSizeBytes = max(c.fileSizeBytes, grownTo)
-                    if m.sizeBytes > c.mapping.sizeBytes { c.mapping = m }
-                }
-            } else if grownTo > fileSize {
-                env.committed.withLock { c in c.fileSizeBytes = max(c.fileSizeBytes, grownTo) }
+            }
+            let m = newMapping
+            env.committed.withLock { c in
+                c.fileSizeBytes = grownTo
+                if let m, m.sizeBytes > c.mapping.sizeBytes { c.mapping = m }
             }
             written = try writeDirtyPages(w.dirty)
             if env.options.strictChecks == .full { try checkNewState(newMeta, mapping: newMapping ?? snapshot.mapping) }
         } catch {
             w.failure = error
             if w.rewroteInPlace { env.failWaitingCommits(error) }
+            if let grownFrom { giveBackGrowth(to: grownFrom) }
             throw error
         }
         if w.rewroteInPlace { env.pagesRewrittenInPlace.add(w.rewrittenInPlace, ordering: .relaxed) }
@@ -143,6 +141,17 @@ extension TransactionCore {
         return CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written.pages,
                            bytesWritten: written.pages * pageSize, pageRuns: written.runs, pagesFreed: w.allocator.freed.count,
                            pageCount: w.allocator.nextPage, syncs: 0)
+    }
+
+    /// A commit that grew the file failed before its meta was written: the file goes back to its
+    /// size before the commit, giving back the space of the pages it wrote there (a full disk must
+    /// not stay fuller for a commit that never happened). Nothing needs those pages: they are past
+    /// every page of the published meta and of the commits waiting for their sync (each grew the
+    /// file to cover its own pages before this one measured it), and this transaction still holds
+    /// the writer lock. The map may stay larger than the file; nothing reads past the file's pages.
+    private func giveBackGrowth(to size: Int) {
+        guard (try? env.file.resize(to: size)) != nil else { return }
+        env.committed.withLock { $0.fileSizeBytes = size }
     }
 
     /// Strict mode: every dirty page is a well-formed branch, leaf or overflow run before it is

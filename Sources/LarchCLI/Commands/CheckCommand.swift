@@ -16,8 +16,9 @@ struct CheckCommand: LarchSubcommand {
             A meta page that is invalid while the other is current is normal after a crash during a \
             commit (the torn meta is rewritten by the next commit) and is shown, not counted.
 
-            Exit status: 0 clean; 1 problems found, or the file is not a usable Larch file; \
-            2 the file could not be read at all (missing, locked, permissions).
+            Exit status: 0 clean; 1 problems found; 2 the file could not be read at all (missing, \
+            permissions, I/O error); 3 the file is not a usable Larch file (empty, not a Larch file, \
+            unsupported version, truncated, both meta pages invalid), as for every command.
 
             Examples:
               larch check app.larch
@@ -50,6 +51,7 @@ struct CheckCommand: LarchSubcommand {
 
     func execute() throws {
         var report = Report(file: file.file, clean: false)
+        var unusable = false
         do {
             let env = try file.openForReading()
             let metas = try env.metaPages()
@@ -69,13 +71,11 @@ struct CheckCommand: LarchSubcommand {
             if r.problems.count >= CheckReport.maxProblems {
                 report.problems.append(Problem(page: nil, message: "stopped listing after \(CheckReport.maxProblems) problems"))
             }
-        } catch let error as LarchError {
-            switch error {
-            case .notALarchFile, .unsupportedVersion, .bothMetaPagesInvalid, .truncatedFile, .checksumMismatch, .corruptPage:
-                report.problems = [Problem(page: error.page, message: error.description)]
-            default:
-                throw error
-            }
+        } catch let error as UnusableFile {
+            report.problems = [Problem(page: nil, message: error.description)]
+            unusable = true
+        } catch let error as LarchError where error.meansUnusableFile {
+            report.problems = [Problem(page: error.page, message: Messages.describe(error))]
         }
         if json {
             try printJSON(report)
@@ -92,6 +92,7 @@ struct CheckCommand: LarchSubcommand {
             try out.write(report.clean ? "OK: no problems found.\n" : "\(g(report.problems.count)) problem(s) found.\n")
             try out.flush()
         }
+        if unusable { throw ExitCode(ExitStatus.unusableFile) }
         if !report.clean { throw ExitCode(ExitStatus.negative) }
     }
 }

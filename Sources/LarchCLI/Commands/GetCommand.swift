@@ -1,5 +1,12 @@
 import ArgumentParser
 import Larch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `larch get`: print one value.
 struct GetCommand: LarchSubcommand {
@@ -7,8 +14,10 @@ struct GetCommand: LarchSubcommand {
         commandName: "get",
         abstract: "Print the value stored under a key.",
         discussion: """
-            Prints the value followed by a newline; --raw prints exactly the stored bytes. Exit status 1 \
-            when the key is absent.
+            Prints the value followed by a newline: on a terminal as scan shows it (bytes outside \
+            printable ASCII as a backslash and two hex digits, a backslash doubled), elsewhere (a pipe, \
+            a file) as it is. --raw prints exactly the stored bytes, anywhere. Exit status 1 when the \
+            key is absent.
 
             Examples:
               larch get app.larch user:1
@@ -42,6 +51,9 @@ struct GetCommand: LarchSubcommand {
             try out.write(value)
         } else if encoding.hex {
             try out.write(ByteEncoding.hex(value) + "\n")
+        } else if isatty(STDOUT_FILENO) != 0 {
+            // As scan shows it: a value's bytes must not garble, or act on, the terminal.
+            try out.write(ByteEncoding.printable(value) + "\n")
         } else {
             try out.write(value)
             try out.write("\n")

@@ -30,27 +30,53 @@ struct LoadCommand: LarchSubcommand {
     var noHeader = false
     @Flag(name: [.customShort("N"), .long], help: "Keep the existing value when a key is already present.")
     var noOverwrite = false
-    @Option(name: .long, help: ArgumentHelp("Page size when creating the file.", valueName: "bytes"))
-    var pageSize: Int?
+    @OptionGroup var pageSize: PageSizeOption
     @Flag(name: .shortAndLong, help: "Print nothing on success.")
     var quiet = false
 
     static let batchBytes = 64 << 20
+
+    /// Opens (creating) the database `name`, given on input line `line` (0: by --db); a name Larch
+    /// cannot take is reported with its line, cut.
+    static func open(_ name: String, in txn: inout WriteTransaction, line: Int) throws -> Database {
+        do {
+            return try txn.openDatabase(name, create: true)
+        } catch LarchError.invalidDatabaseName(_, let reason) {
+            throw CLIError("\(line > 0 ? "line \(line): " : "")invalid database name \(ByteEncoding.quoted(name)): \(reason)")
+        }
+    }
+
+    /// A `database=` name as Larch names databases: UTF-8 text. LMDB names them with bytes; a name
+    /// that is not UTF-8 is refused rather than changed (decoding would put U+FFFD in place of each
+    /// bad byte, so a round trip to LMDB would rename the database).
+    static func name(_ bytes: [UInt8], line: Int) throws -> String {
+        guard let name = String(validating: bytes, as: UTF8.self) else {
+            throw CLIError("line \(line): the database name \(ByteEncoding.quoted(bytes)) is not UTF-8; Larch names databases with text, so it cannot keep this name as it is: load the section under a name of your choice with --db NAME")
+        }
+        return name
+    }
 
     func execute() throws {
         let reader = DumpReader(lines: try LineReader.open(input), noHeader: noHeader)
         var env: Environment? = nil
         var committed = 0, pending = 0, skipped = 0, sections = 0, commits = 0
         var databases = Set<String>()
+        // The file is opened (created) when the first record or empty named database needs it: a
+        // load that fails before then creates nothing.
+        func environment(_ header: DumpReader.Header) throws -> Environment {
+            if let env { return env }
+            var size = pageSize.pageSize
+            if size == nil, let p = header.pageSize, p >= 4096 && p <= 65536 && p & (p - 1) == 0 { size = p }
+            let opened = try file.openForWriting(create: true, pageSize: size, wait: waiting)
+            Messages.warnIfIgnored(pageSize: pageSize.pageSize, opened, command: "load")
+            env = opened
+            return opened
+        }
         do {
             while let header = try reader.nextSection() {
                 sections += 1
-                if env == nil {
-                    var size = pageSize
-                    if size == nil, let p = header.pageSize, p >= 4096 && p <= 65536 && p & (p - 1) == 0 { size = p }
-                    env = try file.openForWriting(create: true, pageSize: size, wait: waiting)
-                }
-                let name = database.db ?? header.database
+                let name = try database.db ?? header.database.map { try Self.name($0, line: header.databaseLine) }
+                let nameLine = database.db == nil ? header.databaseLine : 0   // where the name came from
                 databases.insert(name ?? "")
                 var txn: WriteTransaction? = nil   // dropped (so aborted) when an error ends the load
                 var db = Database.main
@@ -58,8 +84,8 @@ struct LoadCommand: LarchSubcommand {
                 while let record = try reader.nextRecord() {
                     let (key, value) = record
                     if txn == nil {
-                        var t = try env!.beginWrite()
-                        if let name { db = try t.openDatabase(name, create: true) }
+                        var t = try environment(header).beginWrite()
+                        if let name { db = try Self.open(name, in: &t, line: nameLine) }
                         txn = consume t
                     }
                     do {
@@ -81,7 +107,7 @@ struct LoadCommand: LarchSubcommand {
                     }
                 }
                 if txn == nil, let name {   // an empty section still creates its database
-                    try env!.write { t in _ = try t.openDatabase(name, create: true) }
+                    try environment(header).write { t in _ = try Self.open(name, in: &t, line: nameLine) }
                     commits += 1
                 } else if let t = txn.take() {
                     try t.commit()
@@ -90,12 +116,17 @@ struct LoadCommand: LarchSubcommand {
                     commits += 1
                 }
             }
+        } catch let error as UnusableFile {
+            throw error   // before anything was loaded
         } catch {
-            let note = committed > 0 ? " (\(Formatting.grouped(committed)) entries were committed before it)" : " (nothing was committed)"
+            let note = committed > 0 ? " (\(Formatting.grouped(committed)) entries were committed before it)"
+                : env == nil ? "" : " (nothing was committed)"
             throw CLIError("\(error)\(note)")
         }
         for w in reader.warnings { printError("larch load: warning: \(w)") }
-        if env == nil { env = try file.openForWriting(create: true, pageSize: pageSize, wait: waiting) }
+        if env == nil {   // sections with no records
+            Messages.warnIfIgnored(pageSize: pageSize.pageSize, try file.openForWriting(create: true, pageSize: pageSize.pageSize, wait: waiting), command: "load")
+        }
         if !quiet {
             let skippedNote = skipped > 0 ? ", \(Formatting.grouped(skipped)) existing keys kept" : ""
             printError("larch load: \(Formatting.grouped(committed)) entries into \(databases.count) database(s) from \(sections) section(s) in \(commits) commit(s)\(skippedNote)")

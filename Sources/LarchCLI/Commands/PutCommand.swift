@@ -28,8 +28,7 @@ struct PutCommand: LarchSubcommand {
     @OptionGroup var encoding: EncodingOption
     @Flag(name: .long, help: "Fail (exit 1) if the key is already present.")
     var noOverwrite = false
-    @Option(name: .long, help: ArgumentHelp("Page size when creating the file (4096 to 65536, a power of two).", valueName: "bytes"))
-    var pageSize: Int?
+    @OptionGroup var pageSize: PageSizeOption
 
     func execute() throws {
         let keyBytes = try encoding.decode(key, what: "key")
@@ -40,7 +39,8 @@ struct PutCommand: LarchSubcommand {
         } else {
             valueBytes = try encoding.decode(value, what: "value")
         }
-        let env = try file.openForWriting(create: true, pageSize: pageSize, wait: waiting)
+        let env = try file.openForWriting(create: true, pageSize: pageSize.pageSize, wait: waiting)
+        Messages.warnIfIgnored(pageSize: pageSize.pageSize, env, command: "put")
         do {
             try env.write { txn in
                 let db = try database.database(in: &txn, create: true)

@@ -9,7 +9,10 @@
 final class DumpReader {
     /// The header of one section.
     struct Header {
-        var database: String?
+        /// The `database=` name as it is in the input: LMDB names databases with bytes.
+        var database: [UInt8]?
+        /// The line of the `database=` name (0 when there is none).
+        var databaseLine = 0
         var format: DumpWriter.Format = .bytevalue
         /// `db_pagesize=`, if given.
         var pageSize: Int?
@@ -20,6 +23,8 @@ final class DumpReader {
     private var format: DumpWriter.Format = .bytevalue
     private var inSection = false
     private var sectionsRead = 0
+    /// A line read ahead (the first line with `noHeader`, to tell empty input).
+    private var pending: ArraySlice<UInt8>?
     /// Warnings about ignored header lines.
     private(set) var warnings: [String] = []
 
@@ -40,6 +45,8 @@ final class DumpReader {
         precondition(!inSection, "finish the section's records first")
         if noHeader {
             guard sectionsRead == 0 else { return nil }
+            guard let first = try lines.next() else { throw CLIError("empty input: no key and value lines") }
+            pending = first
             sectionsRead += 1
             inSection = true
             format = .print
@@ -51,48 +58,53 @@ final class DumpReader {
             let line = raw.last == UInt8(ascii: "\r") ? raw.dropLast() : raw
             if line.isEmpty && !sawAnything { continue }
             sawAnything = true
-            let text = String(decoding: line, as: UTF8.self)
-            if text == "HEADER=END" {
+            if line.elementsEqual("HEADER=END".utf8) {
                 sectionsRead += 1
                 inSection = true
                 format = header.format
                 return header
             }
-            guard let eq = text.firstIndex(of: "=") else {
+            guard let eq = line.firstIndex(of: UInt8(ascii: "=")) else {
                 throw error("unexpected line \"\(ByteEncoding.printable(line.prefix(60)))\" in a header (expected KEYWORD=VALUE or HEADER=END); is this an mdb_dump file?")
             }
-            let keyword = String(text[..<eq]), value = String(text[text.index(after: eq)...])
+            let keyword = String(decoding: line[..<eq], as: UTF8.self), valueBytes = line[(eq + 1)...]
+            let value = String(decoding: valueBytes, as: UTF8.self)
+            let quoted = ByteEncoding.quoted(valueBytes)
             switch keyword {
             case "VERSION":
-                guard value == "3" else { throw error("unsupported dump version \(value) (this reads VERSION=3)") }
+                guard value == "3" else { throw error("unsupported dump version \(quoted) (this reads VERSION=3)") }
             case "format":
                 guard let f = DumpWriter.Format(rawValue: value) else {
-                    throw error("unsupported format \"\(value)\" (expected bytevalue or print)")
+                    throw error("unsupported format \(quoted) (expected bytevalue or print)")
                 }
                 header.format = f
             case "database":
-                guard !value.isEmpty else { throw error("empty database name") }
-                header.database = value
+                guard !valueBytes.isEmpty else { throw error("empty database name") }
+                header.database = Array(valueBytes)
+                header.databaseLine = lines.lineNumber
             case "type":
-                guard value == "btree" else { throw error("unsupported database type \"\(value)\" (expected btree)") }
+                guard value == "btree" else { throw error("unsupported database type \(quoted) (expected btree)") }
             case "db_pagesize":
-                guard let size = Int(value) else { throw error("db_pagesize \"\(value)\" is not a number") }
+                guard let size = Int(value) else { throw error("db_pagesize \(quoted) is not a number") }
                 header.pageSize = size
             case "mapsize", "maxreaders", "mapaddr":
                 break
             case "duplicates", "dupsort", "dupfixed", "integerdup", "reversedup":
                 if value != "0" {
-                    throw error("the database uses LMDB's sorted duplicates (\(keyword)=\(value)); Larch keeps one value per key and cannot load it")
+                    throw error("the database uses LMDB's sorted duplicates (\(keyword)=\(ByteEncoding.printable(valueBytes.prefix(64)))); Larch keeps one value per key and cannot load it")
                 }
             case "integerkey", "reversekey":
                 if value != "0" {
-                    throw error("the database uses LMDB's \(keyword) order; Larch orders keys bytewise, so loading it would change its order")
+                    throw error("the database uses LMDB's \(keyword) order (\(keyword)=\(ByteEncoding.printable(valueBytes.prefix(64)))); Larch orders keys bytewise, so loading it would change its order")
                 }
             default:
-                warnings.append("line \(lines.lineNumber): unrecognized keyword ignored: \(keyword)")
+                warnings.append("line \(lines.lineNumber): unrecognized keyword ignored: \(ByteEncoding.quoted(line[..<eq]))")
             }
         }
         if sawAnything { throw error("the input ends inside a header (no HEADER=END)") }
+        if sectionsRead == 0 {
+            throw CLIError("empty input: no dump header (when the input comes from mdb_dump, did it fail?)")
+        }
         return nil
     }
 
@@ -111,7 +123,7 @@ final class DumpReader {
 
     /// One key or value line, or nil at the end of the section (where a key would start).
     private func item(first: Bool) throws -> [UInt8]? {
-        guard var line = try lines.next() else {
+        guard var line = try pending.take() ?? lines.next() else {
             if noHeader { return nil }
             throw error("the input ends before DATA=END")
         }
@@ -121,6 +133,9 @@ final class DumpReader {
                 throw error("expected a data line starting with a space, or DATA=END")
             }
             line = line.dropFirst()
+        }
+        if line.last == UInt8(ascii: "\r") {
+            throw error("\(first ? "key" : "value"): the line ends in CR (\\r): the input has Windows (CRLF) line endings, which mdb_dump never writes; convert it first (tr -d '\\r')")
         }
         do {
             switch format {

@@ -42,6 +42,15 @@ enum ByteEncoding {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Bytes from the input, for a message: in double quotes, in the print encoding (so that no byte
+    /// reaches the terminal as it is), cut after `limit` bytes with the whole length given.
+    static func quoted(_ bytes: some Collection<UInt8>, limit: Int = 64) -> String {
+        guard bytes.count > limit else { return "\"" + printable(bytes) + "\"" }
+        return "\"" + printable(bytes.prefix(limit)) + "...\" (\(Formatting.grouped(bytes.count)) bytes)"
+    }
+
+    static func quoted(_ text: String, limit: Int = 64) -> String { quoted(Array(text.utf8), limit: limit) }
+
     /// Why a text could not be decoded.
     struct DecodeError: Error, CustomStringConvertible {
         var description: String

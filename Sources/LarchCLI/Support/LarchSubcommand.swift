@@ -14,12 +14,31 @@ enum ExitStatus {
     static let success: Int32 = 0
     /// A negative answer: the key is absent, `check` found problems.
     static let negative: Int32 = 1
-    /// An error: the file is missing or not a Larch file, the input is malformed, ...
+    /// An error: the file is missing or unreadable, the input is malformed, the disk is full, ...
     static let failure: Int32 = 2
+    /// The file is not a usable Larch file: it cannot be opened as a Larch database (`UnusableFile`).
+    static let unusableFile: Int32 = 3
+}
+
+/// The file cannot be opened as a Larch database: it is empty, not a Larch file, of an unsupported
+/// version, truncated, or both its meta pages are invalid. Every command exits 3 for it.
+struct UnusableFile: Error, CustomStringConvertible {
+    var description: String
+}
+
+extension LarchError {
+    /// Whether opening a file failed because it is not a usable Larch file (rather than because it
+    /// could not be read, or is busy).
+    var meansUnusableFile: Bool {
+        switch self {
+        case .notALarchFile, .unsupportedVersion, .bothMetaPagesInvalid, .truncatedFile, .checksumMismatch, .corruptPage: return true
+        default: return false
+        }
+    }
 }
 
 /// A `larch` subcommand: its `execute()` may throw any error, which is printed as one line on
-/// standard error (`larch get: ...`) with exit status 2 — never a stack trace.
+/// standard error (`larch get: ...`) with exit status 2 (3 for `UnusableFile`) — never a stack trace.
 protocol LarchSubcommand: ParsableCommand {
     func execute() throws
 }
@@ -31,17 +50,31 @@ extension LarchSubcommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            printError("larch \(Self._commandName): \(error)")
-            throw ExitCode(ExitStatus.failure)
+            printError("larch \(Self._commandName): \(Messages.describe(error))")
+            throw ExitCode(error is UnusableFile ? ExitStatus.unusableFile : ExitStatus.failure)
         }
     }
 }
 
-/// Prints a line to standard error.
+/// Prints a line to standard error, with every control character escaped (`inert`): messages
+/// quote input, and no byte of it may act on the terminal.
 func printError(_ message: String) {
-    var line = Array(message.utf8)
+    var line = Array(inert(message).utf8)
     line.append(UInt8(ascii: "\n"))
     line.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress!, $0.count) }
+}
+
+/// `text` with every control character — C0 (the newline too), DEL and C1 — shown as a backslash
+/// and the hex digits of its UTF-8 bytes, as the print encoding shows them: a message that quotes
+/// input (whatever escaped it or forgot to) cannot clear, recolour or retitle a terminal.
+func inert(_ text: String) -> String {
+    func active(_ v: UInt32) -> Bool { v < 0x20 || (0x7f...0x9f).contains(v) }
+    guard text.unicodeScalars.contains(where: { active($0.value) }) else { return text }
+    var out = ""
+    for scalar in text.unicodeScalars {
+        if active(scalar.value) { out += ByteEncoding.printable(Array(String(scalar).utf8)) } else { out.unicodeScalars.append(scalar) }
+    }
+    return out
 }
 
 /// The database file argument and how to open it.
@@ -70,27 +103,57 @@ struct WaitOption: ParsableArguments {
 }
 
 /// How the CLI opens database files: checksums verified on every read, missing files reported
-/// plainly.
+/// plainly, a file that is not a usable Larch file reported as `UnusableFile`.
 enum DatabaseFile {
     static func openForReading(_ path: String) throws -> Environment {
-        try requireExisting(path)
-        return try Environment(path: path, options: Options(verifyChecksums: true, readOnly: true, createIfMissing: false))
+        try requireExisting(path, allowEmpty: false)
+        return try opening(path) {
+            try Environment(path: path, options: Options(verifyChecksums: true, readOnly: true, createIfMissing: false))
+        }
     }
 
+    /// With `create`, a missing file is created, and an empty one initialized: an empty file is a
+    /// database not yet made (as for sqlite3 and mdb_load).
     static func openForWriting(_ path: String, create: Bool, pageSize: Int? = nil, wait: Double) throws -> Environment {
-        if !create { try requireExisting(path) }
+        if !create { try requireExisting(path, allowEmpty: false) }
         var options = Options(verifyChecksums: true, createIfMissing: create)
         if let pageSize { options.pageSize = pageSize }
         options.writerTimeout = .nanoseconds(Int64(wait * 1e9))
-        return try Environment(path: path, options: options)
+        return try opening(path) { try Environment(path: path, options: options) }
     }
 
-    static func requireExisting(_ path: String) throws {
+    private static func opening(_ path: String, _ open: () throws -> Environment) throws -> Environment {
+        do {
+            let env = try open()
+            OpenedFile.record(path, pageSize: env.pageSize)
+            return env
+        } catch let error as LarchError where error.meansUnusableFile {
+            throw UnusableFile(description: Messages.describe(error))
+        }
+    }
+
+    static func requireExisting(_ path: String, allowEmpty: Bool) throws {
         var st = stat()
         guard stat(path, &st) == 0 else {
             throw CLIError(errno == ENOENT ? "no such file: \(path)" : "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw CLIError("not a regular file: \(path)") }
+        guard allowEmpty || st.st_size > 0 else {
+            throw UnusableFile(description: "empty file: \(path) is 0 bytes, not a Larch database yet (larch put or larch load makes it one)")
+        }
+    }
+}
+
+/// `--page-size BYTES`: the page size of a file a command creates.
+struct PageSizeOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Page size when creating the file (4096 to 65536, a power of two; an existing file keeps its own).", valueName: "bytes"))
+    var pageSize: Int?
+
+    func validate() throws {
+        guard let p = pageSize else { return }
+        guard p >= 4096 && p <= 65536 && p & (p - 1) == 0 else {
+            throw ValidationError("--page-size \(p): a page size is a power of two from 4096 to 65536")
+        }
     }
 }
 

@@ -93,3 +93,70 @@ enum CLI {
                              stdout: [UInt8](out), stderr: String(decoding: err, as: UTF8.self))
     }
 }
+
+extension CLI {
+    /// Runs `larch` with its files limited to `blocks` blocks (`ulimit -f`: 512 bytes each in
+    /// dash, 1,024 in bash; either way a few KiB): a write past the limit fails with EFBIG, as a
+    /// full disk fails with ENOSPC (SIGXFSZ is ignored, so the write fails rather than the process).
+    static func larchWithFileSizeLimit(blocks: Int, _ arguments: [String], input: [UInt8] = [], in scratch: Scratch) throws -> CommandResult {
+        try run("/bin/sh", ["-c", "trap '' XFSZ; ulimit -f \(blocks) && exec \"$0\" \"$@\"", larchPath] + arguments, input: input, in: scratch)
+    }
+
+    /// The names in `scratch`'s directory, without the runner's own standard-stream files.
+    static func listing(_ scratch: Scratch) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: scratch.path)
+            .filter { !$0.hasPrefix(".stdin-") && !$0.hasPrefix(".stdout-") && !$0.hasPrefix(".stderr-") }
+            .sorted()
+    }
+
+    /// The size of `name` in `scratch`, or nil when there is no such file.
+    static func size(_ name: String, in scratch: Scratch) -> Int? {
+        (try? FileManager.default.attributesOfItem(atPath: scratch.file(name)))?[.size] as? Int
+    }
+}
+
+extension CLI {
+    /// Runs `larch` with its standard output on a pseudo-terminal, as a user at a terminal runs it;
+    /// returns what the terminal received (the terminal turns each "\n" into "\r\n").
+    static func larchOnTerminal(_ arguments: [String], in scratch: Scratch) throws -> CommandResult {
+        // The pseudo-terminal calls, which the Glibc module does not import, from the C library itself.
+        func libc<T>(_ name: String, _: T.Type) throws -> T {
+            guard let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { throw CocoaError(.featureUnsupported) }   // RTLD_DEFAULT
+            return unsafeBitCast(f, to: T.self)
+        }
+        let openpt = try libc("posix_openpt", (@convention(c) (Int32) -> Int32).self)
+        let grantpt = try libc("grantpt", (@convention(c) (Int32) -> Int32).self)
+        let unlockpt = try libc("unlockpt", (@convention(c) (Int32) -> Int32).self)
+        let ptsname = try libc("ptsname", (@convention(c) (Int32) -> UnsafeMutablePointer<CChar>?).self)
+        let master = openpt(O_RDWR | O_NOCTTY)
+        guard master >= 0, grantpt(master) == 0, unlockpt(master) == 0, let name = ptsname(master) else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "no pseudo-terminal: errno \(errno)"])
+        }
+        defer { close(master) }
+        let slave = open(String(cString: name), O_RDWR | O_NOCTTY)
+        guard slave >= 0 else { throw CocoaError(.fileNoSuchFile) }
+        let terminal = FileHandle(fileDescriptor: slave, closeOnDealloc: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: larchPath)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
+        process.standardOutput = terminal
+        let errPath = scratch.file(".stderr-tty-\(UUID().uuidString.prefix(8))")
+        try Data().write(to: URL(fileURLWithPath: errPath))
+        defer { try? FileManager.default.removeItem(atPath: errPath) }
+        process.standardError = FileHandle(forWritingAtPath: errPath)
+        try process.run()
+        process.waitUntilExit()
+        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(master, $0.baseAddress!, $0.count) }
+            if n <= 0 { break }
+            received += buffer[0..<n]
+        }
+        let err = try Data(contentsOf: URL(fileURLWithPath: errPath))
+        return CommandResult(status: process.terminationStatus, crashed: process.terminationReason == .uncaughtSignal,
+                             stdout: received, stderr: String(decoding: err, as: UTF8.self))
+    }
+}

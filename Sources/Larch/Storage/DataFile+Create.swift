@@ -1,0 +1,95 @@
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Creating a database file whole or not at all.
+extension DataFile {
+    /// Creates the file at `path` holding `contents` (the two meta pages of an empty database) when
+    /// nothing is there, so that it appears whole or not at all — a full disk or a crash part-way
+    /// never leaves a file that no one can open:
+    ///
+    /// 1. `contents` go to a new file of a temporary name in the same directory, which is synced;
+    /// 2. it is linked in at `path`, which fails harmlessly when another process created `path`
+    ///    meanwhile (a rename would replace that file, and whatever was written to it);
+    /// 3. the temporary name is removed and the directory synced, so that the new name is durable.
+    ///
+    /// Any failure removes the temporary file and leaves nothing at `path`. Does nothing when
+    /// anything exists at `path` (an empty file is initialized in place, under the writer lock), or
+    /// when the file system has no hard links (the caller then creates the file in place, as before).
+    static func createWhole(path: String, contents: [UInt8], sync: Bool) throws(LarchError) {
+        var st = stat()
+        guard lstat(path, &st) != 0, errno == ENOENT else { return }
+        let target = FilePath(path)
+        let directory = target.removingLastComponent().isEmpty ? FilePath(".") : target.removingLastComponent()
+        let name = target.lastComponent?.string ?? "larch"
+        let temporary = directory.appending(".\(name).creating-\(getpid())-\(String(UInt32.random(in: .min ... .max), radix: 16))").string
+
+        func failure(_ step: String, _ e: Int32) -> LarchError {
+            .io(operation: "create", path: path, errno: e,
+                message: "\(step): \(String(cString: strerror(e))); nothing was created")
+        }
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(temporary), .readWrite, options: [.create, .exclusiveCreate, .closeOnExec],
+                                         permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch {
+            throw failure("cannot create a file in \(directory)", (error as? Errno)?.rawValue ?? EIO)
+        }
+        defer {
+            try? fd.close()
+            _ = unlink(temporary)
+        }
+        do {
+            _ = try contents.withUnsafeBytes { try fd.writeAll(toAbsoluteOffset: 0, $0) }
+        } catch {
+            throw failure("cannot write the new file", (error as? Errno)?.rawValue ?? EIO)
+        }
+        if sync && fsync(fd.rawValue) != 0 { throw failure("cannot sync the new file", errno) }
+        guard link(temporary, path) == 0 else {
+            let e = errno
+            switch e {
+            case EEXIST: return                                    // another process created it: open that one
+            case EPERM, ENOTSUP, EOPNOTSUPP, ENOSYS, EMLINK: return // no hard links here: created in place
+            default: throw failure("cannot link the new file in", e)
+            }
+        }
+        if sync { try syncDirectory(directory.string, path: path) }
+    }
+
+    /// Makes the directory's entries durable (a file system that cannot sync a directory is taken
+    /// at its word).
+    private static func syncDirectory(_ directory: String, path: String) throws(LarchError) {
+        let fd = openDirectory(directory)
+        guard fd >= 0 else { return }
+        defer { _ = closeDirectory(fd) }
+        if fsync(fd) != 0 && errno != EINVAL && errno != EBADF {
+            throw LarchError.io(operation: "fsync (directory)", path: directory, errno: errno,
+                                message: "\(String(cString: strerror(errno))); \(path) was created, but its directory entry may not be durable yet")
+        }
+    }
+
+    private static func openDirectory(_ path: String) -> Int32 {
+        #if canImport(Glibc)
+        return Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        #elseif canImport(Musl)
+        return Musl.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        #else
+        return Darwin.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        #endif
+    }
+
+    private static func closeDirectory(_ fd: Int32) -> Int32 {
+        #if canImport(Glibc)
+        return Glibc.close(fd)
+        #elseif canImport(Musl)
+        return Musl.close(fd)
+        #else
+        return Darwin.close(fd)
+        #endif
+    }
+}
