@@ -27,7 +27,8 @@ struct LarchCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             StatCommand.self, GetCommand.self, PutCommand.self, DeleteCommand.self, ScanCommand.self,
-            DumpCommand.self, LoadCommand.self, CheckCommand.self, CopyCommand.self, ReadersCommand.self, DemoCommand.self,
+            DumpCommand.self, LoadCommand.self, CheckCommand.self, CopyCommand.self, ReadersCommand.self,
+            SnapshotCommand.self, SendCommand.self, ReceiveCommand.self, DemoCommand.self,
         ]
     )
 }

@@ -21,10 +21,13 @@ extension Transaction {
     /// checksums on the way (a damaged source fails the copy rather than spreading); the copy's
     /// free tree is empty. Either way the copy is synced before its meta pages are written, so an
     /// interrupted copy is never a valid database, and an unfinished one is removed. For a write
-    /// transaction, copies the snapshot it started from.
+    /// transaction, copies the snapshot it started from. A read transaction of a named snapshot
+    /// (`Environment.read(snapshot:)`) is always copied compacted: the copy holds that state alone.
+    /// A compacted copy holds no named snapshots; a plain copy holds all of them.
     @discardableResult
     public func copy(to path: String, compact: Bool = false) throws(LarchError) -> CopyStats {
         try core.checkActive()
+        let compact = compact || core.snapshot.isNamed
         let snapshot = TransactionCore(env: core.env, snapshot: core.snapshot, readerSlot: nil)
         let destination = try CopyDestination(path: path, pageSize: snapshot.pageSize)
         do throws(LarchError) {

@@ -117,6 +117,9 @@ extension Environment {
             throw LarchError.invalidChangeStream(reason: "the target snapshot's name is not UTF-8")
         }
         let incremental = flags & ChangeStreamFormat.incrementalFlag != 0
+        if let here = try txn.snapshots().first(where: { $0.id == targetID }) {
+            throw LarchError.changeStreamBaseMismatch(reason: "this file holds the stream's snapshot already (as \(quotedForMessage(here.name))): the stream was received before")
+        }
         try Self.checkBase(of: txn, incremental: incremental, baseID: baseID, baseTxn: baseTxn)
         if try txn.snapshots().contains(where: { $0.name == targetNameString }) {
             throw LarchError.snapshotExists(name: targetNameString)

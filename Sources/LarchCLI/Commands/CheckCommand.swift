@@ -45,6 +45,8 @@ struct CheckCommand: LarchSubcommand {
         var freePages: UInt64?
         var pagesAwaitingReuse: UInt64?
         var namedDatabases: Int?
+        var snapshots: Int?
+        var snapshotPages: UInt64?
         var metaPages: [String] = []
         var problems: [Problem] = []
     }
@@ -67,6 +69,8 @@ struct CheckCommand: LarchSubcommand {
             report.freePages = r.freePages
             report.pagesAwaitingReuse = r.pagesAwaitingReuse
             report.namedDatabases = r.databaseCount
+            report.snapshots = r.snapshotCount
+            report.snapshotPages = r.snapshotPages
             report.problems = damagedMetas + r.problems.map { Problem(page: $0.page, message: $0.message) }
             if r.problems.count >= CheckReport.maxProblems {
                 report.problems.append(Problem(page: nil, message: "stopped listing after \(CheckReport.maxProblems) problems"))
@@ -86,7 +90,8 @@ struct CheckCommand: LarchSubcommand {
                 try out.write("Checked \(file.file): transaction \(t), \(g(pages)) pages\n")
                 for m in report.metaPages { try out.write("  \(m)\n") }
                 try out.write("  \(g(report.reachablePages ?? 0)) reachable, \(g(report.freePages ?? 0)) free, " +
-                              "\(g(report.pagesAwaitingReuse ?? 0)) awaiting reuse; \(report.namedDatabases ?? 0) named database(s)\n")
+                              "\(g(report.pagesAwaitingReuse ?? 0)) awaiting reuse; \(report.namedDatabases ?? 0) named database(s)" +
+                              ((report.snapshots ?? 0) > 0 ? "; \(report.snapshots!) snapshot(s), holding \(g(report.snapshotPages ?? 0)) page(s) the newest commit does not reach" : "") + "\n")
             }
             for p in report.problems { try out.write(p.page.map { "page \($0): \(p.message)\n" } ?? "\(p.message)\n") }
             try out.write(report.clean ? "OK: no problems found.\n" : "\(g(report.problems.count)) problem(s) found.\n")

@@ -12,13 +12,15 @@ struct CopyCommand: LarchSubcommand {
             the file open for writing holds its lock). The destination must not exist. It is synced \
             before its meta pages are written, so an interrupted copy is never a valid database.
 
-            --compact copies only the pages the trees reach, verifying their checksums, renumbered \
-            densely from page 2; the free tree of the copy is empty and the file is as small as the \
-            data allows.
+            Without --compact the copy holds every page, named snapshots included. --compact copies \
+            only the pages the newest commit's trees reach, verifying their checksums, renumbered \
+            densely from page 2: the copy has no free pages and no snapshots, and the file is as \
+            small as the data allows. --snapshot NAME copies that snapshot's state, compacted.
 
             Examples:
               larch copy app.larch backup.larch
               larch copy app.larch small.larch --compact
+              larch copy app.larch monday.larch --snapshot monday
             """)
 
     @Argument(help: "The database to copy.")
@@ -27,6 +29,7 @@ struct CopyCommand: LarchSubcommand {
     var destination: String
     @Flag(name: .long, help: "Drop free pages and renumber the rest densely.")
     var compact = false
+    @OptionGroup var snapshot: SnapshotOption
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
@@ -43,13 +46,13 @@ struct CopyCommand: LarchSubcommand {
 
     func execute() throws {
         let env = try DatabaseFile.openForReading(source)
-        let s = try env.copy(to: destination, compact: compact)
+        let s = try snapshot.read(env) { txn in try txn.copy(to: destination, compact: compact) }
         let report = Report(source: source, destination: destination, snapshotID: s.snapshotID, sourcePages: s.sourcePages,
                             pages: s.pages, bytesWritten: s.bytesWritten, compacted: s.compacted)
         if json { try printJSON(report); return }
         func g<T: BinaryInteger>(_ n: T) -> String { Formatting.grouped(n) }
         let out = BufferedOutput()
-        try out.write("Copied transaction \(s.snapshotID) of \(source) to \(destination)\(compact ? ", compacted" : ""): " +
+        try out.write("Copied transaction \(s.snapshotID) of \(source) to \(destination)\(snapshot.snapshot.map { " (snapshot \(ByteEncoding.quoted($0)))" } ?? "")\(s.compacted ? ", compacted" : ""): " +
                       "\(g(s.sourcePages)) → \(g(s.pages)) pages, \(Formatting.bytes(s.bytesWritten)) written\n")
         try out.flush()
     }

@@ -29,6 +29,7 @@ struct DumpCommand: LarchSubcommand {
             """)
 
     @OptionGroup var file: FileArgument
+    @OptionGroup var snapshot: SnapshotOption
     @OptionGroup var database: DatabaseOption
     @Flag(name: .shortAndLong, help: "Dump every database.")
     var all = false
@@ -54,7 +55,7 @@ struct DumpCommand: LarchSubcommand {
         }
         let writer = DumpWriter(out: out, format: print ? .print : .bytevalue)
         let mapSize = DumpWriter.mapSize(forFileSize: stats.fileSizeBytes)
-        try env.read { txn in
+        try snapshot.read(env) { txn in
             var targets: [(String?, Database)] = []
             if all {
                 let names = try txn.databaseNames()

@@ -27,6 +27,7 @@ struct GetCommand: LarchSubcommand {
             """)
 
     @OptionGroup var file: FileArgument
+    @OptionGroup var snapshot: SnapshotOption
     @Argument(help: "The key.")
     var key: String
     @OptionGroup var database: DatabaseOption
@@ -41,7 +42,7 @@ struct GetCommand: LarchSubcommand {
     func execute() throws {
         let keyBytes = try encoding.decode(key, what: "key")
         let env = try file.openForReading()
-        let value = try env.read { txn in try txn.get(keyBytes, in: try database.database(in: txn)) }
+        let value = try snapshot.read(env) { txn in try txn.get(keyBytes, in: try database.database(in: txn)) }
         guard let value else {
             printError("larch get: key not found: \(encoding.show(keyBytes))")
             throw ExitCode(ExitStatus.negative)

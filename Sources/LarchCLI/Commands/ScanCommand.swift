@@ -22,6 +22,7 @@ struct ScanCommand: LarchSubcommand {
             """)
 
     @OptionGroup var file: FileArgument
+    @OptionGroup var snapshot: SnapshotOption
     @OptionGroup var database: DatabaseOption
     @Option(name: .long, help: ArgumentHelp("Only keys starting with this.", valueName: "prefix"))
     var prefix: String?
@@ -67,7 +68,7 @@ struct ScanCommand: LarchSubcommand {
         var entries: [Entry] = []
         let hex = encoding.hex
         let keysOnly = keysOnly, count = count, json = json, limit = limit
-        try env.read { txn in
+        try snapshot.read(env) { txn in
             let db = try database.database(in: txn)
             try txn.forEach(in: db, range, reverse: reverse) { key, value in
                 if let limit, seen >= limit { return false }

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Number formatting for human-readable output.
 enum Formatting {
     /// `1234567` → `1,234,567`.
@@ -45,5 +53,16 @@ enum Formatting {
     /// Seconds of a duration.
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}
+
+extension Formatting {
+    /// `nanoseconds` since 1970 as an ISO 8601 UTC time to the second: `2026-11-30T21:55:27Z`.
+    static func utcTimestamp(nanoseconds: UInt64) -> String {
+        var t = time_t(nanoseconds / 1_000_000_000)
+        var parts = tm()
+        guard gmtime_r(&t, &parts) != nil else { return "\(nanoseconds / 1_000_000_000) s after 1970" }
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 }

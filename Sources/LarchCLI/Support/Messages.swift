@@ -29,6 +29,11 @@ enum Messages {
         case let .databaseNotFound(name):
             let list = file.map { "`larch stat \($0) --all` lists the databases" } ?? "`larch stat FILE --all` lists the databases"
             return "database not found: \(file ?? "the file") has no database named \(ByteEncoding.quoted(name)); \(list), and put and load create one"
+        case let .snapshotNotFound(name):
+            let list = file.map { "`larch snapshot list \($0)` lists them" } ?? "`larch snapshot list FILE` lists them"
+            return "snapshot not found: \(file ?? "the file") has no snapshot named \(ByteEncoding.quoted(name)); \(list)"
+        case let .snapshotExists(name):
+            return "snapshot exists: \(file ?? "the file") has a snapshot named \(ByteEncoding.quoted(name)) already; drop it first (larch snapshot drop) or choose another name"
         case let .invalidDatabaseName(name, reason):
             return "invalid database name \(ByteEncoding.quoted(name)): \(reason)"
         case let .writerTimeout(seconds):
