@@ -31,6 +31,9 @@ package struct CrashLabConfiguration: Sendable {
     /// Create and drop named snapshots in the workload (every crash image then checks each
     /// snapshot's contents too).
     package var snapshots = false
+    /// Run `Environment.shrink` after every this many transactions (0: never); the workload then
+    /// deletes more, so that there is space to give back.
+    package var shrinkEvery = 0
     package init() {}
 }
 
@@ -46,6 +49,9 @@ package struct CrashLabReport: Sendable, CustomStringConvertible {
     /// Commits after which the meta's free list was empty although it was not before, while the
     /// free tree was not: the list moved into the tree (with `readerSpan`, nothing listed is reusable).
     package var freeListSpills = 0
+    /// Shrinks run, and the pages they cut from the file.
+    package var shrinks = 0
+    package var pagesGivenBack: UInt64 = 0
 
     package var images: Int { imagesByPolicy.values.reduce(0, +) }
     package var corrupt: Int { outcomes[.corrupt] ?? 0 }
@@ -55,6 +61,7 @@ package struct CrashLabReport: Sendable, CustomStringConvertible {
         var s = "crash lab: seed \(configuration.seed), \(configuration.transactions) transactions (\(commits) commits), durability \(configuration.durability)"
         if configuration.reopenEvery > 0 { s += ", reopened every \(configuration.reopenEvery) transaction(s)" }
         if configuration.snapshots { s += ", with named snapshots" }
+        if configuration.shrinkEvery > 0 { s += ", shrunk every \(configuration.shrinkEvery) transactions (\(shrinks) shrinks, \(pagesGivenBack) pages given back)" }
         if configuration.readerSpan > 0 { s += ", a reader held across every \(configuration.readerSpan) transaction(s), \(freeListSpills) free-list spill(s)" }
         if configuration.unsafe.contains(.skipCommitVerification) { s += ", UNSAFE: no check of the newest commit at open" }
         if configuration.unsafe.contains(.reuseFreedPagesAtOnce) { s += ", UNSAFE: freed pages reused at once" }
@@ -93,7 +100,18 @@ package enum CrashLab {
         var acks: [(txn: UInt64, lastOperation: Int)] = []
         var spills = 0
         var reader: ReadTransaction? = nil
+        var models = [Model()]
+        var workloadCommits = 0
+        var report = CrashLabReport(configuration: config)
         for (i, t) in workload.transactions.enumerated() {
+            if config.shrinkEvery > 0 && i > 0 && i % config.shrinkEvery == 0 {
+                let s = try env.shrink(relocating: .max) { stats in
+                    models.append(models.last!)
+                    acks.append((stats.transactionID, disk.operationCount - 1))
+                }
+                report.shrinks += 1
+                report.pagesGivenBack += s.pagesBefore - s.pagesAfter
+            }
             if config.reopenEvery > 0 && i > 0 && i % config.reopenEvery == 0 {
                 env.close()
                 env = try Environment(storage: disk, options: options, unsafe: config.unsafe)
@@ -108,6 +126,8 @@ package enum CrashLab {
             if t.commits {
                 let stats = try txn.commit()
                 acks.append((stats.transactionID, disk.operationCount - 1))
+                workloadCommits += 1
+                models.append(workload.models[workloadCommits])
                 let after = try env.stats()
                 if listBefore > 0 && after.metaFreeListEntries == 0 && after.freeTreePages > 0 { spills += 1 }
             } else {
@@ -116,9 +136,8 @@ package enum CrashLab {
         }
         reader.take()?.abort()
         env.close()
-        var report = CrashLabReport(configuration: config)
         report.freeListSpills = spills
-        checkImages(disk.log, base: base, acks: acks, models: workload.models, options: options, into: &report)
+        checkImages(disk.log, base: base, acks: acks, models: models, options: options, into: &report)
         return report
     }
 

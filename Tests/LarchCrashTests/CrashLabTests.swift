@@ -96,6 +96,28 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
         #expect(commits >= 40)
     }
 
+    /// Shrinking between the workload's transactions (relocation, the cut of the free tail, the
+    /// file's truncation): every crash image opens whole at one commit, its contents exact.
+    @Test func shrinkingNeverCorruptsOrLoses() throws {
+        var images = 0, shrinks = 0, pages: UInt64 = 0
+        for seed in 1...UInt64(crashScale) {
+            var config = CrashLabConfiguration()
+            config.seed = 400 + seed
+            config.transactions = 90 * crashScale
+            config.randomImagesPerPoint = 1
+            config.shrinkEvery = 15
+            let r = try CrashLab.run(config)
+            print(r)
+            #expect(r.corrupt == 0, "\(r)")
+            #expect(r.lost == 0, "\(r)")
+            images += r.images
+            shrinks += r.shrinks
+            pages += r.pagesGivenBack
+        }
+        print("crash lab, shrink: \(images) crash images, \(shrinks) shrinks giving back \(pages) pages, 0 corrupt, 0 lost")
+        #expect(shrinks >= 5 && pages > 0)
+    }
+
     /// With noMetaSync the last acknowledged commit may be lost (its meta was not synced), never more,
     /// and nothing is ever corrupt.
     @Test func noMetaSyncLosesAtMostTheLastCommit() throws {

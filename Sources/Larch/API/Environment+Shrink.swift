@@ -1,0 +1,100 @@
+/// What `Environment.shrink` did.
+public struct ShrinkStats: Sendable, Equatable {
+    /// The file's pages (its high-water mark) before and after.
+    public var pagesBefore: UInt64
+    public var pagesAfter: UInt64
+    /// Pages moved from the end of the file into free pages below.
+    public var pagesRelocated: Int
+    /// The file's size in bytes before and after.
+    public var fileBytesBefore: Int
+    public var fileBytesAfter: Int
+    /// Commits made.
+    public var commits: Int
+}
+
+extension Environment {
+    /// Gives space back to the file system while readers and writers go on.
+    ///
+    /// Three ordinary commits and a truncation: the first relocates up to `budget` live pages that
+    /// lie where the free space would be if it were all at the end (copy-on-write puts their
+    /// copies in the lowest free pages); the second takes every reusable free page and drops
+    /// those at the end of the file from the page count; the third records that page count in
+    /// the other meta page too; then, with no commit on its way and both meta pages durable, the
+    /// file is cut to the larger page count of the two. A crash anywhere leaves the file at one
+    /// of those commits, whole. Pages a reader or a named snapshot still needs are not moved or
+    /// cut: run `shrink` again after they end. `budget` 0 only cuts what is free at the end.
+    @discardableResult
+    public func shrink(relocating budget: Int = .max) throws(LarchError) -> ShrinkStats {
+        try shrink(relocating: budget, afterEachCommit: { _ in })
+    }
+
+    /// `shrink`, calling `afterEachCommit` with each of its commits (the crash lab records them).
+    package func shrink(relocating budget: Int, afterEachCommit: (CommitStats) -> Void) throws(LarchError) -> ShrinkStats {
+        let before = try stats()
+        var stats = ShrinkStats(pagesBefore: before.pageCount, pagesAfter: before.pageCount, pagesRelocated: 0,
+                                fileBytesBefore: before.fileSizeBytes, fileBytesAfter: before.fileSizeBytes, commits: 0)
+        // 1. Move live pages out of the tail. An eighth of the free space stays as room for the copies.
+        let free = before.freePages + before.pagesAwaitingReuse
+        if budget > 0 && free > 0 {
+            let boundary = before.pageCount - free + free / 8
+            let txn = try beginWrite()
+            var moved = try txn.core.modifying { w throws(LarchError) in
+                try w.relocate(tree: TreeIndex.main, above: boundary, budget: budget)
+            }
+            moved += try txn.core.modifying { w throws(LarchError) in
+                try w.relocate(tree: TreeIndex.catalog, above: boundary, budget: budget - moved)
+            }
+            for name in try txn.databaseNames() where moved < budget {
+                let tree = try txn.core.tree(try txn.openDatabase(name))
+                moved += try txn.core.modifying { w throws(LarchError) in try w.relocate(tree: tree, above: boundary, budget: budget - moved) }
+            }
+            if moved > 0 {
+                afterEachCommit(try txn.commit())
+                stats.commits += 1
+                stats.pagesRelocated = moved
+            } else {
+                txn.abort()
+            }
+        }
+        // 2. The free pages at the end leave the page count.
+        let cut = try beginWrite()
+        _ = try cut.core.modifying { w throws(LarchError) in try w.cutFreeTail() }
+        afterEachCommit(try cut.commit())
+        // 3. The other meta page gets that page count too.
+        let again = try beginWrite()
+        _ = try again.core.modifying { w throws(LarchError) in try w.cutFreeTail() }
+        afterEachCommit(try again.commit())
+        stats.commits += 2
+        // 4. Cut the file.
+        stats.fileBytesAfter = try truncateToMetaPages()
+        stats.pagesAfter = try self.stats().pageCount
+        return stats
+    }
+
+    /// Cuts the file after the pages both meta pages use, once no commit of this process is on its
+    /// way and both are durable; returns the file's size.
+    private func truncateToMetaPages() throws(LarchError) -> Int {
+        let txn = try beginWrite()   // the writer lock, in this process and in the file
+        let size = try truncateHoldingWriterLock()
+        txn.abort()
+        return size
+    }
+
+    private func truncateHoldingWriterLock() throws(LarchError) -> Int {
+        try drainCommits()
+        try file.sync()
+        let size = try file.size()
+        let slots = try Self.readMetaSlots(file, fileSize: size)
+        var pages: UInt64 = 2
+        for slot in slots.slots {
+            guard case .success(let m) = slot else { return size }   // a meta the cut could damage further: leave the file
+            pages = max(pages, m.pageCount)
+        }
+        let target = Int(pages) * pageSize
+        guard target < size else { return size }
+        try file.resize(to: target)
+        try file.sync()
+        committed.withLock { $0.fileSizeBytes = target }
+        return target
+    }
+}

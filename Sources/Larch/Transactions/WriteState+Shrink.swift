@@ -1,0 +1,91 @@
+/// Giving space back (`Environment.shrink`): relocating live pages from the end of the file into
+/// free pages below, and cutting free pages off the end.
+///
+/// With copy-on-write, relocating a page is an ordinary write: copying the path to it allocates
+/// new pages, lowest first, and frees the old ones. The freed pages become reusable once the
+/// commit is durable and no reader is older; a later transaction then takes every reusable free
+/// page, and the pages at the end of the file that are free leave it (the page count drops).
+extension WriteState {
+    /// Relocates up to `budget` pages of tree `tree` (the main tree, the catalog or a named
+    /// database) that lie at or above page `boundary`: their paths are copied, so the copies come
+    /// from the lowest free pages. Returns the pages at or above `boundary` moved. Pages a named
+    /// snapshot also reaches stay (the snapshot keeps the old page; only the copy is new).
+    mutating func relocate(tree: Int, above boundary: UInt64, budget: Int) throws(LarchError) -> Int {
+        let root = trees[tree].root
+        guard !root.isEmpty, budget > 0 else { return 0 }
+        // The keys whose paths (or overflow runs) reach a page at or above the boundary.
+        var leafKeys: [[UInt8]] = []
+        var overflowKeys: [[UInt8]] = []
+        try collectTail(root.rootPointer, level: 0, depth: root.depth, boundary: boundary, pathHigh: false,
+                        leafKeys: &leafKeys, overflowKeys: &overflowKeys, limit: budget)
+        var moved = 0
+        for key in leafKeys where moved < budget {
+            try withBytes(key) { k throws(LarchError) in
+                path.beginOperation()
+                defer { path.endOperation() }
+                _ = try descend(tree: tree, key: k)
+                var high = 0
+                for level in 0..<path.count where path.page(level).rawValue >= boundary && dirty[path.page(level)] == nil { high += 1 }
+                guard high > 0 else { return }
+                beginChange(tree: tree)
+                try touchPath(tree: tree)
+                moved += high
+            }
+        }
+        for key in overflowKeys where moved < budget {
+            // Writing the value again puts it in a new run, from the lowest free pages.
+            let value: [UInt8]? = try withBytes(key) { k throws(LarchError) in
+                guard let e = try lookup(root: trees[tree].root, key: k) else { return nil }
+                return Array(try valueBytes(e))
+            }
+            guard let value else { continue }
+            try withBytes(key) { k throws(LarchError) in
+                try withBytes(value) { v throws(LarchError) in try put(tree: tree, key: k, value: v) }
+            }
+            moved += OverflowLayout.pageCount(valueLength: value.count, pageSize: pageSize)
+        }
+        return moved
+    }
+
+    /// Collects the first key of each leaf whose path reaches a page at or above `boundary`, and
+    /// the key of each value whose overflow run does.
+    private func collectTail(_ pointer: ChildPointer, level: Int, depth: Int, boundary: UInt64, pathHigh: Bool,
+                             leafKeys: inout [[UInt8]], overflowKeys: inout [[UInt8]], limit: Int) throws(LarchError) {
+        guard leafKeys.count + overflowKeys.count < limit else { return }
+        let high = pathHigh || pointer.page.rawValue >= boundary
+        if level == depth - 1 {
+            let leaf = try node(pointer.page, checksum: pointer.checksum, kind: .leaf)
+            if high, leaf.count > 0 { leafKeys.append(Array(try leaf.leafKey(0))) }
+            for i in 0..<leaf.count {
+                if case let .overflow(first, _, _, _) = try leaf.leafCell(i).value, first.rawValue >= boundary {
+                    overflowKeys.append(Array(try leaf.leafKey(i)))
+                }
+            }
+            return
+        }
+        let branch = try node(pointer.page, checksum: pointer.checksum, kind: .branch)
+        for i in 0..<branch.count {
+            try collectTail(try branch.pointer(i), level: level + 1, depth: depth, boundary: boundary, pathHigh: high,
+                            leafKeys: &leafKeys, overflowKeys: &overflowKeys, limit: limit)
+        }
+    }
+
+    /// Takes every reusable free page into the pool and drops the free pages at the end of the
+    /// file from it, lowering the page count; returns how many pages left the file.
+    mutating func cutFreeTail() throws(LarchError) -> UInt64 {
+        while allocator.claimFromFreeList(wantPages: Int.max / 2) {}
+        while try claimFreeRecord(wantPages: Int.max / 2) {}
+        try flushPendingDeletes()
+        // Claiming deletes free-tree records, which may allocate and free pages; take what it left too.
+        while allocator.claimFromFreeList(wantPages: Int.max / 2) {}
+        allocator.sortPoolIfNeeded()
+        var cut: UInt64 = 0
+        // The pool is sorted descending: its first pages are the highest.
+        while let top = allocator.pool.first, top.rawValue == allocator.nextPage - 1, dirty[top] == nil {
+            allocator.pool.removeFirst()
+            allocator.nextPage -= 1
+            cut += 1
+        }
+        return cut
+    }
+}

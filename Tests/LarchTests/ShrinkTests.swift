@@ -1,0 +1,118 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import Larch
+
+/// `Environment.shrink`: after large deletes the file gives space back while readers and writers
+/// go on; pages a reader or a snapshot needs stay.
+@Suite struct ShrinkTests {
+    static func key(_ i: Int) -> [UInt8] { Array("key-\(100_000 + i)".utf8) }
+    static func value(_ i: Int) -> [UInt8] { (0..<100).map { UInt8(truncatingIfNeeded: $0 &+ i) } }
+
+    static func fill(_ env: Environment, count: Int) throws {
+        try env.write { txn in
+            for i in 0..<count { try txn.put(value(i), forKey: key(i)) }
+            for i in stride(from: 0, to: count, by: 50) { try txn.put([UInt8](repeating: UInt8(i & 0xff), count: 9_000), forKey: Array("big-\(i)".utf8)) }
+        }
+    }
+
+    static func contents(_ txn: borrowing ReadTransaction) throws -> [[UInt8]: [UInt8]] {
+        var d: [[UInt8]: [UInt8]] = [:]
+        for (k, v) in try txn.entries().collect() { d[k] = v }
+        return d
+    }
+
+    @Test func afterLargeDeletesTheFileShrinks() throws {
+        let dir = try TemporaryDirectory("shrink")
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        try Self.fill(env, count: 20_000)
+        // Delete three keys in four, all over the key space: free pages everywhere.
+        try env.write { txn in
+            for i in 0..<20_000 where i % 4 != 0 { try txn.delete(Self.key(i)) }
+            for i in stride(from: 0, to: 20_000, by: 100) { try txn.delete(Array("big-\(i)".utf8)) }
+        }
+        let expected = try env.read { try Self.contents($0) }
+        let before = try env.stats()
+        #expect(before.freePages > before.pageCount / 3, "\(before)")
+        let stats = try env.shrink()
+        #expect(stats.pagesRelocated > 0, "\(stats)")
+        // The file keeps its live pages and at most an eighth of the free space (room for the copies).
+        let free = before.freePages + before.pagesAwaitingReuse
+        #expect(stats.pagesAfter <= before.pageCount - free + free / 8 + 8, "\(stats)")
+        #expect(stats.fileBytesAfter < stats.fileBytesBefore && stats.fileBytesAfter == Int(stats.pagesAfter) * 4096, "\(stats)")
+        let size = try FileManager.default.attributesOfItem(atPath: dir.file())[.size] as? Int
+        #expect(size == stats.fileBytesAfter)
+        #expect(try env.read { try Self.contents($0) } == expected)
+        #expect(try env.check().isClean)
+        // The metas agree on the page count, and the file reopens.
+        env.close()
+        let reopened = try Environment(path: dir.file())
+        #expect(try reopened.check().isClean)
+        let metas = try reopened.metaPages()
+        #expect(metas.allSatisfy { $0.problem == nil }, "\(metas)")
+        #expect(try reopened.read { try Self.contents($0) } == expected)
+        // Shrinking again finds little more to do.
+        let second = try reopened.shrink()
+        #expect(second.pagesAfter <= stats.pagesAfter + 2, "\(second)")
+    }
+
+    /// A reader open across the shrink keeps its snapshot whole; what it pins is given back by a
+    /// later shrink, once it ends. A writer thread commits all along.
+    @Test func readersAndWritersGoOnDuringAShrink() throws {
+        let dir = try TemporaryDirectory("shrink-online")
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        try Self.fill(env, count: 20_000)
+        let snapshotBefore = try env.read { try Self.contents($0) }
+        let reader = try env.beginRead()
+        try env.write { txn in for i in 0..<20_000 where i % 3 != 0 { try txn.delete(Self.key(i)) } }
+        let stop = Atomic<Bool>(false)
+        let written = Mutex<[Int]>([])
+        let writer = Thread {
+            var i = 0
+            while !stop.load(ordering: .relaxed) {
+                do {
+                    try env.write { txn in try txn.put(Self.value(i), forKey: Array("new-\(i)".utf8)) }
+                    written.withLock { $0.append(i) }
+                } catch {
+                    Issue.record("writer: \(error)")
+                    return
+                }
+                i += 1
+            }
+        }
+        writer.start()
+        let first = try env.shrink()
+        stop.store(true, ordering: .relaxed)
+        while !writer.isFinished { usleep(1_000) }
+        #expect(try Self.contents(reader) == snapshotBefore, "the old reader's snapshot is intact")
+        reader.abort()
+        #expect(try env.check().isClean)
+        let second = try env.shrink()
+        #expect(second.pagesAfter < first.pagesAfter, "after the reader ended more is given back: \(first) then \(second)")
+        let news = written.withLock { $0 }
+        #expect(news.count > 0)
+        try env.read { txn throws in
+            for i in news { #expect(try txn.get(Array("new-\(i)".utf8)) == Self.value(i)) }
+            for i in stride(from: 0, to: 20_000, by: 3) { #expect(try txn.get(Self.key(i)) == Self.value(i)) }
+        }
+        #expect(try env.check().isClean)
+    }
+
+    /// Pages a named snapshot holds are not moved or cut; the snapshot reads whole afterwards, and
+    /// dropping it lets the next shrink give them back.
+    @Test func snapshotsKeepTheirPagesThroughAShrink() throws {
+        let dir = try TemporaryDirectory("shrink-snapshot")
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        try Self.fill(env, count: 10_000)
+        try env.createSnapshot("full")
+        let full = try env.read(snapshot: "full") { try Self.contents($0) }
+        try env.write { txn in for i in 0..<10_000 where i % 2 == 0 { try txn.delete(Self.key(i)) } }
+        let withSnapshot = try env.shrink()
+        #expect(try env.read(snapshot: "full") { try Self.contents($0) } == full)
+        #expect(try env.check().isClean)
+        try env.dropSnapshot("full")
+        let after = try env.shrink()
+        #expect(after.pagesAfter < withSnapshot.pagesAfter, "\(withSnapshot) then \(after)")
+        #expect(try env.check().isClean)
+    }
+}
