@@ -80,4 +80,28 @@ struct SnapshotCommandTests {
         let tty = try CLI.larchOnTerminal(["send", "p.larch", "--snapshot", "two"], in: s)
         #expect(tty.status == 2 && tty.stderr.contains("refusing to write"), "\(tty.stderr)")
     }
+
+    @Test func shrinkGivesSpaceBack() throws {
+        let s = try Scratch("shrink")
+        var dump = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n"
+        for i in 0..<3_000 {
+            dump += " " + Array("key-\(10_000 + i)".utf8).map { String($0, radix: 16) }.joined() + "\n"
+            dump += " " + String(repeating: "ab", count: 400) + "\n"
+        }
+        dump += "DATA=END\n"
+        try CLI.larchOK(["load", "a.larch"], input: Array(dump.utf8), in: s)
+        var deletes: [String] = []
+        for i in 0..<3_000 where i % 5 != 0 { deletes.append("key-\(10_000 + i)") }
+        for k in deletes.prefix(400) { try CLI.larchOK(["del", "a.larch", k], in: s) }
+        let before = CLI.size("a.larch", in: s) ?? 0
+        let r = try CLI.larchOK(["shrink", "a.larch", "--json"], in: s)
+        let report = try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any]
+        let after = CLI.size("a.larch", in: s) ?? 0
+        #expect(after < before && report?["fileBytesAfter"] as? Int == after, "\(before) → \(after): \(r.text)")
+        #expect(try CLI.larchOK(["check", "a.larch"], in: s).text.contains("OK: no problems found."))
+        #expect(try CLI.larchOK(["get", "a.larch", "--hex", Array("key-10005".utf8).map { String($0, radix: 16) }.joined()], in: s).text
+                == String(repeating: "ab", count: 400) + "\n")
+        let bad = try CLI.larch(["shrink", "a.larch", "--budget", "-1"], in: s)
+        #expect(bad.status == 64, "\(bad.stderr)")
+    }
 }

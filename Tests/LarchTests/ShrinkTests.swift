@@ -115,4 +115,37 @@ import Testing
         #expect(after.pagesAfter < withSnapshot.pagesAfter, "\(withSnapshot) then \(after)")
         #expect(try env.check().isClean)
     }
+
+    /// With `shrinkWithCommits`, ordinary commits give space back: rewritten pages move to the
+    /// lowest free pages, the free end of the file leaves the page count, and the file is cut.
+    @Test func commitsGiveSpaceBackWithTheOption() throws {
+        let dir = try TemporaryDirectory("shrink-commits")
+        var options = Options(durability: .noSync)
+        options.shrinkWithCommits = true
+        let env = try Environment(path: dir.file(), options: options)
+        try Self.fill(env, count: 20_000)
+        // The large values, written last, end the file: deleting them frees its end (in a few
+        // runs, which the meta's free list holds).
+        try env.write { txn in
+            for i in stride(from: 0, to: 20_000, by: 50) { try txn.delete(Array("big-\(i)".utf8)) }
+        }
+        let before = try env.stats()
+        var g = SeededGenerator(seed: 21)
+        for round in 0..<300 {
+            try env.write { txn in
+                for _ in 0..<20 {
+                    let i = Int.random(in: 0..<20_000, using: &g)
+                    try txn.put(Self.value(i &+ round), forKey: Self.key(i))
+                }
+            }
+        }
+        let after = try env.stats()
+        #expect(after.pageCount < before.pageCount * 2 / 3, "\(before.pageCount) → \(after.pageCount) pages")
+        #expect(after.fileSizeBytes < before.fileSizeBytes, "\(before.fileSizeBytes) → \(after.fileSizeBytes) bytes")
+        let size = try FileManager.default.attributesOfItem(atPath: dir.file())[.size] as? Int
+        #expect(size == after.fileSizeBytes)
+        #expect(try env.check().isClean)
+        env.close()
+        #expect(try Environment(path: dir.file()).check().isClean)
+    }
 }

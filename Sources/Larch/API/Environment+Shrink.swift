@@ -71,6 +71,18 @@ extension Environment {
         return stats
     }
 
+    /// `Options.shrinkWithCommits`, at the start of a write transaction (holding the writer lock):
+    /// cuts the file when it is a quarter, and 64 pages, longer than both meta pages need and no
+    /// commit of this process is on its way. A failure leaves the file as it was, and the
+    /// transaction goes on.
+    func cutFileTailIfWorthIt(pageCount: UInt64) {
+        let (size, idle) = committed.withLock { c in (c.fileSizeBytes, c.queue.inFlight == nil && c.queue.unpublished == nil) }
+        let needed = Int(pageCount) * pageSize
+        // A quarter, not an eighth: the file grows by an eighth at a time, and must not be cut right back.
+        guard idle, size - needed >= max(64 * pageSize, needed / 4) else { return }
+        _ = try? truncateHoldingWriterLock()
+    }
+
     /// Cuts the file after the pages both meta pages use, once no commit of this process is on its
     /// way and both are durable; returns the file's size.
     private func truncateToMetaPages() throws(LarchError) -> Int {

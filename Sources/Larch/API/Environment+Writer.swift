@@ -144,7 +144,9 @@ extension Environment {
                                reuseBound: oldestNeededSnapshot(current: meta.txnID))
             w.allocator.reuseFreedAtOnce = unsafeBehaviour.contains(.reuseFreedPagesAtOnce)
             w.rewritable = rewritable
+            w.trimsFreeTail = options.shrinkWithCommits
             try w.loadPinBound()
+            if options.shrinkWithCommits && rewritable.isEmpty { cutFileTailIfWorthIt(pageCount: meta.pageCount) }
             return WriteTransaction(core: TransactionCore(env: self, write: w))
         } catch {
             writerEnded()

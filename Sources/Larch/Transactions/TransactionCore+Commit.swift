@@ -81,6 +81,7 @@ extension WriteState {
         finalize(tree: TreeIndex.snapshots)
         // 4. Record freed pages and unused pool pages in the meta's free list, or when they do not
         //    fit there, in the free tree; then checksum the free tree.
+        if trimsFreeTail { trimFreeTail() }
         try saveFreeSpace()
         finalize(tree: TreeIndex.free)
 

@@ -70,6 +70,27 @@ extension WriteState {
         }
     }
 
+    /// Drops from the page count the free pages at the end of the file that this transaction
+    /// may reuse and already holds: in its pool, or in reusable entries of the meta's free list.
+    /// Reads nothing (`Options.shrinkWithCommits`).
+    mutating func trimFreeTail() {
+        allocator.sortPoolIfNeeded()
+        while allocator.nextPage > 2 {
+            let top = PageNumber(allocator.nextPage - 1)
+            if let first = allocator.pool.first, first == top, dirty[top] == nil {
+                allocator.pool.removeFirst()
+                allocator.nextPage -= 1
+                continue
+            }
+            if let i = allocator.freeList.firstIndex(where: { $0.extent.end == top + 1 && $0.txn <= allocator.reuseBound.rawValue }) {
+                allocator.nextPage -= UInt64(allocator.freeList[i].extent.count)
+                allocator.freeList.remove(at: i)
+                continue
+            }
+            break
+        }
+    }
+
     /// Takes every reusable free page into the pool and drops the free pages at the end of the
     /// file from it, lowering the page count; returns how many pages left the file.
     mutating func cutFreeTail() throws(LarchError) -> UInt64 {

@@ -29,6 +29,8 @@ struct WriteState: ~Copyable {
     var pinBound = TransactionID(0)
     /// Pages this transaction stopped using that a snapshot still reaches, saved at commit.
     var dead: [DeadExtent] = []
+    /// `Options.shrinkWithCommits`: the commit drops the reusable free pages at the end of the file.
+    var trimsFreeTail = false
     /// A snapshot to record of the state this transaction commits (`Environment.receive`).
     var snapshotOfResult: (name: [UInt8], id: [UInt8], createdNanoseconds: UInt64)?
     /// Pages of `rewritable` rewritten so far: once any is, a failed page write damages a waiting commit.
