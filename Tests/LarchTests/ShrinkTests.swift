@@ -148,4 +148,33 @@ import Testing
         env.close()
         #expect(try Environment(path: dir.file()).check().isClean)
     }
+
+    /// With `shrinkWithCommits`, commits that touch only a few hot keys still move the cold data
+    /// out of the end of the file, a few leaves per commit, and the file shrinks; without it, not.
+    @Test func commitsMoveColdDataWithTheOption() throws {
+        func run(_ shrinking: Bool) throws -> (before: UInt64, after: UInt64) {
+            let dir = try TemporaryDirectory("shrink-cold")
+            var options = Options(durability: .noSync)
+            options.shrinkWithCommits = shrinking
+            let env = try Environment(path: dir.file(), options: options)
+            try env.write { txn in for i in 0..<20_000 { try txn.put(Self.value(i), forKey: Self.key(i)) } }
+            // Free pages everywhere: delete every other run of 500 keys (whole leaves); the last
+            // keys, at the end of the file, stay.
+            try env.write { txn in for i in 0..<20_000 where (i / 500) % 2 == 0 { try txn.delete(Self.key(i)) } }
+            let expected = try env.read { try Self.contents($0) }
+            let before = try env.stats().pageCount
+            for round in 0..<1_500 {
+                try env.write { txn in try txn.put(Self.value(round), forKey: Array("hot-\(round % 10)".utf8)) }
+            }
+            var contents = try env.read { try Self.contents($0) }
+            for r in 0..<10 { contents[Array("hot-\(r)".utf8)] = nil }
+            #expect(contents == expected)
+            #expect(try env.check().isClean)
+            return (before, try env.stats().pageCount)
+        }
+        let off = try run(false)
+        let on = try run(true)
+        #expect(off.after >= off.before, "without the option: \(off)")
+        #expect(on.after < on.before * 3 / 4, "with the option: \(on)")
+    }
 }

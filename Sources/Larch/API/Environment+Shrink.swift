@@ -12,6 +12,36 @@ public struct ShrinkStats: Sendable, Equatable {
     public var commits: Int
 }
 
+extension TransactionCore {
+    /// `Options.shrinkWithCommits`, before a commit: a few leaves further in the databases' walk,
+    /// moving what lies in the last quarter of the file into free pages below (see
+    /// `WriteState.relocationStep`). The walk goes through the main database, then each named one,
+    /// and starts again.
+    func relocationStep() throws(LarchError) {
+        var cursor = env.shrinkCursor.withLock { $0 }
+        for _ in 0..<2 {
+            var tree = TreeIndex.main
+            if let name = cursor.database {
+                let db = try handle(name)
+                guard try loadNamed(index: db.index, name: name) == .present else {
+                    cursor = (try databaseNames().first { $0 > name }, [])
+                    continue
+                }
+                tree = db.index
+            }
+            let key = cursor.key
+            if let next = try modifying({ w throws(LarchError) in try w.relocationStep(tree: tree, from: key, leaves: 4) }) {
+                cursor.key = next
+                break
+            }
+            let current = cursor.database
+            cursor = (try databaseNames().first { current == nil || $0 > current! }, [])
+        }
+        let done = cursor
+        env.shrinkCursor.withLock { $0 = done }
+    }
+}
+
 extension Environment {
     /// Gives space back to the file system while readers and writers go on.
     ///

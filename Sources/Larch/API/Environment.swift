@@ -50,6 +50,9 @@ public final class Environment: Sendable {
     let committed: Mutex<Committed>
     let readers: ReaderTable
     let writerLock = WriterLock()
+    /// Where relocation as commits go (`Options.shrinkWithCommits`) continues: a database (nil:
+    /// the main one) and a key in it.
+    let shrinkCursor = Mutex<(database: String?, key: [UInt8])>((nil, []))
     let buffers: PageBufferPool
     let databases = Mutex<[String: Int]>([:])
     /// Where groups led on behalf of tasks sync (a task never blocks a thread of the cooperative pool).

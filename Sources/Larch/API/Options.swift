@@ -49,12 +49,13 @@ public struct Options: Sendable {
     /// `snapshotExpired` (it never returns bytes from a reused page). nil: readers are never
     /// expired, and a forgotten one keeps every page freed after its snapshot from reuse.
     public var maxReaderLag: UInt64? = nil
-    /// Give space back as commits go: each commit drops the reusable free pages at the end of the
-    /// file from its page count (those it already holds: no extra reads), and a writer that
-    /// begins with no commit on its way cuts the file when it is a quarter (and 64 pages) longer
-    /// than its meta pages need. Commits take the lowest free pages, so rewritten data drifts
-    /// towards the start of the file and its end empties. `Environment.shrink` also moves pages
-    /// that are not rewritten.
+    /// Give space back as commits go. Each commit also walks a few leaves further through the
+    /// databases (four leaves and their paths per commit, from where the last one stopped, round
+    /// and round) and moves what lies in the last quarter of the file into free pages below, when
+    /// it has them at hand; it drops the reusable free pages at the end of the file from its page
+    /// count; and a writer that begins with no commit on its way cuts the file when it is a
+    /// quarter (and 64 pages) longer than its meta pages need. Commits take the lowest free pages,
+    /// so the end of the file empties. `Environment.shrink` does the same at once.
     public var shrinkWithCommits: Bool = false
     /// Checks a commit makes of its own work before its meta is written (bbolt's StrictMode):
     /// in debug builds every dirty page is validated; `.full` also runs the checker over the new

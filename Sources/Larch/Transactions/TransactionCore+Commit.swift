@@ -45,6 +45,7 @@ extension TransactionCore {
             try env.committed.withLock { c throws(LarchError) in
                 if c.closed { throw LarchError.environmentClosed }
             }
+            if env.options.shrinkWithCommits { try relocationStep() }
             let prepared = try writeBox!.state.modifying { w throws(LarchError) in try w.prepareCommit() }
             let stats = try writeCommitPages(&writeBox!.state, prepared)
             end(as: .committed)

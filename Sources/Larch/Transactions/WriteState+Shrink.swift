@@ -70,6 +70,72 @@ extension WriteState {
         }
     }
 
+    /// One step of relocation as commits go (`Options.shrinkWithCommits`): visits at most `leaves`
+    /// leaves of `tree` from `key` on, and moves what lies in the last quarter of the file — pages
+    /// on their paths, their overflow runs — into free pages below, when this transaction has
+    /// enough of those at hand. Returns the key to continue from, or nil at the end of the tree.
+    mutating func relocationStep(tree: Int, from key: [UInt8], leaves: Int) throws(LarchError) -> [UInt8]? {
+        let root = trees[tree].root
+        guard !root.isEmpty else { return nil }
+        let boundary = allocator.nextPage - allocator.nextPage / 4
+        // Free pages below the boundary at hand (the pool, reusable entries of the meta's free
+        // list): without them the copies would come from the end of the file.
+        var below = allocator.pool.reduce(0) { $0 + ($1.rawValue < boundary ? 1 : 0) }
+        for e in allocator.freeList where e.txn <= allocator.reuseBound.rawValue && e.extent.first.rawValue < boundary {
+            below += min(e.extent.count, Int(boundary - e.extent.first.rawValue))
+        }
+        guard below >= 4 * root.depth + 4 else { return key }
+        var next = key
+        for _ in 0..<leaves {
+            let result: (last: [UInt8], nextLeafKey: [UInt8]?)? = try withBytes(next) { k throws(LarchError) in
+                path.beginOperation()
+                defer { path.endOperation() }
+                _ = try descend(tree: tree, key: k)
+                var high = false
+                for level in 0..<path.count where path.page(level).rawValue >= boundary && dirty[path.page(level)] == nil { high = true }
+                if high {
+                    beginChange(tree: tree)
+                    try touchPath(tree: tree)
+                }
+                let leaf = validatedPage(path.leaf)
+                guard leaf.count > 0 else { return nil }
+                // The next leaf's first key: from the deepest branch with a child to the right.
+                var nextKey: [UInt8]?
+                var level = path.count - 2
+                while level >= 0 && nextKey == nil {
+                    let branch = validatedPage(path.page(level))
+                    if path.index(level) + 1 < branch.count {
+                        var p = try branch.pointer(path.index(level) + 1)
+                        for l in (level + 1)..<(path.count - 1) { p = try node(p.page, checksum: p.checksum, kind: TransactionCore.kind(level: l, depth: path.count)).pointer(0) }
+                        let first = try node(p.page, checksum: p.checksum, kind: .leaf)
+                        guard first.count > 0 else { throw LarchError.corruptPage(page: p.page.rawValue, reason: "empty leaf page") }
+                        nextKey = Array(try first.leafKey(0))
+                    }
+                    level -= 1
+                }
+                return (Array(try leaf.leafKey(leaf.count - 1)), nextKey)
+            }
+            guard let result else { return nil }
+            // Overflow runs of this leaf in the last quarter: their values written again.
+            var runs: [[UInt8]] = []
+            try forEachEntry(root: trees[tree].root, from: next, below: result.last + [0]) { e throws(LarchError) in
+                if case let .overflow(first, _, _, _) = e.value, first.rawValue >= boundary { runs.append(Array(e.key)) }
+                return true
+            }
+            for k in runs {
+                let value: [UInt8]? = try withBytes(k) { kb throws(LarchError) in
+                    guard let e = try lookup(root: trees[tree].root, key: kb) else { return nil }
+                    return Array(try valueBytes(e))
+                }
+                guard let value else { continue }
+                try withBytes(k) { kb throws(LarchError) in try withBytes(value) { v throws(LarchError) in try put(tree: tree, key: kb, value: v) } }
+            }
+            guard let nextLeafKey = result.nextLeafKey else { return nil }
+            next = nextLeafKey
+        }
+        return next
+    }
+
     /// Drops from the page count the free pages at the end of the file that this transaction
     /// may reuse and already holds: in its pool, or in reusable entries of the meta's free list.
     /// Reads nothing (`Options.shrinkWithCommits`).
