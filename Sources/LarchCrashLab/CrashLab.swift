@@ -110,7 +110,8 @@ package enum CrashLab {
                     acks.append((stats.transactionID, disk.operationCount - 1))
                 }
                 report.shrinks += 1
-                report.pagesGivenBack += s.pagesBefore - s.pagesAfter
+                report.pagesGivenBack += s.pagesBefore > s.pagesAfter ? s.pagesBefore - s.pagesAfter : 0
+                if s.pagesAfter > s.pagesBefore { report.failures.append("shrink grew the file: \(s)") }
             }
             if config.reopenEvery > 0 && i > 0 && i % config.reopenEvery == 0 {
                 env.close()

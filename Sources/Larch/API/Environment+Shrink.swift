@@ -63,11 +63,13 @@ extension Environment {
         let before = try stats()
         var stats = ShrinkStats(pagesBefore: before.pageCount, pagesAfter: before.pageCount, pagesRelocated: 0,
                                 fileBytesBefore: before.fileSizeBytes, fileBytesAfter: before.fileSizeBytes, commits: 0)
-        // 1. Move live pages out of the tail. An eighth of the free space stays as room for the copies.
-        let free = before.freePages + before.pagesAwaitingReuse
+        // 1. Move live pages out of the tail, into the free pages this writer may reuse (not those
+        //    a reader still needs). An eighth of them stays as room for the copies of the paths.
+        let free = before.freePages
         if budget > 0 && free > 0 {
             let boundary = before.pageCount - free + free / 8
             let txn = try beginWrite()
+            let startPages = try txn.core.modifying { w throws(LarchError) in w.allocator.nextPage }
             var moved = try txn.core.modifying { w throws(LarchError) in
                 try w.relocate(tree: TreeIndex.main, above: boundary, budget: budget)
             }
@@ -78,7 +80,10 @@ extension Environment {
                 let tree = try txn.core.tree(try txn.openDatabase(name))
                 moved += try txn.core.modifying { w throws(LarchError) in try w.relocate(tree: tree, above: boundary, budget: budget - moved) }
             }
-            if moved > 0 {
+            // Copies that had to come from the end of the file (no free page below was left for
+            // them: an overflow run needing a longer hole, say) would grow it: then move nothing.
+            let grew = try txn.core.modifying { w throws(LarchError) in w.allocator.nextPage > startPages }
+            if moved > 0 && !grew {
                 afterEachCommit(try txn.commit())
                 stats.commits += 1
                 stats.pagesRelocated = moved
