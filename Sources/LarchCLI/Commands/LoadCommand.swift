@@ -12,7 +12,10 @@ struct LoadCommand: LarchSubcommand {
             are overwritten unless --no-overwrite. The file is created if missing, with the page size \
             of --page-size, else the dump's db_pagesize when Larch supports it, else 4096. \
             Commits every 64 MiB of data and at the end of each section; if the input turns out to be \
-            malformed, the commits before the error stay and the message says how many entries they held.
+            malformed, the commits before the error stay and the message says how many entries they held. \
+            Interrupted (Ctrl-C, SIGTERM, SIGHUP), it stops at the next record, rolls back what it read \
+            since its last commit, says what the commits hold, and exits 128 + the signal (130 for \
+            Ctrl-C); a second Ctrl-C stops it at once.
 
             Examples:
               mdb_dump -a lmdb-dir | larch load app.larch
@@ -57,6 +60,7 @@ struct LoadCommand: LarchSubcommand {
     }
 
     func execute() throws {
+        Interruption.install()   // Ctrl-C stops at the next record and says what was committed
         let reader = DumpReader(lines: try LineReader.open(input), noHeader: noHeader)
         var env: Environment? = nil
         var committed = 0, pending = 0, skipped = 0, sections = 0, commits = 0
@@ -82,6 +86,7 @@ struct LoadCommand: LarchSubcommand {
                 var db = Database.main
                 var batch = 0
                 while let record = try reader.nextRecord() {
+                    if let signal = Interruption.signal { throw Interruption.error(signal) }
                     let (key, value) = record
                     if txn == nil {
                         var t = try environment(header).beginWrite()
@@ -118,6 +123,12 @@ struct LoadCommand: LarchSubcommand {
             }
         } catch let error as UnusableFile {
             throw error   // before anything was loaded
+        } catch let error as CLIError where error.signal != nil {
+            // The open transaction was dropped, so aborted, on the way here.
+            let file = env == nil ? "nothing was written to \(self.file.file)" : "\(Formatting.grouped(committed)) entries in \(commits) commit(s) are in \(self.file.file)"
+            let lost = pending > 0 ? "; the \(Formatting.grouped(pending)) entries read since the last commit were not committed" : ""
+            printError("larch load: \(error) after input line \(reader.lineNumber): \(file)\(lost)")
+            throw ExitCode(128 + error.signal!)
         } catch {
             let note = committed > 0 ? " (\(Formatting.grouped(committed)) entries were committed before it)"
                 : env == nil ? "" : " (nothing was committed)"

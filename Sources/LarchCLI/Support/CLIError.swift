@@ -1,5 +1,11 @@
-/// A failure the CLI reports in one line on standard error, with exit status 2.
+/// A failure the CLI reports in one line on standard error, with exit status 2 — or, for a
+/// command stopped by a signal (`Interruption`), 128 plus the signal's number.
 struct CLIError: Error, CustomStringConvertible {
     var description: String
-    init(_ description: String) { self.description = description }
+    /// The signal that stopped the command, if one did.
+    var signal: Int32?
+    init(_ description: String, signal: Int32? = nil) {
+        self.description = description
+        self.signal = signal
+    }
 }

@@ -121,10 +121,12 @@ final class LineReader {
     private func fill() throws(CLIError) {
         let chunk = 1 << 16
         let old = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: chunk))
         while true {
+            try Interruption.waitForInput(fd)   // a signal stops a wait for input (load)
+            buffer.append(contentsOf: repeatElement(0, count: chunk))
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + old, chunk) }
             if n < 0 {
+                buffer.removeSubrange(old...)
                 if errno == EINTR { continue }
                 throw CLIError("cannot read \(name): \(String(cString: strerror(errno)))")
             }
