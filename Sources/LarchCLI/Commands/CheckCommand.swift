@@ -1,5 +1,6 @@
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 
 /// `larch check`: verify a file completely.
 struct CheckCommand: LarchSubcommand {
@@ -88,7 +89,8 @@ struct CheckCommand: LarchSubcommand {
                 try out.write("  \(g(report.reachablePages ?? 0)) reachable, \(g(report.freePages ?? 0)) free, " +
                               "\(g(report.pagesAwaitingReuse ?? 0)) awaiting reuse; \(report.namedDatabases ?? 0) named database(s)\n")
             }
-            for p in report.problems { try out.write(p.page.map { "page \($0): \(p.message)\n" } ?? "\(p.message)\n") }
+            // A problem may quote the file (a database's name): no byte of it acts on the terminal.
+            for p in report.problems { try out.write(inert(p.page.map { "page \($0): \(p.message)" } ?? p.message) + "\n") }
             try out.write(report.clean ? "OK: no problems found.\n" : "\(g(report.problems.count)) problem(s) found.\n")
             try out.flush()
         }

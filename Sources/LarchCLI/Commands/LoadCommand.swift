@@ -1,5 +1,6 @@
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 
 /// `larch load`: read mdb_dump's text format into a Larch file.
 struct LoadCommand: LarchSubcommand {
@@ -53,6 +54,9 @@ struct LoadCommand: LarchSubcommand {
     /// that is not UTF-8 is refused rather than changed (decoding would put U+FFFD in place of each
     /// bad byte, so a round trip to LMDB would rename the database).
     static func name(_ bytes: [UInt8], line: Int) throws -> String {
+        if bytes.last == UInt8(ascii: "\r") {
+            throw CLIError("line \(line): the database name \(ByteEncoding.quoted(bytes)) ends in CR (\\r): the input may have Windows (CRLF) line endings (convert it with tr -d '\\r'), or the name ends in CR, which cannot be told apart: load the section under a name of your choice with --db NAME")
+        }
         guard let name = String(validating: bytes, as: UTF8.self) else {
             throw CLIError("line \(line): the database name \(ByteEncoding.quoted(bytes)) is not UTF-8; Larch names databases with text, so it cannot keep this name as it is: load the section under a name of your choice with --db NAME")
         }
