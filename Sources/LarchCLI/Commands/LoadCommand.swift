@@ -103,7 +103,7 @@ struct LoadCommand: LarchSubcommand {
                         skipped += 1
                         continue
                     } catch {
-                        throw CLIError("line \(reader.lineNumber): \(error)")
+                        throw CLIError("line \(reader.lineNumber): \(Messages.describe(error))")
                     }
                     pending += 1
                     batch += key.count + value.count
@@ -136,7 +136,7 @@ struct LoadCommand: LarchSubcommand {
         } catch {
             let note = committed > 0 ? " (\(Formatting.grouped(committed)) entries were committed before it)"
                 : env == nil ? "" : " (nothing was committed)"
-            throw CLIError("\(error)\(note)")
+            throw CLIError("\(Messages.describe(error))\(note)")
         }
         for w in reader.warnings { printError("larch load: warning: \(w)") }
         if env == nil {   // sections with no records
