@@ -26,11 +26,18 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // The text side of the `larch` tool: mdb_dump's format both ways, the byte encodings, line
+        // input, buffered output. A module of its own, with no dependency, so that a fuzz target can
+        // be built from it alone (scripts/fuzz-dump.sh).
+        .target(
+            name: "LarchDumpFormat",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // The `larch` command-line tool: stat, get/put/del/scan, dump/load (LMDB text format), check,
         // copy, demo (which uses the crash lab's simulated disk).
         .executableTarget(
             name: "LarchCLI",
-            dependencies: ["Larch", "LarchCrashLab", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Larch", "LarchCrashLab", "LarchDumpFormat", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(
@@ -59,7 +66,7 @@ let package = Package(
         // Runs the built `larch` executable and checks its output and exit codes.
         .testTarget(
             name: "LarchCLITests",
-            dependencies: ["LarchCLI", "LarchCrashLab"],
+            dependencies: ["LarchCLI", "LarchCrashLab", "LarchDumpFormat"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]

@@ -53,11 +53,23 @@ package struct CrashLabReport: Sendable, CustomStringConvertible {
     package var shrinks = 0
     package var pagesGivenBack: UInt64 = 0
 
+    package init(configuration: CrashLabConfiguration) { self.configuration = configuration }
+
     package var images: Int { imagesByPolicy.values.reduce(0, +) }
     package var corrupt: Int { outcomes[.corrupt] ?? 0 }
     package var lost: Int { outcomes[.lost] ?? 0 }
 
+    /// The report in words. A run that breaks the protocol on purpose (`configuration.unsafe`) must
+    /// find corrupt or lost images: each of its lines is labelled `[expected]`, so that the log of a
+    /// passing test never reads as an alarm.
     package var description: String {
+        guard !configuration.unsafe.isEmpty else { return text }
+        let note = "[expected] this run breaks the crash-safety protocol on purpose; the corrupt and lost images below are what its test must see\n"
+        return note + text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.isEmpty ? "" : "[expected] " + $0 }.joined(separator: "\n")
+    }
+
+    private var text: String {
         var s = "crash lab: seed \(configuration.seed), \(configuration.transactions) transactions (\(commits) commits), durability \(configuration.durability)"
         if configuration.reopenEvery > 0 { s += ", reopened every \(configuration.reopenEvery) transaction(s)" }
         if configuration.snapshots { s += ", with named snapshots" }

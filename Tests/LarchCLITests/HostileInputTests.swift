@@ -95,6 +95,23 @@ import Testing
         Self.expectInert(warned.stderr, "warning")
     }
 
+    /// The file is input too: a database name from a damaged file, quoted in check's report, is
+    /// escaped like any other byte from input.
+    @Test func namesFromAFileAreEscapedInChecksReport() throws {
+        let s = try Scratch("escape-file")
+        let name = "\u{1B}]0;pwned\u{7}\u{1B}[2J"
+        try CLI.larchOK(["put", "f.larch", "--db", name, "k", "MARKER-VALUE-0123456789"], in: s)
+        try CLI.larchOK(["put", "f.larch", "other", "x"], in: s)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: s.file("f.larch"))))
+        let marker = Array("MARKER-VALUE-0123456789".utf8)
+        let at = try #require((0..<(bytes.count - marker.count)).first { bytes[$0..<($0 + marker.count)].elementsEqual(marker) })
+        bytes[at / 4096 * 4096 + 4000] ^= 0x01   // the named database's leaf, beside its value
+        try CheckTests.write(bytes, to: "f.larch", in: s)
+        let r = try CLI.larch(["check", "f.larch"], in: s)
+        #expect(r.status == 1 && r.text.contains("\\1b]0;pwned\\07\\1b[2J"), "\(r.text.debugDescription)")
+        Self.expectInert(r.text, "check's report")
+    }
+
     /// Defect 4: an over-long database name was reported without its line and with all of its
     /// 2,048 bytes echoed. The line is named and long values are cut in every message.
     @Test func anOverLongDatabaseNameIsReportedWithItsLineAndCut() throws {

@@ -164,6 +164,25 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
         #expect(r.corrupt + r.lost > 0, "a broken protocol must produce corrupt or lost images: \(r)")
     }
 
+    /// The report of a run that breaks the protocol on purpose labels its corrupt and lost images
+    /// and its failures as expected, so that a green test log never looks alarming; a run that
+    /// keeps the protocol labels nothing so. (Issue 16: "corrupt 334" and `! crash after operation
+    /// ... checksum mismatch` lines in a passing log.)
+    @Test func reportsOfDeliberatelyBrokenRunsLabelTheirFailuresAsExpected() {
+        var unsafe = CrashLabConfiguration()
+        unsafe.unsafe = .skipCommitVerification
+        var broken = CrashLabReport(configuration: unsafe)
+        broken.outcomes = [.oldState: 10, .corrupt: 334, .lost: 2]
+        broken.failures = ["crash after operation 17, policy all lost: checker: page 9: checksum mismatch"]
+        let text = broken.description
+        #expect(text.hasPrefix("[expected] "), "\(text)")
+        for line in text.split(separator: "\n") where line.contains("corrupt") || line.contains("lost ") || line.contains("!") {
+            #expect(line.contains("expected"), "an alarming line is not labelled: \(line)")
+        }
+        let safe = CrashLabReport(configuration: CrashLabConfiguration())
+        #expect(!safe.description.contains("expected"), "\(safe.description)")
+    }
+
     /// Crash images are built faithfully: lost, kept and torn writes give the expected bytes.
     @Test func crashImagePolicies() {
         let page = 4096

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 
 /// `larch check`: verify a file completely.
 struct CheckCommand: LarchSubcommand {
@@ -93,7 +94,8 @@ struct CheckCommand: LarchSubcommand {
                               "\(g(report.pagesAwaitingReuse ?? 0)) awaiting reuse; \(report.namedDatabases ?? 0) named database(s)" +
                               ((report.snapshots ?? 0) > 0 ? "; \(report.snapshots!) snapshot(s), holding \(g(report.snapshotPages ?? 0)) page(s) the newest commit does not reach" : "") + "\n")
             }
-            for p in report.problems { try out.write(p.page.map { "page \($0): \(p.message)\n" } ?? "\(p.message)\n") }
+            // A problem may quote the file (a database's name): no byte of it acts on the terminal.
+            for p in report.problems { try out.write(inert(p.page.map { "page \($0): \(p.message)" } ?? p.message) + "\n") }
             try out.write(report.clean ? "OK: no problems found.\n" : "\(g(report.problems.count)) problem(s) found.\n")
             try out.flush()
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 
 /// `larch copy`: a consistent copy of a snapshot, optionally compacted.
 struct CopyCommand: LarchSubcommand {

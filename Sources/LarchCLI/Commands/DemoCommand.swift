@@ -1,6 +1,7 @@
 import ArgumentParser
 import Larch
 import LarchCrashLab
+import LarchDumpFormat
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

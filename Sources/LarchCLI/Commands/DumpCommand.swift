@@ -1,5 +1,6 @@
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

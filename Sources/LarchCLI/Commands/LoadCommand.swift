@@ -1,5 +1,6 @@
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 
 /// `larch load`: read mdb_dump's text format into a Larch file.
 struct LoadCommand: LarchSubcommand {
@@ -12,7 +13,10 @@ struct LoadCommand: LarchSubcommand {
             are overwritten unless --no-overwrite. The file is created if missing, with the page size \
             of --page-size, else the dump's db_pagesize when Larch supports it, else 4096. \
             Commits every 64 MiB of data and at the end of each section; if the input turns out to be \
-            malformed, the commits before the error stay and the message says how many entries they held.
+            malformed, the commits before the error stay and the message says how many entries they held. \
+            Interrupted (Ctrl-C, SIGTERM, SIGHUP), it stops at the next record, rolls back what it read \
+            since its last commit, says what the commits hold, and exits 128 + the signal (130 for \
+            Ctrl-C); a second Ctrl-C stops it at once.
 
             Examples:
               mdb_dump -a lmdb-dir | larch load app.larch
@@ -50,6 +54,9 @@ struct LoadCommand: LarchSubcommand {
     /// that is not UTF-8 is refused rather than changed (decoding would put U+FFFD in place of each
     /// bad byte, so a round trip to LMDB would rename the database).
     static func name(_ bytes: [UInt8], line: Int) throws -> String {
+        if bytes.last == UInt8(ascii: "\r") {
+            throw CLIError("line \(line): the database name \(ByteEncoding.quoted(bytes)) ends in CR (\\r): the input may have Windows (CRLF) line endings (convert it with tr -d '\\r'), or the name ends in CR, which cannot be told apart: load the section under a name of your choice with --db NAME")
+        }
         guard let name = String(validating: bytes, as: UTF8.self) else {
             throw CLIError("line \(line): the database name \(ByteEncoding.quoted(bytes)) is not UTF-8; Larch names databases with text, so it cannot keep this name as it is: load the section under a name of your choice with --db NAME")
         }
@@ -57,6 +64,7 @@ struct LoadCommand: LarchSubcommand {
     }
 
     func execute() throws {
+        Interruption.install()   // Ctrl-C stops at the next record and says what was committed
         let reader = DumpReader(lines: try LineReader.open(input), noHeader: noHeader)
         var env: Environment? = nil
         var committed = 0, pending = 0, skipped = 0, sections = 0, commits = 0
@@ -82,6 +90,7 @@ struct LoadCommand: LarchSubcommand {
                 var db = Database.main
                 var batch = 0
                 while let record = try reader.nextRecord() {
+                    if let signal = Interruption.signal { throw Interruption.error(signal) }
                     let (key, value) = record
                     if txn == nil {
                         var t = try environment(header).beginWrite()
@@ -94,7 +103,7 @@ struct LoadCommand: LarchSubcommand {
                         skipped += 1
                         continue
                     } catch {
-                        throw CLIError("line \(reader.lineNumber): \(error)")
+                        throw CLIError("line \(reader.lineNumber): \(Messages.describe(error))")
                     }
                     pending += 1
                     batch += key.count + value.count
@@ -118,10 +127,16 @@ struct LoadCommand: LarchSubcommand {
             }
         } catch let error as UnusableFile {
             throw error   // before anything was loaded
+        } catch let error as CLIError where error.signal != nil {
+            // The open transaction was dropped, so aborted, on the way here.
+            let file = env == nil ? "nothing was written to \(self.file.file)" : "\(Formatting.grouped(committed)) entries in \(commits) commit(s) are in \(self.file.file)"
+            let lost = pending > 0 ? "; the \(Formatting.grouped(pending)) entries read since the last commit were not committed" : ""
+            printError("larch load: \(error) after input line \(reader.lineNumber): \(file)\(lost)")
+            throw ExitCode(128 + error.signal!)
         } catch {
             let note = committed > 0 ? " (\(Formatting.grouped(committed)) entries were committed before it)"
                 : env == nil ? "" : " (nothing was committed)"
-            throw CLIError("\(error)\(note)")
+            throw CLIError("\(Messages.describe(error))\(note)")
         }
         for w in reader.warnings { printError("larch load: warning: \(w)") }
         if env == nil {   // sections with no records

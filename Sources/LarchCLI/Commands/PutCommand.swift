@@ -1,5 +1,6 @@
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 
 /// `larch put`: store one value, in its own durable transaction.
 struct PutCommand: LarchSubcommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 
 /// `larch readers`: the read transactions of every process that has the database open.
 struct ReadersCommand: LarchSubcommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 
 /// `larch scan`: list entries in key order.
 struct ScanCommand: LarchSubcommand {

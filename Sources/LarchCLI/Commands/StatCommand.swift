@@ -1,5 +1,6 @@
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 
 /// `larch stat`: sizes, free space, readers, and the shape of each database.
 struct StatCommand: LarchSubcommand {

@@ -1,5 +1,6 @@
 import Larch
 import LarchCrashLab
+import LarchDumpFormat
 
 /// The demo's crash scene: one commit on a simulated disk, interrupted at its key moments, each
 /// resulting disk image opened the normal way (no recovery step exists) and checked.

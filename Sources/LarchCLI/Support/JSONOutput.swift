@@ -1,4 +1,5 @@
 import Foundation
+import LarchDumpFormat
 
 /// Prints `value` as pretty-printed JSON with sorted keys, for scripts (`--json`).
 func printJSON(_ value: some Encodable) throws {

@@ -1,5 +1,6 @@
 import Larch
 import Synchronization
+import LarchDumpFormat
 
 /// The database file a command opened, for its messages (a page's byte offsets need its page size).
 enum OpenedFile {

@@ -1,3 +1,4 @@
+import LarchDumpFormat
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
