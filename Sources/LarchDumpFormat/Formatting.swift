@@ -58,7 +58,7 @@ package enum Formatting {
 
 extension Formatting {
     /// `nanoseconds` since 1970 as an ISO 8601 UTC time to the second: `2026-11-30T21:55:27Z`.
-    static func utcTimestamp(nanoseconds: UInt64) -> String {
+    package static func utcTimestamp(nanoseconds: UInt64) -> String {
         var t = time_t(nanoseconds / 1_000_000_000)
         var parts = tm()
         guard gmtime_r(&t, &parts) != nil else { return "\(nanoseconds / 1_000_000_000) s after 1970" }

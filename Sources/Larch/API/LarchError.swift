@@ -141,16 +141,16 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// `name` in quotes, with control characters, quotes and backslashes escaped, so that a name that
-/// came from input cannot change what a terminal shows.
+/// `name` in quotes, with control characters and backslashes escaped as in mdb_dump's print
+/// format (a backslash and two hex digits; a backslash doubled), so that a name that came from
+/// input cannot change what a terminal shows.
 func quotedForMessage(_ name: String) -> String {
     var out = "\""
     for u in name.unicodeScalars {
         switch u {
-        case "\"": out += "\\\""
         case "\\": out += "\\\\"
         case _ where u.value < 0x20 || (u.value >= 0x7F && u.value < 0xA0):
-            out += "\\x" + String(u.value, radix: 16).leftPadded(to: 2)
+            out += "\\" + String(u.value, radix: 16).leftPadded(to: 2)
         default: out.unicodeScalars.append(u)
         }
     }

@@ -7,6 +7,7 @@ import Darwin
 #endif
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 
 /// `larch receive`: applies a change stream from `larch send`.
 struct ReceiveCommand: LarchSubcommand {

@@ -7,6 +7,7 @@ import Darwin
 #endif
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 
 /// `larch send`: the change stream from one snapshot to another, for `larch receive`.
 struct SendCommand: LarchSubcommand {

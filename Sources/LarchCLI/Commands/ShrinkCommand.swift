@@ -1,5 +1,6 @@
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 
 /// `larch shrink`: gives free space back to the file system.
 struct ShrinkCommand: LarchSubcommand {

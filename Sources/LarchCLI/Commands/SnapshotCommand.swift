@@ -1,5 +1,6 @@
 import ArgumentParser
 import Larch
+import LarchDumpFormat
 
 /// `larch snapshot create|list|drop`: named snapshots of a database file.
 struct SnapshotCommand: ParsableCommand {
