@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Larch
 
@@ -333,6 +334,41 @@ struct KeyEncodingTests {
         // ("a", 0xFF) sorts before ("a\0", 0x00) although 0xFF would beat the 0xFF of an escaped NUL.
         #expect(Self.byteOrder(KeyTuple2("a", UInt8(0xFF)).encodedKey, KeyTuple2("a\0", UInt8(0)).encodedKey) == -1)
         #expect(Self.byteOrder(KeyTuple2([UInt8](), UInt8(0xFF)).encodedKey, KeyTuple2([UInt8]([0]), UInt8(0)).encodedKey) == -1)
+    }
+
+    // MARK: Conformances of one's own
+
+    /// An application's identifier type, encoded as its one field.
+    struct UserID: OrderedKey, Hashable {
+        var raw: UInt64
+        func encodeKey(into bytes: inout [UInt8]) { raw.encodeKey(into: &bytes) }
+        static func decodeKey(from reader: inout KeyReader) throws(LarchError) -> UserID {
+            UserID(raw: try UInt64.decodeKey(from: &reader))
+        }
+    }
+
+    /// A Foundation `Date` as a key (the library does not import Foundation): its
+    /// `timeIntervalSinceReferenceDate`, encoded as a `Double`.
+    struct Timestamp: OrderedKey, Hashable {
+        var date: Date
+        func encodeKey(into bytes: inout [UInt8]) { date.timeIntervalSinceReferenceDate.encodeKey(into: &bytes) }
+        static func decodeKey(from reader: inout KeyReader) throws(LarchError) -> Timestamp {
+            Timestamp(date: Date(timeIntervalSinceReferenceDate: try Double.decodeKey(from: &reader)))
+        }
+    }
+
+    @Test func customConformancesCompose() {
+        typealias K = KeyTuple2<UserID, Timestamp>
+        let edges = [K(UserID(raw: 0), Timestamp(date: .distantPast)), K(UserID(raw: 0), Timestamp(date: .distantFuture)),
+                     K(UserID(raw: 1), Timestamp(date: Date(timeIntervalSinceReferenceDate: -1))),
+                     K(UserID(raw: .max), Timestamp(date: Date(timeIntervalSinceReferenceDate: 0)))]
+        checkPairs("KeyTuple2<UserID, Timestamp>", seed: 0x7505, edges: edges,
+                   order: { Self.lexicographic([Self.order($0.first.raw, $1.first.raw), Self.order($0.second.date, $1.second.date)]) },
+                   roundTrip: { $0 == $1 },
+                   random: { rng in
+                       let seconds = Double(Int64(rng.next() % 2_000_001) - 1_000_000) / 8
+                       return K(UserID(raw: rng.next() % 4), Timestamp(date: Date(timeIntervalSinceReferenceDate: seconds)))
+                   })
     }
 
     // MARK: Malformed bytes
