@@ -69,6 +69,9 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A change stream does not apply to this file's current state (its base snapshot is missing,
     /// or the file changed since); nothing of it was applied.
     case changeStreamBaseMismatch(reason: String)
+    /// Bytes decoded as an `OrderedKey` are not an encoding of that type (malformed, cut short, or
+    /// followed by more bytes): the key was written by another type or by hand.
+    case invalidKeyEncoding(reason: String)
 
     public var description: String {
         switch self {
@@ -133,6 +136,8 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
             return "invalid change stream: \(reason); nothing was applied"
         case let .changeStreamBaseMismatch(reason):
             return "change stream does not apply here: \(reason); nothing was applied"
+        case let .invalidKeyEncoding(reason):
+            return "invalid key encoding: \(reason); the key was not written by this key type's encodeKey — decode keys with the type (and, for composite keys, the element types in the order) that wrote them, or scan only the range or prefix of keys written that way"
         case let .writerTimeout(seconds):
             return "writer busy: another write transaction (of this or another process) held the writer lock for the \(seconds) s this one waited (Options.writerTimeout); try again later"
         case .nestedWriteTransaction:
