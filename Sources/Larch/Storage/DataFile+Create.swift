@@ -74,22 +74,8 @@ extension DataFile {
     }
 
     private static func openDirectory(_ path: String) -> Int32 {
-        #if canImport(Glibc)
-        return Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        #elseif canImport(Musl)
-        return Musl.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        #else
-        return Darwin.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        #endif
+        openDescriptor(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     }
 
-    private static func closeDirectory(_ fd: Int32) -> Int32 {
-        #if canImport(Glibc)
-        return Glibc.close(fd)
-        #elseif canImport(Musl)
-        return Musl.close(fd)
-        #else
-        return Darwin.close(fd)
-        #endif
-    }
+    private static func closeDirectory(_ fd: Int32) -> Int32 { closeDescriptor(fd) }
 }

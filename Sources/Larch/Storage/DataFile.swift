@@ -58,7 +58,8 @@ final class DataFile: StorageDevice {
         return new
     }
 
-    private static func openDescriptor(_ path: String, _ flags: Int32) -> Int32 {
+    /// `open(2)`, from the platform's C library.
+    static func openDescriptor(_ path: String, _ flags: Int32) -> Int32 {
         #if canImport(Glibc)
         return Glibc.open(path, flags)
         #elseif canImport(Musl)
@@ -68,7 +69,8 @@ final class DataFile: StorageDevice {
         #endif
     }
 
-    private static func closeDescriptor(_ fd: Int32) -> Int32 {
+    /// `close(2)`, from the platform's C library.
+    static func closeDescriptor(_ fd: Int32) -> Int32 {
         #if canImport(Glibc)
         return Glibc.close(fd)
         #elseif canImport(Musl)
