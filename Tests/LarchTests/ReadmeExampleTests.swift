@@ -43,4 +43,28 @@ import Larch
         let backup = try Environment(path: dir.file("backup.larch"))
         #expect(try backup.read { try $0.getString("user:1") } == "Ada Lovelace")
     }
+
+    /// The README's actor example, as written.
+    actor Accounts {
+        let env: Environment
+        init(env: Environment) { self.env = env }
+
+        func deposit(_ amount: Int, to account: String) async throws {
+            try await env.write { txn in
+                let old = try txn.getString(account).flatMap { Int($0) } ?? 0
+                try txn.put(String(old + amount), forKey: account)
+            }
+        }
+    }
+
+    @Test func readmeActorExampleRuns() async throws {
+        let dir = try TemporaryDirectory("readme-actor")
+        let accounts = Accounts(env: try Environment(path: dir.file()))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<50 { group.addTask { try await accounts.deposit(2, to: "alice") } }
+            try await group.waitForAll()
+        }
+        let balance = try await accounts.env.read { txn in try txn.getString("alice") }
+        #expect(balance == "100")
+    }
 }
