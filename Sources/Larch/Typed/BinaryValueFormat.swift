@@ -21,14 +21,15 @@ enum BinaryValueTag {
     static let smallIntBase: UInt8 = 0x80
 }
 
-/// A key of a keyed container as stored: the coding key's `intValue` when it has one, else its
-/// `stringValue`.
+/// A key of a keyed container as stored: the coding key's `intValue` when it has one and its
+/// `stringValue` is that integer in decimal (a `[Int: _]` key), else its `stringValue` (so that
+/// the `[String: _]` key "012", whose coding key also has the `intValue` 12, stays "012").
 enum BinaryCodingKey: Hashable {
     case string(String)
     case int(Int)
 
     init(_ key: some CodingKey) {
-        if let i = key.intValue { self = .int(i) } else { self = .string(key.stringValue) }
+        if let i = key.intValue, key.stringValue == String(i) { self = .int(i) } else { self = .string(key.stringValue) }
     }
 
     /// The key as stored: a varint `h`; for an even `h` a UTF-8 string of `h >> 1` bytes follows,
