@@ -305,6 +305,25 @@ struct CodableValueTests {
         #expect(try decoder.decode(Tree.self, from: bytes) == deep)
     }
 
+    private final class Link: Codable {
+        var next: Link?
+    }
+
+    private struct Refuses: Codable {
+        struct Nope: Error {}
+        init() {}
+        init(from decoder: any Decoder) throws { throw Nope() }
+        func encode(to encoder: any Encoder) throws { throw Nope() }
+    }
+
+    @Test func valuesThatContainThemselvesOrFailToEncodeThrow() throws {
+        let loop = Link()
+        loop.next = loop
+        #expect(isInvalidValueEncoding { _ = try LarchBinaryEncoder().encode(loop) })
+        #expect(isInvalidValueEncoding { _ = try LarchBinaryEncoder().encode([Refuses()]) })
+        #expect(isInvalidValueEncoding { _ = try LarchBinaryDecoder().decode(Refuses.self, from: [0x0B, 0x00]) })
+    }
+
     // MARK: Typed databases
 
     fileprivate struct User: Codable, Equatable {
