@@ -44,6 +44,33 @@ import Larch
         #expect(try backup.read { try $0.getString("user:1") } == "Ada Lovelace")
     }
 
+    /// The README's "Typed data" example, as written (prints collected instead).
+    @Test func readmeTypedDataExampleRuns() throws {
+        let dir = try TemporaryDirectory("readme-typed")
+        let env = try Environment(path: dir.file("app.larch"))
+
+        try env.write { txn in
+            let users = try txn.database("users", of: Int64.self, User.self)     // created if missing
+            let byCity = try txn.database("users.city", of: KeyTuple2<String, Int64>.self, Bool.self)
+            for (id, user) in [(1, User(name: "Ada", city: "London")), (2, User(name: "Blaise", city: "Paris"))] as [(Int64, User)] {
+                try txn.put(user, for: id, in: users)
+                try txn.put(true, for: KeyTuple2(user.city, id), in: byCity)    // a secondary index
+            }
+        }
+        var seen: [String] = []
+        try env.read { txn in
+            let users = try txn.database("users", of: Int64.self, User.self)
+            let byCity = try txn.database("users.city", of: KeyTuple2<String, Int64>.self, Bool.self)
+            let ada = try txn[1, in: users]                                      // User?, or txn.get(1, in: users)
+            var parisians = try txn.entries(in: byCity, KeyTuple2<String, Int64>.prefix("Paris"))
+            while let (key, _) = try parisians.next() {
+                seen.append("\(key.second) \(try txn[key.second, in: users]?.name ?? "?") \(ada?.name ?? "")")
+            }
+            for (id, user) in try txn.entries(in: users, 1...100).collect() { seen.append("\(id) \(user.city)") }
+        }
+        #expect(seen == ["2 Blaise Ada", "1 London", "2 Paris"])
+    }
+
     /// The README's actor example, as written.
     actor Accounts {
         let env: Environment
@@ -68,3 +95,5 @@ import Larch
         #expect(balance == "100")
     }
 }
+
+private struct User: Codable { var name: String; var city: String }

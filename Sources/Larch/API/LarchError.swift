@@ -72,6 +72,9 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Bytes decoded as an `OrderedKey` are not an encoding of that type (malformed, cut short, or
     /// followed by more bytes): the key was written by another type or by hand.
     case invalidKeyEncoding(reason: String)
+    /// Bytes decoded as a value (`LarchBinaryDecoder`, a `ValueCoder`, a `TypedDatabase`) are not an
+    /// encoding of the expected type, or a value could not be encoded.
+    case invalidValueEncoding(reason: String)
 
     public var description: String {
         switch self {
@@ -138,6 +141,8 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
             return "change stream does not apply here: \(reason); nothing was applied"
         case let .invalidKeyEncoding(reason):
             return "invalid key encoding: \(reason); the key was not written by this key type's encodeKey — decode keys with the type (and, for composite keys, the element types in the order) that wrote them, or scan only the range or prefix of keys written that way"
+        case let .invalidValueEncoding(reason):
+            return "invalid value encoding: \(reason); decode a value with the type (and the ValueCoder) that encoded it — a typed database's value type must match what was stored under its name — or, when encoding failed, check the value's encode(to:)"
         case let .writerTimeout(seconds):
             return "writer busy: another write transaction (of this or another process) held the writer lock for the \(seconds) s this one waited (Options.writerTimeout); try again later"
         case .nestedWriteTransaction:
