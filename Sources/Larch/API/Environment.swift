@@ -29,6 +29,8 @@ public final class Environment: Sendable {
         var lastCommit: CommitStats?
         /// Group commit: this process's commits not yet published.
         var queue = CommitQueue()
+        /// Subscribers of `commits()`, and the newest transaction reported to them.
+        var observers: CommitObservers
     }
 
     /// Behaviours that break the protocol on purpose, for the crash lab's tests that must fail.
@@ -109,7 +111,8 @@ public final class Environment: Sendable {
                 if options.durability != .noSync { try file.sync() }
                 readers.publish(upTo: meta.txnID)
             }
-            committed = Mutex(Committed(meta: meta, metaSlot: slot, mapping: mapping, fileSizeBytes: size))
+            committed = Mutex(Committed(meta: meta, metaSlot: slot, mapping: mapping, fileSizeBytes: size,
+                                         observers: CommitObservers(reported: max(meta.txnID, readers.publishedTxn))))
         } catch {
             file.close()
             throw error
@@ -292,6 +295,7 @@ public final class Environment: Sendable {
         if locked { try? drainCommits() }   // commits of other threads still waiting for their sync
         committed.withLock { c in
             c.closed = true
+            c.observers.finishAll()
             if c.queue.holdsFileLock {
                 file.unlockWriter()
                 c.queue.holdsFileLock = false

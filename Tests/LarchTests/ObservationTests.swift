@@ -1,0 +1,233 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import Larch
+
+/// `Environment.commits()`: every commit once, in order, with its databases; subscriptions that
+/// end are removed; a subscriber that does not read never holds up a writer; other processes' commits.
+@Suite struct ObservationTests {
+    /// Commits each writer made: transaction id → the database it wrote ("" for main).
+    final class Ledger: Sendable {
+        let commits = Mutex<[UInt64: String]>([:])
+        func record(_ txn: UInt64, _ db: String) { commits.withLock { $0[txn] = db } }
+    }
+
+    final class Last: Sendable { let value = Atomic<UInt64>(0) }
+
+    /// Collects a subscription's events until one reaches `last` (set once the writers are done).
+    static func collect(_ seq: CommitSequence, until last: Last) async -> [CommitEvent] {
+        var events: [CommitEvent] = []
+        for await e in seq {
+            events.append(e)
+            let target = last.value.load(ordering: .acquiring)
+            if target != 0 && e.transactionID >= target { break }
+        }
+        return events
+    }
+
+    static func collector(_ seq: CommitSequence, until last: Last) -> Task<[CommitEvent], Never> {
+        Task { await collect(seq, until: last) }
+    }
+
+    @Test func concurrentWritersEveryCommitOnceInOrderToTwoSubscribers() async throws {
+        let dir = try TemporaryDirectory("observe")
+        defer { dir.remove() }
+        let env = try Environment(path: dir.file(), options: Options(durability: .full))
+        let names = ["a", "b"]
+        try await env.write { txn in for n in names { _ = try txn.openDatabase(n, create: true) } }
+        let dbs = try await env.read { txn in try names.map { try txn.openDatabase($0) } }
+        let start = try await env.read { txn in txn.snapshotID }
+
+        let last = Last()
+        // Only the collecting tasks hold the sequences: they are released when the tasks end.
+        let c1 = Self.collector(env.commits(bufferingNewest: 100_000), until: last)
+        let c2 = Self.collector(env.commits(bufferingNewest: 100_000), until: last)
+
+        let ledger = Ledger()
+        let perWriter = 40
+        // Threads: blocking writes; tasks: async writes. Each writer puts into main or a named database.
+        let group = DispatchGroup()
+        for w in 0..<3 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                let db = w == 0 ? Database.main : dbs[w - 1]
+                for i in 0..<perWriter {
+                    var txn = try! env.beginWrite()
+                    try! txn.put("v", forKey: "t\(w)-\(i)", in: db)
+                    let stats = try! txn.commit()
+                    ledger.record(stats.transactionID, db.name ?? "")
+                }
+            }.start()
+        }
+        try await withThrowingTaskGroup(of: Void.self) { g in
+            for w in 0..<3 {
+                g.addTask {
+                    let db = w == 2 ? Database.main : dbs[w]
+                    for i in 0..<perWriter {
+                        let id = try await env.write { txn in
+                            try txn.put("v", forKey: "k\(w)-\(i)", in: db)
+                            return txn.snapshotID + 1
+                        }
+                        ledger.record(id, db.name ?? "")
+                    }
+                }
+            }
+            try await g.waitForAll()
+        }
+        await withCheckedContinuation { (k: CheckedContinuation<Void, Never>) in
+            group.notify(queue: .global()) { k.resume() }
+        }
+        let commits = ledger.commits.withLock { $0 }
+        #expect(commits.count == 6 * perWriter)
+        let newest = try await env.read { txn in txn.snapshotID }
+        #expect(newest == start + UInt64(6 * perWriter))
+        last.value.store(newest, ordering: .releasing)
+        // Wake a collector whose last event came before `last` was set.
+        try await env.write { txn in try txn.put("end", forKey: "end") }
+
+        let e1 = await c1.value, e2 = await c2.value
+        for events in [e1, e2] {
+            let covered = events.prefix { $0.transactionID <= newest }
+            #expect(covered.count == 6 * perWriter)
+            var expected = start + 1
+            for e in covered {
+                #expect(e.transactions == expected...expected, "\(e)")
+                #expect(e.isFromThisEnvironment)
+                let db = commits[e.transactionID]
+                #expect(e.changes == (db == "" ? DatabaseChanges(main: true) : DatabaseChanges(named: [db ?? "?"])), "\(e)")
+                expected += 1
+            }
+        }
+        #expect(env.commitSubscriberCount == 0)   // both collectors broke out: their sequences were released
+    }
+
+    @Test func cancelledSubscriberIsRemoved() async throws {
+        let dir = try TemporaryDirectory("observe")
+        defer { dir.remove() }
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        let seq = env.commits()
+        let task = Task { () -> Int in
+            var n = 0
+            for await _ in seq { n += 1 }
+            return n
+        }
+        try await env.write { txn in try txn.put("1", forKey: "a") }
+        try await Task.sleep(for: .milliseconds(50))
+        task.cancel()
+        #expect(await task.value <= 1)
+        #expect(env.commitSubscriberCount == 0)
+        // Writes go on; a sequence made and dropped unused is removed too.
+        do { _ = env.commits() }
+        #expect(env.commitSubscriberCount == 0)
+        try await env.write { txn in try txn.put("2", forKey: "b") }
+        // Cancelled before its first `next`.
+        let early = Task { () -> Int in
+            withUnsafeCurrentTask { $0?.cancel() }
+            var n = 0
+            for await _ in env.commits() { n += 1 }
+            return n
+        }
+        #expect(await early.value == 0)
+        #expect(env.commitSubscriberCount == 0)
+    }
+
+    @Test func subscriberThatNeverReadsDoesNotHoldUpWriters() async throws {
+        let dir = try TemporaryDirectory("observe")
+        defer { dir.remove() }
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        try await env.write { txn in _ = try txn.openDatabase("x", create: true) }
+        let start = try await env.read { txn in txn.snapshotID }
+        let idle = env.commits(bufferingNewest: 8)
+        let clock = ContinuousClock()
+        let began = clock.now
+        for i in 0..<2_000 {
+            try await env.write { txn in
+                if i == 1_500 { try txn.put("x", forKey: "k", in: try txn.openDatabase("x")) } else { try txn.put("v", forKey: "k\(i)") }
+            }
+        }
+        #expect(clock.now - began < .seconds(60))
+        #expect(idle.bufferedCount == 8)
+        var events: [CommitEvent] = []
+        var it = idle.makeAsyncIterator()
+        for _ in 0..<8 { if let e = await it.next() { events.append(e) } }
+        #expect(events.count == 8)
+        var expected = start + 1
+        for e in events {
+            #expect(e.transactions.lowerBound == expected)
+            expected = e.transactionID + 1
+        }
+        #expect(expected == start + 2_001)
+        let tail = events.last!
+        #expect(tail.isCoalesced && tail.isFromThisEnvironment)
+        #expect(tail.changes == DatabaseChanges(main: true, named: ["x"]))
+        #expect(tail.mayHaveChanged(.main))
+    }
+
+    @Test func createDropAndEmptyCommitsAndClose() async throws {
+        let dir = try TemporaryDirectory("observe")
+        defer { dir.remove() }
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        let seq = env.commits()
+        try await env.write { txn in _ = try txn.openDatabase("n", create: true) }
+        try await env.write { txn in try txn.dropDatabase(try txn.openDatabase("n")) }
+        try await env.write { _ in }
+        env.close()
+        var events: [CommitEvent] = []
+        for await e in seq { events.append(e) }   // ends after the buffered events: the environment closed
+        #expect(events.map(\.changes) == [DatabaseChanges(named: ["n"]), DatabaseChanges(named: ["n"]), DatabaseChanges()])
+        #expect(events[2].changes?.isEmpty == true)
+        #expect(env.commitSubscriberCount == 0)
+        var after = env.commits().makeAsyncIterator()
+        #expect(await after.next() == nil)
+    }
+
+    /// A child process (the `larch` CLI) commits; this process sees it by polling the lock file,
+    /// and by its own next commit (built on the child's).
+    @Test func commitsOfAChildProcessAreObserved() async throws {
+        let larch = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("larch")
+        try #require(FileManager.default.isExecutableFile(atPath: larch.path), "built larch at \(larch.path)")
+        let dir = try TemporaryDirectory("observe")
+        defer { dir.remove() }
+        let path = dir.file()
+        let env = try Environment(path: path)
+        try await env.write { txn in try txn.put("0", forKey: "parent") }
+        let start = try await env.read { txn in txn.snapshotID }
+        let polled = env.commits(pollingEvery: .milliseconds(10))
+        let unpolled = env.commits()
+
+        func child(_ key: String) throws {
+            let p = Process()
+            p.executableURL = larch
+            p.arguments = ["put", path, key, "from-child"]
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0)
+        }
+        try child("c1")
+        try child("c2")
+        var it = polled.makeAsyncIterator()
+        var seen = start
+        var events: [CommitEvent] = []
+        while seen < start + 2, let e = await it.next() {
+            events.append(e)
+            #expect(e.transactions.lowerBound == seen + 1)
+            #expect(!e.isFromThisEnvironment && e.changes == nil && e.mayHaveChanged(.main))
+            seen = e.transactionID
+        }
+        #expect(seen == start + 2)
+        // The parent commits on top: the polled subscriber gets just that commit; the unpolled one
+        // first learns of the child's commits (changes unknown), then the parent's.
+        try await env.write { txn in try txn.put("1", forKey: "parent") }
+        let own = await it.next()
+        #expect(own?.transactions == (start + 3)...(start + 3) && own?.isFromThisEnvironment == true && own?.changes == DatabaseChanges(main: true))
+        var u = unpolled.makeAsyncIterator()
+        let gap = await u.next()
+        #expect(gap?.transactions == (start + 1)...(start + 2) && gap?.isFromThisEnvironment == false)
+        let next = await u.next()
+        #expect(next?.transactionID == start + 3 && next?.isFromThisEnvironment == true)
+        let c2 = try await env.read { txn in try txn.getString("c2") }
+        #expect(c2 == "from-child")
+    }
+}
+
