@@ -9,7 +9,11 @@ import Testing
     /// Commits each writer made: transaction id → the database it wrote ("" for main).
     final class Ledger: Sendable {
         let commits = Mutex<[UInt64: String]>([:])
-        func record(_ txn: UInt64, _ db: String) { commits.withLock { $0[txn] = db } }
+        let largestGroup = Mutex(1)
+        func record(_ txn: UInt64, _ db: String, group: Int = 1) {
+            commits.withLock { $0[txn] = db }
+            largestGroup.withLock { $0 = max($0, group) }
+        }
     }
 
     final class Last: Sendable { let value = Atomic<UInt64>(0) }
@@ -56,7 +60,7 @@ import Testing
                     var txn = try! env.beginWrite()
                     try! txn.put("v", forKey: "t\(w)-\(i)", in: db)
                     let stats = try! txn.commit()
-                    ledger.record(stats.transactionID, db.name ?? "")
+                    ledger.record(stats.transactionID, db.name ?? "", group: stats.groupSize)
                 }
             }.start()
         }
@@ -80,6 +84,8 @@ import Testing
         }
         let commits = ledger.commits.withLock { $0 }
         #expect(commits.count == 6 * perWriter)
+        // Groups of several commits formed (one meta, one sync): each commit must still have its event.
+        #expect(ledger.largestGroup.withLock { $0 } > 1)
         let newest = try await env.read { txn in txn.snapshotID }
         #expect(newest == start + UInt64(6 * perWriter))
         last.value.store(newest, ordering: .releasing)
