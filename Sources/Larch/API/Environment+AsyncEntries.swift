@@ -7,7 +7,7 @@ extension Environment {
     /// takes minutes (or waits on a slow consumer) never keeps writers from reusing pages.
     ///
     /// ```swift
-    /// for try await (key, value) in env.entries(in: users, .prefix("user:")) { ... }
+    /// for try await (key, value) in env.entries(in: users, .prefix("user:".utf8)) { ... }
     /// ```
     ///
     /// Snapshot semantics: each batch is consistent (one snapshot); the scan as a whole is not.
