@@ -197,43 +197,51 @@ import Testing
         defer { dir.remove() }
         let path = dir.file()
         let env = try Environment(path: path)
-        try await env.write { txn in try txn.put("0", forKey: "parent") }
+        try await env.write { txn in
+            try txn.put("0", forKey: "parent")
+            _ = try txn.openDatabase("n", create: true)
+        }
         let start = try await env.read { txn in txn.snapshotID }
-        let polled = env.commits(pollingEvery: .milliseconds(10))
         let unpolled = env.commits()
 
-        func child(_ key: String) throws {
+        func child(_ key: String, db: String? = nil) throws {
             let p = Process()
             p.executableURL = larch
-            p.arguments = ["put", path, key, "from-child"]
+            p.arguments = ["put", path, key, "from-child"] + (db.map { ["--db", $0] } ?? [])
             try p.run()
             p.waitUntilExit()
             #expect(p.terminationStatus == 0)
         }
-        try child("c1")
-        try child("c2")
-        var it = polled.makeAsyncIterator()
-        var seen = start
-        var events: [CommitEvent] = []
-        while seen < start + 2, let e = await it.next() {
-            events.append(e)
-            #expect(e.transactions.lowerBound == seen + 1)
-            #expect(!e.isFromThisEnvironment && e.changes == nil && e.mayHaveChanged(.main))
-            seen = e.transactionID
+        do {
+            let polled = env.commits(pollingEvery: .milliseconds(10))
+            var it = polled.makeAsyncIterator()
+            // Each child commit is awaited before the next: one event each, with the database it
+            // changed (found by comparing the polled snapshots' descriptors).
+            for (n, db) in [(1, nil), (2, "n")] as [(UInt64, String?)] {
+                try child("c\(n)", db: db)
+                let e = await it.next()
+                #expect(e?.transactions == (start + n)...(start + n), "\(String(describing: e))")
+                #expect(e?.isFromThisEnvironment == false)
+                #expect(e?.changes == (db == nil ? DatabaseChanges(main: true) : DatabaseChanges(named: ["n"])), "\(String(describing: e))")
+            }
+            try await env.write { txn in try txn.put("1", forKey: "parent") }
+            let own = await it.next()
+            #expect(own?.transactions == (start + 3)...(start + 3) && own?.isFromThisEnvironment == true && own?.changes == DatabaseChanges(main: true))
         }
-        #expect(seen == start + 2)
-        // The parent commits on top: the polled subscriber gets just that commit; the unpolled one
-        // first learns of the child's commits (changes unknown), then the parent's.
-        try await env.write { txn in try txn.put("1", forKey: "parent") }
-        let own = await it.next()
-        #expect(own?.transactions == (start + 3)...(start + 3) && own?.isFromThisEnvironment == true && own?.changes == DatabaseChanges(main: true))
+        // The polling subscription is gone (its poller with it); polls reported to every subscriber.
+        #expect(env.commitSubscriberCount == 1)
+        try await Task.sleep(for: .milliseconds(50))
+        // Without a poller, a child's commit is learnt of when this process's next commit builds on it.
+        try child("c3")
+        try await env.write { txn in try txn.put("2", forKey: "parent") }
+        var events: [CommitEvent] = []
         var u = unpolled.makeAsyncIterator()
-        let gap = await u.next()
-        #expect(gap?.transactions == (start + 1)...(start + 2) && gap?.isFromThisEnvironment == false)
-        let next = await u.next()
-        #expect(next?.transactionID == start + 3 && next?.isFromThisEnvironment == true)
-        let c2 = try await env.read { txn in try txn.getString("c2") }
-        #expect(c2 == "from-child")
+        while events.count < 5, let e = await u.next() { events.append(e) }
+        #expect(events.map(\.transactions) == [start + 1, start + 2, start + 3, start + 4, start + 5].map { $0...$0 })
+        #expect(events.map(\.isFromThisEnvironment) == [false, false, true, false, true])
+        #expect(events.map(\.changes) == [DatabaseChanges(main: true), DatabaseChanges(named: ["n"]), DatabaseChanges(main: true), nil, DatabaseChanges(main: true)])
+        let c3 = try await env.read { txn in try txn.getString("c3") }
+        #expect(c3 == "from-child")
     }
 }
 

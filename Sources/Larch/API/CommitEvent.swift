@@ -9,7 +9,11 @@ public struct CommitEvent: Sendable, Hashable, CustomStringConvertible {
     public let transactions: ClosedRange<UInt64>
     /// Whether every commit covered was made through this environment.
     public let isFromThisEnvironment: Bool
-    /// The databases the covered commits changed; nil when unknown (commits of other processes).
+    /// The databases the covered commits changed; nil when unknown. Exact for commits of this
+    /// environment. For commits of other processes found by polling: the databases whose
+    /// descriptors differ between the previous poll's snapshot and this one — every database those
+    /// commits changed, plus any that this environment's own commits in between changed; nil for
+    /// other processes' commits found otherwise (a commit of this environment built on them).
     public let changes: DatabaseChanges?
 
     /// The newest transaction covered: what a read transaction begun now sees at least.

@@ -3,9 +3,10 @@ extension Environment {
     /// The commits made from now on, as events in transaction order: each commit made through this
     /// environment, with the databases it changed, once it is published (after its sync; with
     /// `Durability.noSync`, after its meta is written); and commits of other processes (or other
-    /// `Environment`s on the file), with their changes unknown, as soon as a commit of this
-    /// environment is built on them or, with `pollingEvery`, when a poll of the lock file finds
-    /// them.
+    /// `Environment`s on the file): with `pollingEvery`, when a poll of the lock file finds them,
+    /// with the databases they changed (`CommitEvent.changes`); otherwise, with their changes
+    /// unknown, when a commit of this environment is built on them. A poll reports to every
+    /// subscriber of the environment.
     ///
     /// ```swift
     /// for await commit in env.commits() where commit.mayHaveChanged(users) {
@@ -39,6 +40,8 @@ extension Environment {
             return s
         }
         if let interval, !subscriber.isFinished {
+            // The state polls compare with: from now (an older one would widen the first report).
+            polled.withLock { p in p = try? observedState(reusing: p) }
             subscriber.setPollTask(Task { [weak subscriber, self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
@@ -51,15 +54,53 @@ extension Environment {
     }
 
     /// Reports the commits of other processes published since the last one reported (never one of
-    /// this environment's own commits still waiting for publication: those are reported by their group).
+    /// this environment's own commits still waiting for publication: those are reported by their
+    /// group), with the databases that differ between the previous poll's snapshot and the newest:
+    /// every database those commits changed, and maybe some that this environment's own commits
+    /// in between changed (a superset; exact when none came between). Unknown (nil) when the
+    /// previous poll's snapshot is not at or before the last transaction reported, or the newest
+    /// snapshot cannot be read.
     func pollOtherProcesses() {
-        let published = readers.publishedTxn
-        committed.withLock { c in
-            guard !c.closed, !c.observers.subscribers.isEmpty else { return }
-            var bound = published
-            if let own = c.queue.pendingEvents.first, own.txn <= bound { bound = TransactionID(own.txn.rawValue - 1) }
-            c.observers.reportElsewhere(upTo: bound)
+        polled.withLock { previous in
+            let published = readers.publishedTxn
+            let reported = committed.withLock { $0.observers.reported }
+            guard published > reported else { return }
+            let seen = try? observedState(reusing: previous)
+            committed.withLock { c in
+                guard !c.closed, !c.observers.subscribers.isEmpty else { return }
+                var bound = max(published, seen?.txn ?? published)
+                var changes: DatabaseChanges?
+                if let seen, let previous, previous.txn <= c.observers.reported, seen.txn == bound {
+                    changes = seen.changes(since: previous)
+                }
+                if let own = c.queue.pendingEvents.first, own.txn <= bound {
+                    bound = TransactionID(own.txn.rawValue - 1)
+                    changes = nil
+                }
+                c.observers.reportElsewhere(upTo: bound, changes: changes)
+            }
+            if let seen { previous = seen }
         }
+    }
+
+    /// The newest snapshot's id, main descriptor and catalog records (the catalog is read only
+    /// when its root differs from `previous`'s).
+    func observedState(reusing previous: PolledState?) throws(LarchError) -> PolledState {
+        let txn = try beginRead()
+        let core = txn.core
+        let meta = core.meta
+        if let previous, previous.catalog == meta.catalog {
+            return PolledState(txn: meta.txnID, main: meta.main, catalog: meta.catalog, records: previous.records)
+        }
+        var records: [String: [UInt8]] = [:]
+        let c = CursorState(core: core, tree: TreeIndex.catalog)
+        var more = try c.first()
+        while more {
+            let e = try c.currentEntry()
+            records[String(decoding: e.key, as: UTF8.self)] = Array(try core.valueBytes(e))
+            more = try c.next()
+        }
+        return PolledState(txn: meta.txnID, main: meta.main, catalog: meta.catalog, records: records)
     }
 
     /// Ends `subscriber`'s subscription and forgets it.

@@ -60,6 +60,8 @@ public final class Environment: Sendable {
     /// Where groups led on behalf of tasks sync (a task never blocks a thread of the cooperative pool).
     let syncQueue = DispatchQueue(label: "larch.group-commit")
     let unsafeBehaviour: UnsafeTestBehaviour
+    /// What the poller of other processes' commits last saw (`Environment+Observation`).
+    let polled = Mutex<PolledState?>(nil)
     /// Pages that commits rewrote in place rather than copied (group commit; for tests and figures).
     package let pagesRewrittenInPlace = Atomic<Int>(0)
 

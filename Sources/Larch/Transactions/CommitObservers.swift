@@ -15,9 +15,9 @@ struct CommitObservers {
     var reported: TransactionID
 
     /// Reports the commits of other processes up to `bound`, if any are unreported.
-    mutating func reportElsewhere(upTo bound: TransactionID) {
+    mutating func reportElsewhere(upTo bound: TransactionID, changes: DatabaseChanges? = nil) {
         guard bound > reported else { return }
-        let event = CommitEvent(transactions: reported.next.rawValue...bound.rawValue, isFromThisEnvironment: false, changes: nil)
+        let event = CommitEvent(transactions: reported.next.rawValue...bound.rawValue, isFromThisEnvironment: false, changes: changes)
         reported = bound
         for s in subscribers.values { s.deliver(event) }
     }
@@ -34,6 +34,25 @@ struct CommitObservers {
     mutating func finishAll() {
         for s in subscribers.values { s.finish(discarding: false) }
         subscribers.removeAll()
+    }
+}
+
+/// What the poller of other processes' commits last saw: a snapshot, its main tree's descriptor
+/// and its catalog (each named database's descriptor record). Two of them give the databases
+/// changed between their snapshots: every change makes a new root, so a new descriptor.
+struct PolledState {
+    var txn: TransactionID
+    var main: TreeRoot
+    var catalog: TreeRoot
+    var records: [String: [UInt8]]
+
+    /// The databases whose descriptors differ from `earlier`'s.
+    func changes(since earlier: PolledState) -> DatabaseChanges {
+        var d = DatabaseChanges(main: main != earlier.main)
+        guard catalog != earlier.catalog else { return d }
+        for (name, record) in records where earlier.records[name] != record { d.named.insert(name) }
+        for name in earlier.records.keys where records[name] == nil { d.named.insert(name) }
+        return d
     }
 }
 
