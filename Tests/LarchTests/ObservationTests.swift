@@ -243,5 +243,35 @@ import Testing
         let c3 = try await env.read { txn in try txn.getString("c3") }
         #expect(c3 == "from-child")
     }
-}
 
+    /// A cache kept by an actor, refreshed from the sequence (the documented use; compiles under
+    /// complete concurrency checking with the iteration inside the actor).
+    actor UserCache {
+        var reloads = 0
+        func follow(_ env: Environment, _ users: Database, _ commits: CommitSequence, until txn: UInt64) async {
+            for await commit in commits where commit.mayHaveChanged(users) {
+                reloads += 1
+                if commit.transactionID >= txn { break }
+            }
+        }
+    }
+
+    @Test func documentedSnippetsCompileAndRun() async throws {
+        let dir = try TemporaryDirectory("observe")
+        defer { dir.remove() }
+        let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
+        let users = try await env.write { txn in try txn.openDatabase("users", create: true) }
+        let commits = env.commits(pollingEvery: .milliseconds(100))
+        try await env.write { txn in try txn.put("x", forKey: "other") }   // main only: skipped
+        try await env.write { txn in try txn.put("ann", forKey: "user:1", in: users) }
+        let last = try await env.read { txn in txn.snapshotID }
+        let cache = UserCache()
+        await cache.follow(env, users, commits, until: last)
+        #expect(await cache.reloads == 1)
+        var names: [String] = []
+        for try await (key, value) in env.entries(in: users, .prefix("user:".utf8)) {
+            names.append(String(decoding: key, as: UTF8.self) + "=" + String(decoding: value, as: UTF8.self))
+        }
+        #expect(names == ["user:1=ann"])
+    }
+}
