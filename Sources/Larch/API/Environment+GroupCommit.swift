@@ -15,8 +15,9 @@ extension Environment {
 
     /// Hands a commit whose pages are written to the queue: the next write transaction of this
     /// process begins on it, and a group will write its meta.
-    func enqueue(_ meta: MetaPage, mapping: Mapping, pages: [PageNumber]) {
+    func enqueue(_ meta: MetaPage, mapping: Mapping, pages: [PageNumber], changes: DatabaseChanges) {
         committed.withLock { c in
+            c.queue.pendingEvents.append(PendingCommitEvent(txn: meta.txnID, changes: changes))
             c.queue.unpublished = (meta, mapping)
             c.queue.waitingForMeta = true
             c.queue.rewritable.formUnion(pages)
@@ -29,6 +30,7 @@ extension Environment {
         committed.withLock { c in
             c.queue.failure = error
             c.failure = "a page write failed after pages of commits waiting for their sync were rewritten: \(error)"
+            c.queue.pendingEvents.removeAll()
             c.queue.wakeAll()
         }
     }
@@ -144,6 +146,7 @@ extension Environment {
             committed.withLock { c in
                 c.queue.failure = error
                 c.failure = "committing transaction \(group.meta.txnID) failed after writing its meta page: \(error)"
+                c.queue.pendingEvents.removeAll()
                 c.queue.inFlight = nil
                 releaseFileLockIfIdle(&c)
                 c.queue.wakeAll()
@@ -163,6 +166,12 @@ extension Environment {
             }
             if let u = c.queue.unpublished, u.meta.txnID <= c.meta.txnID, !c.queue.waitingForMeta {
                 c.queue.unpublished = nil
+            }
+            // Subscribers learn of each commit of the group, in order, now that it is published.
+            let published = c.queue.pendingEvents.prefix { $0.txn <= group.meta.txnID }
+            if !published.isEmpty {
+                for e in published { c.observers.report(e) }
+                c.queue.pendingEvents.removeFirst(published.count)
             }
             releaseFileLockIfIdle(&c)
             c.queue.wakeCovered(upTo: c.meta.txnID)

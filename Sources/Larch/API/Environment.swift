@@ -29,6 +29,8 @@ public final class Environment: Sendable {
         var lastCommit: CommitStats?
         /// Group commit: this process's commits not yet published.
         var queue = CommitQueue()
+        /// Subscribers of `commits()`, and the newest transaction reported to them.
+        var observers: CommitObservers
     }
 
     /// Behaviours that break the protocol on purpose, for the crash lab's tests that must fail.
@@ -58,6 +60,8 @@ public final class Environment: Sendable {
     /// Where groups led on behalf of tasks sync (a task never blocks a thread of the cooperative pool).
     let syncQueue = DispatchQueue(label: "larch.group-commit")
     let unsafeBehaviour: UnsafeTestBehaviour
+    /// What the poller of other processes' commits last saw (`Environment+Observation`).
+    let polled = Mutex<PolledState?>(nil)
     /// Pages that commits rewrote in place rather than copied (group commit; for tests and figures).
     package let pagesRewrittenInPlace = Atomic<Int>(0)
 
@@ -109,7 +113,8 @@ public final class Environment: Sendable {
                 if options.durability != .noSync { try file.sync() }
                 readers.publish(upTo: meta.txnID)
             }
-            committed = Mutex(Committed(meta: meta, metaSlot: slot, mapping: mapping, fileSizeBytes: size))
+            committed = Mutex(Committed(meta: meta, metaSlot: slot, mapping: mapping, fileSizeBytes: size,
+                                         observers: CommitObservers(reported: max(meta.txnID, readers.publishedTxn))))
         } catch {
             file.close()
             throw error
@@ -292,6 +297,7 @@ public final class Environment: Sendable {
         if locked { try? drainCommits() }   // commits of other threads still waiting for their sync
         committed.withLock { c in
             c.closed = true
+            c.observers.finishAll()
             if c.queue.holdsFileLock {
                 file.unlockWriter()
                 c.queue.holdsFileLock = false

@@ -36,6 +36,9 @@ struct CommitQueue {
     var waiters: [(txn: TransactionID, waiter: CommitWaiter)] = []
     /// The sync failed: nothing after the last published commit can be trusted.
     var failure: LarchError?
+    /// This process's commits not yet published, oldest first, with the databases each changed:
+    /// reported to `Environment.commits` subscribers when their group is published.
+    var pendingEvents: [PendingCommitEvent] = []
 
     /// Wakes every waiter (each checks again whether its commit is covered, or leads).
     mutating func wakeAll() {

@@ -58,6 +58,16 @@ extension TransactionCore {
 }
 
 extension WriteState {
+    /// The databases this transaction changed (for `Environment.commits`).
+    var changedDatabases: DatabaseChanges {
+        var changes = DatabaseChanges(main: trees[TreeIndex.main].isDirty)
+        for index in TreeIndex.firstNamed..<max(trees.count, TreeIndex.firstNamed)
+        where trees[index].isDirty || trees[index].existenceChanged {
+            if let name = trees[index].name { changes.named.insert(name) }
+        }
+        return changes
+    }
+
     /// Steps 1–4, in memory: named databases' descriptors saved in the catalog, dead extents and
     /// the free space saved, every tree's checksums computed bottom-up, the new meta built.
     /// Touches no file.
@@ -139,7 +149,7 @@ extension TransactionCore {
             throw error
         }
         if w.rewroteInPlace { env.pagesRewrittenInPlace.add(w.rewrittenInPlace, ordering: .relaxed) }
-        env.enqueue(newMeta, mapping: newMapping ?? snapshot.mapping, pages: w.dirty.singlePages())
+        env.enqueue(newMeta, mapping: newMapping ?? snapshot.mapping, pages: w.dirty.singlePages(), changes: w.changedDatabases)
         return CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written.pages,
                            bytesWritten: written.pages * pageSize, pageRuns: written.runs, pagesFreed: w.allocator.freed.count,
                            pageCount: w.allocator.nextPage, syncs: 0)

@@ -18,6 +18,8 @@ struct TreeSlot {
     var status: Status = .unknown
     /// Changed in this transaction: its descriptor must be saved at commit.
     var isDirty = false
+    /// Created or dropped in this transaction (a named database).
+    var existenceChanged = false
     /// Bumped on every change; cursors compare it to know when to re-seek.
     var version: UInt64 = 0
     /// The database's name, for named databases.

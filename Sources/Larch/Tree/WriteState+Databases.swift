@@ -6,7 +6,7 @@ extension WriteState {
         try withBytes(name) { k throws(LarchError) in
             try withBytes(record) { v throws(LarchError) in try put(tree: TreeIndex.catalog, key: k, value: v, overwrite: false) }
         }
-        trees[index] = TreeSlot(root: .empty, status: .present, name: name)
+        trees[index] = TreeSlot(root: .empty, status: .present, existenceChanged: true, name: name)
     }
 
     /// Frees every page of `tree` and leaves it empty.
@@ -22,7 +22,7 @@ extension WriteState {
         try clearTree(tree)
         guard let name = trees[tree].name else { return }
         _ = try withBytes(name) { k throws(LarchError) in try delete(tree: TreeIndex.catalog, key: k) }
-        trees[tree] = TreeSlot(root: .empty, status: .missing, name: name)
+        trees[tree] = TreeSlot(root: .empty, status: .missing, existenceChanged: true, name: name)
     }
 
     private mutating func releaseSubtree(tree: Int, _ pointer: ChildPointer, level: Int, depth: Int) throws(LarchError) {
