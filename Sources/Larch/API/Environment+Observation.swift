@@ -29,7 +29,7 @@ extension Environment {
     ///
     /// - Parameters:
     ///   - limit: the most events buffered for a subscriber that has not read them (at least 1).
-    ///   - pollingEvery: how often to look for commits of other processes (the newest published
+    ///   - interval: how often to look for commits of other processes (the newest published
     ///     transaction in the lock file: one atomic load). nil: they are reported only when a commit
     ///     of this environment follows them.
     public func commits(bufferingNewest limit: Int = 256, pollingEvery interval: Duration? = nil) -> CommitSequence {
