@@ -45,7 +45,7 @@ let usage = """
 
       --keys N             keys per workload (default 100000; 1000000 and 10000000 work too)
       --reps R             repetitions; the report shows the median and the min–max (default 3)
-      --only a,b,...       workloads to run (default all but typed): \(Workload.allCases.map(\.rawValue).joined(separator: ","))
+      --only a,b,...       workloads to run (default all but typed; --quick: all): \(Workload.allCases.map(\.rawValue).joined(separator: ","))
       --skip a,b,...       workloads not to run
       --engines a,b,...    engines to run (default all): \(EngineKind.allCases.map(\.rawValue).joined(separator: ","))
       --quick              1,000 keys, 1 repetition, 0.2 s reader phases: a smoke run (CI)
@@ -133,7 +133,8 @@ func parse(_ args: [String]) throws -> Config {
         if !explicitSeconds { c.readerSeconds = 0.2 }
     }
     // Keep the workload and engine order canonical whatever order they were named in.
-    if !explicitWorkloads { c.workloads.removeAll { $0 == .typed } }   // `typed` runs only when named
+    // `typed` runs only when named, or in a smoke run (--quick), which runs everything.
+    if !explicitWorkloads && !c.quick { c.workloads.removeAll { $0 == .typed } }
     c.workloads = Workload.allCases.filter { c.workloads.contains($0) && !skipped.contains($0.rawValue) }
     c.engines = EngineKind.allCases.filter(c.engines.contains)
     if c.engines.isEmpty || c.workloads.isEmpty { throw BenchError("nothing to run") }
