@@ -121,6 +121,10 @@ struct BytesAPITests {
                 #expect(try Self.keys(txn, KeyRange(from: "c"[...], upTo: ByteKey(Data("e".utf8)))) == "cd")
                 #expect(try Self.keys(txn, KeyRange(ByteKey(s)..<ByteKey(b))) == "bcd")
                 #expect(try Self.keys(txn, KeyRange("b"...[0x64])) == "bcd")           // literals mix in ranges
+                #expect(ByteKey("b") == ByteKey(Array("b".utf8)))          // a literal picks the String init
+                #expect(ByteKey("xbx".dropFirst().prefix(1)) == "b")         // a Substring
+                #expect(ByteKey(Array("b".utf8)[...]) == [0x62])
+                #expect(try Self.keys(txn, .prefix([0x61])).count == 1)
                 let r = try txn.entries(in: .main, ByteKey(Data("f".utf8))...).collect()
                 #expect(r.count == 2)
             }
