@@ -12,6 +12,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "Larch", path: ".."),
+        // GRDB's Codable records on SQLite, for the `typed` workload.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // liblmdb (Debian: liblmdb-dev).
@@ -43,6 +45,7 @@ let package = Package(
                 "CSQLite",
                 "CRocksDB",
                 "CSyncCount",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

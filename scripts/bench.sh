@@ -15,7 +15,9 @@
 #                                                   into the document between its markers. SECTIONS (default
 #                                                   all, comma-separated): 100k (N = 100,000, medians of 5),
 #                                                   1m (N = 1,000,000, medians of 3), writers (workload 12 alone,
-#                                                   N = 100,000, medians of 5; its chart goes to docs/writers.svg)
+#                                                   N = 100,000, medians of 5; its chart goes to docs/writers.svg),
+#                                                   typed (the typed workload alone, N = 100,000, medians of 5;
+#                                                   not in the default)
 #       e.g. scripts/bench.sh doc writers --dir /work/benchtmp
 #       BENCH_NOTE="..." scripts/bench.sh doc ...     starts each report written with that note, in bold
 #
@@ -97,7 +99,8 @@ if [ "$mode" = doc ]; then
     }
     # Workload 12 has a section of its own (and a chart), so the two full runs leave it out.
     for spec in "100k:--keys 100000 --reps 5 --skip writers" "1m:--keys 1000000 --reps 3 --skip writers" \
-                "writers:--only writers --keys 100000 --reps 5 --chart Benchmarks/results/writers.svg"; do
+                "writers:--only writers --keys 100000 --reps 5 --chart Benchmarks/results/writers.svg" \
+                "typed:--only typed --keys 100000 --reps 5"; do
         name=${spec%%:*}
         args=${spec#*:}
         case ",$sections," in *",$name,"*) ;; *) continue ;; esac

@@ -1,7 +1,7 @@
 import Synchronization
 
 enum Workload: String, CaseIterable, Sendable {
-    case seqfill, randfill, durable, randread, scan, overwrite, delete, large, readers, growth, readerprocs, writers
+    case seqfill, randfill, durable, randread, scan, overwrite, delete, large, readers, growth, readerprocs, writers, typed
 
     var summary: String {
         switch self {
@@ -15,6 +15,7 @@ enum Workload: String, CaseIterable, Sendable {
         case .large: return "large values: 100 KiB values put in transactions of 10, then read back once in random order"
         case .readers: return "concurrent readers: 1 then 2 threads of random point reads (1,000 per read transaction) while a writer commits 100 overwrites every 5 ms"
         case .readerprocs: return "reader processes: 1 then 2 other processes of random point reads (1,000 per read transaction) on the same file while this process commits 100 overwrites every 5 ms"
+        case .typed: return "typed data: N Codable records put (transactions of 10,000) and got through Larch's typed API, as raw bytes on Larch, and as GRDB Codable records on SQLite"
         case .writers: return "durable one-put commits from 1, 4 and 16 writer threads at once into N preloaded keys, beside the file system's fdatasync rate"
         case .growth: return "file growth after a long reader: 1,000 keys (50-byte values); commits of 4 overwrites: 2,000, then 100 while one read transaction stays open, then 10,000 more; the file size is the result"
         }
@@ -204,6 +205,8 @@ func run(_ w: Workload, on kind: EngineKind, ctx: Context) throws -> [(Row, Samp
     switch w {
     case .writers:
         throw BenchError("workload 12 runs through WritersWorkload.run")
+    case .typed:
+        throw BenchError("workload typed runs through TypedWorkload.run")
 
     case .seqfill:
         let s = try measure(ops: n, commits: batches(n, 10_000), logical: n * entry, closing: true) {

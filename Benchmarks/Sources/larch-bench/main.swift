@@ -45,7 +45,7 @@ let usage = """
 
       --keys N             keys per workload (default 100000; 1000000 and 10000000 work too)
       --reps R             repetitions; the report shows the median and the min–max (default 3)
-      --only a,b,...       workloads to run (default all): \(Workload.allCases.map(\.rawValue).joined(separator: ","))
+      --only a,b,...       workloads to run (default all but typed; --quick: all): \(Workload.allCases.map(\.rawValue).joined(separator: ","))
       --skip a,b,...       workloads not to run
       --engines a,b,...    engines to run (default all): \(EngineKind.allCases.map(\.rawValue).joined(separator: ","))
       --quick              1,000 keys, 1 repetition, 0.2 s reader phases: a smoke run (CI)
@@ -68,7 +68,7 @@ let usage = """
 
 func parse(_ args: [String]) throws -> Config {
     var c = Config()
-    var explicitKeys = false, explicitReps = false, explicitSeconds = false
+    var explicitKeys = false, explicitReps = false, explicitSeconds = false, explicitWorkloads = false
     var skipped: Set<String> = []
     var i = 0
     func value() throws -> String {
@@ -86,6 +86,7 @@ func parse(_ args: [String]) throws -> Config {
         case "--keys": c.keys = try int(try value(), a); explicitKeys = true
         case "--reps": c.reps = try int(try value(), a); explicitReps = true
         case "--only":
+            explicitWorkloads = true
             c.workloads = try value().split(separator: ",").map { s in
                 guard let w = Workload(rawValue: String(s)) else {
                     throw BenchError("unknown workload \(s); known: \(Workload.allCases.map(\.rawValue).joined(separator: ","))")
@@ -132,6 +133,8 @@ func parse(_ args: [String]) throws -> Config {
         if !explicitSeconds { c.readerSeconds = 0.2 }
     }
     // Keep the workload and engine order canonical whatever order they were named in.
+    // `typed` runs only when named, or in a smoke run (--quick), which runs everything.
+    if !explicitWorkloads && !c.quick { c.workloads.removeAll { $0 == .typed } }
     c.workloads = Workload.allCases.filter { c.workloads.contains($0) && !skipped.contains($0.rawValue) }
     c.engines = EngineKind.allCases.filter(c.engines.contains)
     if c.engines.isEmpty || c.workloads.isEmpty { throw BenchError("nothing to run") }
@@ -178,18 +181,24 @@ struct Cell {
     }
 }
 
-func report(_ c: Config, _ p: Parameters, results: [Row: [EngineKind: Cell]], writers: WritersResults?, load0: String, elapsed: Double) {
+func report(_ c: Config, _ p: Parameters, results: [Row: [EngineKind: Cell]], writers: WritersResults?, typed: TypedResults?, load0: String, elapsed: Double) {
     var out = ""
     func line(_ s: String = "") { out += s + "\n" }
     line("## larch-bench: N = \(grouped(c.keys)) keys, median of \(c.reps) repetition\(c.reps == 1 ? "" : "s")")
     line()
     line("- machine: \(machineDescription().joined(separator: "; "))")
     line("- load average (1, 5, 15 min): \(load0) at start, \(loadAverage()) at end; \(fixed(elapsed, 0)) s in all")
-    line("- engines: Larch (this repository, release build), \(lmdbVersion()), SQLite \(sqliteVersion())" +
-         (c.engines.contains(.rocksdb) ? ", \(rocksDBVersion()) (Debian's librocksdb, C API, default options)" : ""))
-    line("- data: 16-byte random keys, 100-byte values (workload 8: 100 KiB), seed \(c.seed); a new database in a new directory under \(c.dir) for every run")
-    line("- durability: workloads 3 and 12 sync every commit on every engine (Larch `.full`; LMDB default flags; SQLite WAL `synchronous=FULL`; RocksDB synced writes); " +
-         "all other workloads commit without syncing on every engine (Larch `.noSync`; LMDB `MDB_NOSYNC|MDB_NOMETASYNC`; SQLite WAL `synchronous=OFF`)")
+    if results.isEmpty && writers == nil {
+        line("- engines: Larch (this repository, release build), GRDB \(grdbVersion) on SQLite \(sqliteVersion())")
+    } else {
+        line("- engines: Larch (this repository, release build), \(lmdbVersion()), SQLite \(sqliteVersion())" +
+             (c.engines.contains(.rocksdb) ? ", \(rocksDBVersion()) (Debian's librocksdb, C API, default options)" : ""))
+    }
+    if !results.isEmpty || writers != nil {
+        line("- data: 16-byte random keys, 100-byte values (workload 8: 100 KiB), seed \(c.seed); a new database in a new directory under \(c.dir) for every run")
+        line("- durability: workloads 3 and 12 sync every commit on every engine (Larch `.full`; LMDB default flags; SQLite WAL `synchronous=FULL`; RocksDB synced writes); " +
+             "all other workloads commit without syncing on every engine (Larch `.noSync`; LMDB `MDB_NOSYNC|MDB_NOMETASYNC`; SQLite WAL `synchronous=OFF`)")
+    }
     if !results.isEmpty {
         line("- SQLite: `kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID`, WAL, prepared statements, UPSERT for puts, 256 MiB page cache per connection")
         line("- workloads 4–7 and 9 first load the N keys in key order (transactions of 10,000) and scan them once, untimed")
@@ -304,6 +313,11 @@ func report(_ c: Config, _ p: Parameters, results: [Row: [EngineKind: Cell]], wr
         out += writers.report()
     }
 
+    if let typed {
+        line()
+        out += typed.report()
+    }
+
     if c.verbose {
         line()
         line("Each repetition (ops/s; bytes: engine count / write(2) count):")
@@ -347,9 +361,14 @@ func main() -> Int32 {
     let ctx = Context(p: p, seed: config.seed, baseDir: config.dir, perf: perf)
     var results: [Row: [EngineKind: Cell]] = [:]
     var writers: WritersResults?
+    var typed: TypedResults?
     do {
         for w in config.workloads {
             log("\(w.rawValue): \(w.summary)")
+            if w == .typed {
+                typed = try TypedWorkload.run(config, ctx: ctx)
+                continue
+            }
             if w == .writers {
                 let r = try WritersWorkload.run(config, ctx: ctx)
                 writers = r
@@ -371,7 +390,7 @@ func main() -> Int32 {
         log("larch-bench: \(error)")
         return 1
     }
-    report(config, p, results: results, writers: writers, load0: load0, elapsed: now() - t0)
+    report(config, p, results: results, writers: writers, typed: typed, load0: load0, elapsed: now() - t0)
     return 0
 }
 
