@@ -21,15 +21,23 @@ import LarchCrashLab
             process.executableURL = KillTests.productsDirectory.appendingPathComponent("larch-crashlab")
             process.arguments = arguments
             process.standardOutput = FileHandle(forWritingAtPath: output)
+            // Its errors to a file of their own; a crash ends it at once (no backtracer, which can
+            // hang when the crashing child is SIGKILLed meanwhile) and shows in `kill`'s issue.
+            _ = FileManager.default.createFile(atPath: output + ".stderr", contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: output + ".stderr")
+            var environment = ProcessInfo.processInfo.environment
+            environment["SWIFT_BACKTRACE"] = "enable=no"
+            process.environment = environment
             try process.run()
         }
 
-        /// SIGKILLs it; records an issue if it had already ended by itself (an error).
+        /// SIGKILLs it; records an issue if it had already ended by itself (an error or a crash).
         func kill(sourceLocation: SourceLocation = #_sourceLocation) {
             let ranUntilKilled = process.isRunning
             _ = Glibc.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            #expect(ranUntilKilled, "larch-crashlab \(process.arguments ?? []) ended by itself with status \(process.terminationStatus)", sourceLocation: sourceLocation)
+            let errors = (try? String(contentsOfFile: output + ".stderr", encoding: .utf8)) ?? ""
+            #expect(ranUntilKilled, "larch-crashlab \(process.arguments ?? []) ended by itself with status \(process.terminationStatus) (\(process.terminationReason == .uncaughtSignal ? "signal" : "exit")): \(errors.prefix(2_000))", sourceLocation: sourceLocation)
         }
 
         var lines: [Substring] {
