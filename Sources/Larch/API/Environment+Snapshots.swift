@@ -95,7 +95,8 @@ extension Transaction where Mode == ReadWrite {
         let nanoseconds = UInt64(max(0, now.tv_sec)) * 1_000_000_000 + UInt64(max(0, now.tv_nsec))
         let nameBytes = Array(name.utf8)
         let record = try core.modifying { w throws(LarchError) in try w.createSnapshot(name: nameBytes, id: id, createdNanoseconds: nanoseconds) }
-        let referenced = try core.snapshotInfos().first { $0.name == name }?.referencedBytes ?? 0
+        // The new snapshot's size from its own trees, not by listing every snapshot.
+        let referenced = try core.referencedBytes(of: record)
         return SnapshotInfo(name: name, transactionID: record.txn.rawValue, createdNanoseconds: nanoseconds, id: id,
                             referencedBytes: referenced, uniqueBytes: 0)
     }

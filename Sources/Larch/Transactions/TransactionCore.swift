@@ -168,6 +168,13 @@ final class TransactionCore {
         return try SnapshotCatalog.infos(in: root, reader: writeReader, pageSize: pageSize)
     }
 
+    /// The bytes the state `record` keeps reaches: its trees' pages (reads its catalog only).
+    func referencedBytes(of record: SnapshotRecord) throws(LarchError) -> UInt64 {
+        let pages = isWrite ? try SnapshotCatalog.referencedPages(of: record, reader: writeReader)
+                            : try SnapshotCatalog.referencedPages(of: record, reader: mapped)
+        return pages * UInt64(pageSize)
+    }
+
     /// The record of snapshot `name`; throws `snapshotNotFound`.
     func snapshotRecord(named name: String) throws(LarchError) -> SnapshotRecord {
         let root = treeRoot(TreeIndex.snapshots)
