@@ -1,4 +1,5 @@
 import Foundation
+import Atomics
 import Synchronization
 import Testing
 @testable import Larch
@@ -143,6 +144,49 @@ import Testing
         #expect(try env.stats().readers == 0)
         try env.write { try $0.put("w", forKey: "k2") }
         #expect(try env.check().isClean)
+    }
+
+    /// A reader of another process caught between the two stores of its claim (owner set, start
+    /// time not yet) is never taken for a dead one, whoever held the slot before: a freed slot
+    /// keeps no start time. (Once, a claim caught there in a slot reclaimed from a killed reader
+    /// showed the old start time with the new pid: the slot was freed under the new reader, whose
+    /// pages the writer then reused.)
+    @Test func aSlotBeingClaimedIsNeverReclaimed() throws {
+        let dir = try TemporaryDirectory("shared-claiming")
+        let env = try Environment(path: dir.file(), options: options())
+        try env.write { try $0.put("v", forKey: "k") }
+        let dead = Process()
+        dead.executableURL = URL(fileURLWithPath: "/bin/true")
+        try dead.run()
+        dead.waitUntilExit()
+        let live = Process()   // stands for a reader process in the middle of its claim
+        live.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        live.arguments = ["30"]
+        try live.run()
+        defer { kill(live.processIdentifier, SIGKILL); live.waitUntilExit() }
+        let lock = try #require(try LockFile.open(databasePath: env.path, slots: 126))
+        let table = ReaderTable(lockFile: lock)
+        func word(_ slot: Int, _ field: Int) -> UnsafeAtomic<UInt64> {
+            LockFile.word(in: lock.base, at: LockFileLayout.offset(slot: slot, field: field))
+        }
+        // Slot b: used and released by a reader of this process.
+        let reader = try env.beginRead()
+        let b = (0..<table.capacity).first { word($0, LockFileLayout.ownerOffset).load(ordering: .relaxed) == UInt64(getpid()) }!
+        reader.abort()
+        #expect(word(b, LockFileLayout.startTimeOffset).load(ordering: .relaxed) == 0, "a released slot keeps no start time")
+        // Slot a: left by a killed reader, reclaimed by a writer's question.
+        let a = (0..<table.capacity).first { $0 != b && word($0, LockFileLayout.ownerOffset).load(ordering: .relaxed) == 0 }!
+        word(a, LockFileLayout.ownerOffset).store(UInt64(dead.processIdentifier), ordering: .sequentiallyConsistent)
+        word(a, LockFileLayout.startTimeOffset).store(12345, ordering: .sequentiallyConsistent)
+        #expect(table.oldestSnapshot() == nil && table.activeCount == 0)
+        #expect(word(a, LockFileLayout.startTimeOffset).load(ordering: .relaxed) == 0, "a reclaimed slot keeps no start time")
+        // Another process's claim sets the owner of each, and has not stored its start time yet.
+        for slot in [a, b] {
+            #expect(word(slot, LockFileLayout.ownerOffset).compareExchange(expected: 0, desired: UInt64(live.processIdentifier), ordering: .sequentiallyConsistent).exchanged)
+        }
+        #expect(table.reclaimStale() == 0, "a live process's claim in progress is not reclaimed")
+        #expect(table.activeCount == 2)
+        for slot in [a, b] { word(slot, LockFileLayout.ownerOffset).store(0, ordering: .sequentiallyConsistent) }
     }
 
     /// `activeReaders()` lists every process's readers: snapshot, lag and the pages waiting for them.

@@ -65,9 +65,10 @@ final class ReaderTable: @unchecked Sendable {
         field(slot, LockFileLayout.snapshotOffset).store(snapshot.rawValue, ordering: .sequentiallyConsistent)
     }
 
-    /// Releases a slot claimed by `claim`.
+    /// Releases a slot claimed by `claim`. Its start time is zeroed first: see `reclaimStale`.
     func release(slot: Int) {
         field(slot, LockFileLayout.snapshotOffset).store(LockFileLayout.noSnapshot, ordering: .releasing)
+        field(slot, LockFileLayout.startTimeOffset).store(0, ordering: .releasing)
         let was = field(slot, LockFileLayout.ownerOffset).exchange(0, ordering: .releasing)
         precondition(was == me.pid, "reader slot released by another process or twice")
     }
@@ -108,6 +109,14 @@ final class ReaderTable: @unchecked Sendable {
     }
 
     /// Frees the slots of processes that no longer run; returns how many.
+    ///
+    /// A free slot's start time is always 0: `release` and this method zero it before they free the
+    /// owner. A claim sets the owner first and the start time after it, so a slot being claimed
+    /// shows its new owner with start time 0, which is judged by the pid alone (alive: kept). Had
+    /// a freed slot kept its dead owner's start time, a claim caught between its two stores would
+    /// look like a dead process (the new pid with the old start time): its slot would be freed
+    /// under it, the writer would stop seeing its snapshot and reuse its pages, and two readers
+    /// could share the slot.
     @discardableResult
     func reclaimStale() -> Int {
         var freed = 0
@@ -115,9 +124,13 @@ final class ReaderTable: @unchecked Sendable {
             let owner = field(i, LockFileLayout.ownerOffset)
             let pid = owner.load(ordering: .acquiring)
             guard pid != 0 else { continue }
-            let started = field(i, LockFileLayout.startTimeOffset).load(ordering: .relaxed)
+            let startTime = field(i, LockFileLayout.startTimeOffset)
+            let started = startTime.load(ordering: .acquiring)
             if pid == me.pid && (started == me.startTime || started == 0) { continue }   // ours (or being claimed)
             guard !ProcessIdentity.isAlive(pid: pid, startTime: started) else { continue }
+            // Zero the start time while the slot is still owned (nobody can claim it meanwhile); if
+            // it changed, another process reclaimed it, or its owner is not the one judged dead.
+            guard startTime.compareExchange(expected: started, desired: 0, ordering: .acquiringAndReleasing).exchanged else { continue }
             if owner.compareExchange(expected: pid, desired: 0, ordering: .acquiringAndReleasing).exchanged { freed += 1 }
         }
         return freed
