@@ -87,7 +87,8 @@ public final class Environment: Sendable {
         file = storage
         do throws(LarchError) {
             var size = try file.size()
-            if size == 0 {
+            let partlyInitialized = size > 0 && !options.readOnly ? try Self.partlyInitializedPageSize(storage, size: size) : nil
+            if size == 0 || partlyInitialized != nil {
                 guard !options.readOnly else { throw LarchError.notALarchFile(path: path) }
                 // Another process may be creating it too: the writer lock makes one of them do it.
                 size = try Self.initializeIfEmpty(storage, options: options)
@@ -137,10 +138,35 @@ public final class Environment: Sendable {
     private static func initializeIfEmpty(_ file: any StorageDevice, options: Options) throws(LarchError) -> Int {
         try file.lockWriter(timeout: options.writerTimeout)
         defer { file.unlockWriter() }
-        if try file.size() == 0 {
+        let size = try file.size()
+        if size == 0 {
             try initialize(file, pageSize: options.pageSize, durability: options.durability)
+        } else if let pageSize = try partlyInitializedPageSize(file, size: size) {
+            // Initialized again, with the page size it was begun with: nothing was ever committed.
+            try initialize(file, pageSize: pageSize, durability: options.durability)
         }
         return try file.size()
+    }
+
+    /// The page size of the file, when it holds only the start of the two meta pages `initialize` writes: a process
+    /// was killed while it initialized an existing empty file (a write can stop at any page), or
+    /// another is initializing it now (its size grows a page at a time). Nothing was ever committed
+    /// to such a file, so it is initialized again, under the writer lock, rather than refused as
+    /// truncated. Nil for a file that is anything else (it is left to the usual checks).
+    private static func partlyInitializedPageSize(_ file: any StorageDevice, size: Int) throws(LarchError) -> Int? {
+        for pageSize in PageLayout.validPageSizes where size < 2 * pageSize {
+            if try isPrefixOfInitialPages(file, size: size, pageSize: pageSize) { return pageSize }
+        }
+        return nil
+    }
+
+    /// Whether the file's `size` bytes are the first bytes of `MetaPage.initialPages(pageSize:)`.
+    private static func isPrefixOfInitialPages(_ file: any StorageDevice, size: Int, pageSize: Int) throws(LarchError) -> Bool {
+        let expected = MetaPage.initialPages(pageSize: pageSize)
+        guard size < expected.count else { return false }
+        var bytes = [UInt8](repeating: 0, count: size)
+        try bytes.withUnsafeMutableBytes { b in Result { () throws(LarchError) in try file.read(into: b, at: 0) } }.get()
+        return bytes[...] == expected[..<size]
     }
 
     /// Writes the two meta pages of an empty database (an existing empty file: a new one is created

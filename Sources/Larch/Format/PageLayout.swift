@@ -42,6 +42,8 @@ enum PageLayout {
     /// Page sizes a file may use: powers of two from 4 KiB to 64 KiB.
     static let minPageSize = 4096
     static let maxPageSize = 65536
+    /// Every valid page size, smallest first.
+    static let validPageSizes = [4096, 8192, 16384, 32768, 65536]
     static func isValidPageSize(_ size: Int) -> Bool {
         size >= minPageSize && size <= maxPageSize && size & (size - 1) == 0
     }
