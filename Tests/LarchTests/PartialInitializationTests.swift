@@ -38,3 +38,26 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(partial))
     }
 }
+
+/// A process killed while it created a file leaves its temporary file (`.NAME.creating-PID-XXXX`)
+/// beside the name; the next create of that name removes those of processes that no longer run.
+@Suite struct LeftTemporaryFileTests {
+    @Test func theNextCreateRemovesTheTemporaryOfADeadProcess() throws {
+        let dir = try TemporaryDirectory("left-temporary")
+        let dead = Process()
+        dead.executableURL = URL(fileURLWithPath: "/bin/true")
+        try dead.run()
+        dead.waitUntilExit()
+        let deadLeft = dir.file(".db.larch.creating-\(dead.processIdentifier)-1a2b")
+        let liveLeft = dir.file(".db.larch.creating-\(getpid())-3c4d")      // a create running now
+        let otherName = dir.file(".other.larch.creating-\(dead.processIdentifier)-5e6f")
+        for path in [deadLeft, liveLeft, otherName] {
+            #expect(FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3])))
+        }
+        let env = try Environment(path: dir.file("db.larch"))
+        try env.write { try $0.put("v", forKey: "k") }
+        #expect(!FileManager.default.fileExists(atPath: deadLeft), "the dead process's temporary is gone")
+        #expect(FileManager.default.fileExists(atPath: liveLeft), "a live process's is kept")
+        #expect(FileManager.default.fileExists(atPath: otherName), "another name's is not touched")
+    }
+}

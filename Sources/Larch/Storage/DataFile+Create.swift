@@ -27,7 +27,9 @@ extension DataFile {
         let target = FilePath(path)
         let directory = target.removingLastComponent().isEmpty ? FilePath(".") : target.removingLastComponent()
         let name = target.lastComponent?.string ?? "larch"
-        let temporary = directory.appending(".\(name).creating-\(getpid())-\(String(UInt32.random(in: .min ... .max), radix: 16))").string
+        let temporaryPrefix = ".\(name).creating-"
+        removeLeftTemporaries(in: directory.string, prefix: temporaryPrefix)
+        let temporary = directory.appending("\(temporaryPrefix)\(getpid())-\(String(UInt32.random(in: .min ... .max), radix: 16))").string
 
         func failure(_ step: String, _ e: Int32) -> LarchError {
             .io(operation: "create", path: path, errno: e,
@@ -59,6 +61,24 @@ extension DataFile {
             }
         }
         if sync { try syncDirectory(directory.string, path: path) }
+    }
+
+    /// Removes the temporary files `createWhole` left in `directory` when its process was killed
+    /// part-way (`PREFIX` `PID-XXXX`, where process PID no longer runs). A live process's file
+    /// (or one whose pid was given to another process) is left alone; failures are ignored.
+    private static func removeLeftTemporaries(in directory: String, prefix: String) {
+        guard let dir = opendir(directory) else { return }
+        defer { closedir(dir) }
+        var left: [String] = []
+        while let entry = readdir(dir) {
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            let name = String(decoding: bytes, as: UTF8.self)
+            guard Array(name.utf8) == bytes, name.hasPrefix(prefix), let dash = name.dropFirst(prefix.count).firstIndex(of: "-"),
+                  let pid = UInt64(name[name.index(name.startIndex, offsetBy: prefix.count)..<dash]),
+                  !ProcessIdentity.isAlive(pid: pid, startTime: 0) else { continue }
+            left.append(name)
+        }
+        for name in left { _ = unlink(FilePath(directory).appending(name).string) }
     }
 
     /// Makes the directory's entries durable (a file system that cannot sync a directory is taken
