@@ -164,4 +164,23 @@ import Testing
         let error = LarchError.snapshotNotFound(name: "a\u{1B}[2Jb")
         #expect(!error.description.contains("\u{1B}"), "\(error)")
     }
+
+    /// The neighbours of every snapshot at once (for `snapshots()`) are those found one at a time,
+    /// ties of snapshots of one transaction included.
+    @Test func neighboursOfAllSnapshotsAtOnceMatchOneAtATime() {
+        var g = SeededGenerator(seed: 0x5A5A)
+        for round in 0..<200 {
+            let count = Int(g.next() % 12)
+            let all = (0..<count).map { i in
+                NamedSnapshot(name: Array("s\(i)".utf8),
+                              record: SnapshotRecord(txn: TransactionID(1 + g.next() % 8), createdNanoseconds: 0, id: [UInt8](repeating: 0, count: 16),
+                                                     pageCount: 2, main: .empty, catalog: .empty))
+            }
+            let atOnce = SnapshotCatalog.allNeighbours(of: all)
+            for (s, n) in zip(all, atOnce) {
+                let one = SnapshotCatalog.neighbours(of: s, among: all)
+                #expect(one.previous == n.previous && one.next == n.next, "round \(round): \(s.record.txn)")
+            }
+        }
+    }
 }
