@@ -30,9 +30,14 @@ extension WriteState {
     /// `relink` says whether the pointer to it must be marked dirty (a new page, or a page
     /// rewritten in place, whose checksum and birth the commit records).
     mutating func touch(_ page: PageNumber, birth: TransactionID, tree: Int) throws(LarchError) -> (page: PageNumber, relink: Bool) {
-        if dirty[page] != nil { return (page, false) }
+        if dirty[page] != nil {
+            // Dirty in a lower layer of a nested transaction: shadowed, under the same number.
+            if !dirty.isWritable(page) { _ = dirty.shadow(page) }
+            return (page, false)
+        }
         // A page of a commit still waiting for its meta is rewritten in place, unless a snapshot reaches it.
         if !rewritable.isEmpty, birth > pinBound, rewritable.remove(page) != nil {
+            if !nestedSaves.isEmpty { nestedSaves[nestedSaves.count - 1].unrewritten.append(page) }
             let copy = MutablePage(base: dirty.add(page), pageSize: pageSize)
             copy.copyPage(from: snapshot.mapping.page(page, pageSize: pageSize))
             rewrittenInPlace += 1
