@@ -367,4 +367,35 @@ import Testing
             }
         }
     }
+
+    /// Pages of a commit waiting for its group's meta are rewritten in place (`rewritable`): a
+    /// child that does so and is rolled back gives them back to the set, unwritten.
+    @Test func pagesRewrittenInPlaceByARolledBackChildAreRewritableAgain() throws {
+        try withTemporaryDirectory("nested-rewritable") { dir in
+            let env = try Environment(path: dir.file())
+            try env.write { txn in for i in 0..<10 { try txn.put("v", forKey: "k\(i)") } }
+            var txn = try env.beginWrite()
+            let root = txn.core.writeBox!.state.trees[TreeIndex.main].root.root
+            txn.core.writeBox!.state.rewritable = [root]   // as if its commit waited for a meta
+            #expect(throws: Rollback.self) {
+                try txn.nested { child in
+                    try child.put("w", forKey: "k1")
+                    #expect(child.core.writeBox!.state.rewrittenInPlace == 1)
+                    #expect(child.core.writeBox!.state.trees[TreeIndex.main].root.root == root, "rewritten in place")
+                    try child.nested { g in try g.put("x", forKey: "k2") }
+                    throw Rollback()
+                }
+            }
+            #expect(txn.core.writeBox!.state.rewritable == [root])
+            #expect(txn.core.writeBox!.state.rewrittenInPlace == 0)
+            #expect(txn.core.writeBox!.state.dirty[root] == nil)
+            try txn.nested { child in try child.put("w", forKey: "k1") }
+            #expect(txn.core.writeBox!.state.rewritable.isEmpty)
+            #expect(txn.core.writeBox!.state.rewrittenInPlace == 1)
+            #expect(try txn.getString("k1") == "w")
+            txn.abort()   // the page is the published commit's: this test must not write it
+            #expect(try env.read { try $0.getString("k1") } == "v")
+            #expect(env.buffers.outstandingPages == 0)
+        }
+    }
 }
