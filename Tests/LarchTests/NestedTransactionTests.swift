@@ -398,4 +398,36 @@ import Testing
             #expect(env.buffers.outstandingPages == 0)
         }
     }
+
+    /// An iteration of the parent goes on across a child that changed the entries ahead of it,
+    /// and the databases an aborted child created or changed are not reported as changed.
+    @Test func parentIterationAndChangedDatabasesAcrossChildren() throws {
+        try withTemporaryDirectory("nested-entries") { dir in
+            let env = try Environment(path: dir.file())
+            try env.write { txn in for i in 0..<200 { try txn.put(String(repeating: "e", count: 150), forKey: String(format: "k%03d", i)) } }
+            var txn = try env.beginWrite()
+            var it = try txn.entries()
+            var seen: [String] = []
+            for _ in 0..<50 { seen.append(String(decoding: try it.next()!.key, as: UTF8.self)) }
+            try txn.nested { child in
+                for i in stride(from: 50, to: 200, by: 2) { _ = try child.delete(String(format: "k%03d", i)) }
+                try child.put("new", forKey: "k0505")
+            }
+            #expect(throws: Rollback.self) {
+                try txn.nested { child in
+                    for i in stride(from: 51, to: 200, by: 2) { _ = try child.delete(String(format: "k%03d", i)) }
+                    _ = try child.openDatabase("created", create: true)
+                    throw Rollback()
+                }
+            }
+            while let (k, _) = try it.next() { seen.append(String(decoding: k, as: UTF8.self)) }
+            let expected = (0..<50).map { String(format: "k%03d", $0) } + ["k0505"] + stride(from: 51, to: 200, by: 2).map { String(format: "k%03d", $0) }
+            #expect(seen == expected.sorted())
+            let changes = txn.core.writeBox!.state.changedDatabases
+            #expect(changes.main && changes.named.isEmpty, "\(changes)")
+            try txn.commit()
+            #expect(try env.read { try $0.databaseNames() }.isEmpty)
+            #expect(try assertClean(env).isClean)
+        }
+    }
 }
