@@ -430,4 +430,34 @@ import Testing
             #expect(try assertClean(env).isClean)
         }
     }
+
+    /// A child costs the pages it touches, not its parent's size: one put in a child of a parent
+    /// with thousands of dirty pages records (and copies) only the pages on its path.
+    @Test(arguments: [300, 30_000])
+    func aChildCostsWhatItTouches(parentKeys: Int) throws {
+        try withTemporaryDirectory("nested-cost") { dir in
+            let env = try Environment(path: dir.file())
+            var txn = try env.beginWrite()
+            for i in 0..<parentKeys { try txn.put(String(repeating: "p", count: 100), forKey: String(format: "key%06d", i * 7 % parentKeys)) }
+            let parentPages = txn.core.writeBox!.state.dirty.count
+            let depth = Int(try txn.stats().depth)
+            let clock = ContinuousClock()
+            var recorded: [Int] = []
+            let elapsed = clock.measure {
+                for round in 0..<1000 {
+                    let held = env.buffers.outstandingPages
+                    try? txn.nested { child in
+                        try child.put("c", forKey: String(format: "key%06d", round * 29 % parentKeys))
+                        recorded.append(child.core.writeBox!.state.dirty.layers.last!.below.count)
+                        #expect(env.buffers.outstandingPages - held <= depth, "round \(round)")
+                        if round % 2 == 0 { throw Rollback() }
+                    }
+                }
+            }
+            #expect(recorded.allSatisfy { $0 <= depth }, "pages recorded per child: \(Set(recorded)), depth \(depth)")
+            print("1,000 children of one put each on a parent of \(parentPages) dirty pages (depth \(depth)): \(elapsed)")
+            try txn.commit()
+            #expect(try assertClean(env).isClean)
+        }
+    }
 }
