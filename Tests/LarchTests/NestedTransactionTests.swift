@@ -314,14 +314,23 @@ import Testing
     /// writes: two files built alike, one with nested commits and aborts, end byte for byte equal.
     @Test func outermostCommitMatchesAFlatTransaction() throws {
         try withTemporaryDirectory("nested-flat") { dir in
+            var claimedInAbortedChild = false
             func build(_ path: String, nested: Bool) throws {
                 let env = try Environment(path: path, options: Options(durability: .noSync))
                 var rng = SeededGenerator(seed: 77)
                 // Fragmented free space: free-tree records a child claims.
                 try env.write { txn in for i in 0..<3000 { try txn.put(rng.bytes(200), forKey: "f\(i)") } }
                 try env.write { txn in for i in stride(from: 0, to: 3000, by: 2) { _ = try txn.delete("f\(i)") } }
+                // Many small commits under a long reader: their freed pages, unusable meanwhile,
+                // move from the meta's free list into free-tree records, reusable once it ends.
+                do {
+                    let reader = try env.beginRead()
+                    for i in 0..<250 { try env.write { txn in try txn.put(rng.bytes(200), forKey: "f\(Int(rng.next() % 1500) * 2 + 1)") }; _ = i }
+                    reader.abort()
+                }
                 try env.write { txn in _ = try txn.openDatabase("named", create: true) }
                 try env.write { txn in
+                    #expect(txn.core.writeBox!.state.trees[TreeIndex.free].root.entries > 0, "records in the free tree")
                     let named = try txn.openDatabase("named")
                     for round in 0..<30 {
                         let keys = (0..<40).map { _ in "r\(rng.next() % 5000)" }
@@ -337,7 +346,9 @@ import Testing
                         } else {
                             do {
                                 try txn.nested { child in
+                                    let records = child.core.writeBox!.state.trees[TreeIndex.free].root.entries
                                     try apply(&child)
+                                    if aborted && child.core.writeBox!.state.trees[TreeIndex.free].root.entries < records { claimedInAbortedChild = true }
                                     if round % 5 == 0 {
                                         do { try child.nested { g in try g.put("gone", forKey: "f1"); throw Rollback() } } catch is Rollback {}
                                     }
@@ -351,6 +362,7 @@ import Testing
             }
             try build(dir.file("flat.larch"), nested: false)
             try build(dir.file("nested.larch"), nested: true)
+            #expect(claimedInAbortedChild, "a rolled-back child claimed free-tree records")
             let flat = try Data(contentsOf: URL(fileURLWithPath: dir.file("flat.larch")))
             let nested = try Data(contentsOf: URL(fileURLWithPath: dir.file("nested.larch")))
             #expect(flat.count == nested.count)
