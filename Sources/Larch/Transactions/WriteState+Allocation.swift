@@ -26,7 +26,8 @@ extension WriteState {
     }
 
     /// Copy-on-write: a dirty page with the content of `page` (of `tree`, written by transaction
-    /// `birth`), which is `page` itself when it is already dirty. The old page is released.
+    /// `birth`), which is `page` itself when it is already dirty (inside a nested transaction,
+    /// shadow-copied into its layer when a lower layer made it dirty). The old page is released.
     /// `relink` says whether the pointer to it must be marked dirty (a new page, or a page
     /// rewritten in place, whose checksum and birth the commit records).
     mutating func touch(_ page: PageNumber, birth: TransactionID, tree: Int) throws(LarchError) -> (page: PageNumber, relink: Bool) {
