@@ -195,25 +195,54 @@ package struct Workload: Sendable {
         self.models = models
     }
 
-    /// Applies `txn`'s operations to a write transaction.
+    private struct RolledBack: Error {}
+
+    /// Applies `txn`'s operations to a write transaction, through nested transactions (issue 14):
+    /// groups of up to four operations, each in a child that commits into `txn`; after every
+    /// third group, a child that changes more (an overflow value, a cursor delete, a grandchild
+    /// that commits into it) and is rolled back. Nested transactions change nothing on disk: the
+    /// commit writes what applying the operations directly would, and the crash images show it.
     package static func apply(_ t: WorkloadTransaction, to txn: inout WriteTransaction) throws {
-        for op in t.operations {
-            switch op {
-            case let .put(db, key, value):
-                let handle = try db.map { name throws(LarchError) in try txn.openDatabase(name) } ?? .main
-                try txn.put(value, forKey: key, in: handle)
-            case let .delete(db, key):
-                let handle = try db.map { name throws(LarchError) in try txn.openDatabase(name) } ?? .main
-                _ = try txn.delete(key, in: handle)
-            case let .createDatabase(name):
-                _ = try txn.openDatabase(name, create: true)
-            case let .dropDatabase(name):
-                try txn.dropDatabase(try txn.openDatabase(name))
-            case let .createSnapshot(name):
-                try txn.createSnapshot(name)
-            case let .dropSnapshot(name):
-                try txn.dropSnapshot(name)
+        let ops = t.operations
+        var start = 0
+        var group = 0
+        while start < ops.count {
+            let end = min(start + 4, ops.count)
+            try txn.nested { child in
+                for op in ops[start..<end] { try apply(op, to: &child) }
             }
+            if group % 3 == 2 {
+                do {
+                    try txn.nested { child in
+                        try child.put([UInt8](repeating: 0xEE, count: 6_000), forKey: Array("rolled back".utf8))
+                        let c = try child.cursor()
+                        if try c.first() { try c.delete() }
+                        try child.nested { grandchild in try grandchild.put([1], forKey: Array("rolled back too".utf8)) }
+                        throw RolledBack()
+                    }
+                } catch is RolledBack {}
+            }
+            start = end
+            group += 1
+        }
+    }
+
+    private static func apply(_ op: WorkloadOperation, to txn: inout WriteTransaction) throws {
+        switch op {
+        case let .put(db, key, value):
+            let handle = try db.map { name throws(LarchError) in try txn.openDatabase(name) } ?? .main
+            try txn.put(value, forKey: key, in: handle)
+        case let .delete(db, key):
+            let handle = try db.map { name throws(LarchError) in try txn.openDatabase(name) } ?? .main
+            _ = try txn.delete(key, in: handle)
+        case let .createDatabase(name):
+            _ = try txn.openDatabase(name, create: true)
+        case let .dropDatabase(name):
+            try txn.dropDatabase(try txn.openDatabase(name))
+        case let .createSnapshot(name):
+            try txn.createSnapshot(name)
+        case let .dropSnapshot(name):
+            try txn.dropSnapshot(name)
         }
     }
 }

@@ -54,6 +54,42 @@ import Larch
         #expect(name == "Grace Hopper")
     }
 
+    private struct OutOfStock: Error {}
+
+    @Test func nestedTransactions() throws {
+        let dir = try TemporaryDirectory("docc-nested")
+        let env = try Environment(path: dir.file())
+        try env.write { txn in try txn.put("in stock", forKey: "stock:42") }
+        try env.write { txn in
+            try txn.put("pending", forKey: "order:7")
+            do {
+                try txn.nested { child in
+                    try child.put("reserved", forKey: "stock:42")
+                    guard try child.get("stock:43") != nil else { throw OutOfStock() }
+                    try child.put("reserved", forKey: "stock:43")
+                }
+            } catch is OutOfStock {
+                try txn.put("backordered", forKey: "order:7")   // stock:42 is not reserved
+            }
+        }
+        #expect(try env.read { txn in try txn.getString("order:7") } == "backordered")
+        #expect(try env.read { txn in try txn.getString("stock:42") } == "in stock")
+    }
+
+    @Test func nestedTransactionsAsync() async throws {
+        let dir = try TemporaryDirectory("docc-nested-async")
+        let env = try Environment(path: dir.file())
+        try await env.write { txn in
+            let saved = try await txn.nested { child in
+                try child.put("draft", forKey: "doc:1")
+                await Task.yield()
+                return try child.getString("doc:1")
+            }
+            print(saved ?? "")
+        }
+        #expect(try await env.read { txn in try txn.getString("doc:1") } == "draft")
+    }
+
     @Test func snapshotsAndSpace() throws {
         let dir = try TemporaryDirectory("docc-snapshots")
         let env = try Environment(path: dir.file(), options: Options(durability: .noSync))

@@ -7,7 +7,8 @@ import Testing
 // a correct snippet must pass, so that a broken set-up cannot make every snippet "fail".
 //
 // What Swift cannot check stays a typed run-time error: a cursor or `Entries` used after its
-// transaction ended (`transactionEnded`), a change through a write cursor inside a view (`viewInUse`).
+// transaction ended (`transactionEnded`), a change through a write cursor inside a view (`viewInUse`),
+// a cursor of a write transaction used while a nested transaction of it is open (`nestedTransactionOpen`).
 @Suite struct MisuseCompileTests {
     /// Paths of the package and of the modules `swift build` made for this test run.
     private struct BuildPaths {
@@ -134,6 +135,22 @@ import Testing
                 _ = try t.get("k")
             }
             """, "risks causing data races"),
+        ("use the parent inside its nested transaction", """
+            func f(_ env: Environment) throws { var t = try env.beginWrite(); try t.nested { c in try t.put("v", forKey: "k") }; try t.commit() }
+            """, "overlapping accesses"),
+        ("commit a nested transaction by hand", """
+            func f(_ env: Environment) throws { try env.write { t in try t.nested { c in try c.commit() } } }
+            """, "after consume"),
+        ("abort a nested transaction by hand (throw instead)", """
+            func f(_ env: Environment) throws { try env.write { t in try t.nested { c in c.abort() } } }
+            """, "after consume"),
+        ("a nested transaction inside a view of its parent", """
+            func f(_ env: Environment) throws {
+                var t = try env.beginWrite()
+                try t.forEach { _, _ in try t.nested { c in try c.put("v", forKey: "k") }; return true }
+                try t.commit()
+            }
+            """, "overlapping accesses"),
         ("iterate entries with a plain for loop (errors would end it silently)", """
             func f(_ env: Environment) throws { try env.read { t in for _ in try t.entries() {} } }
             """, "conform to 'Sequence'"),
@@ -149,6 +166,7 @@ import Testing
                 let c = try w.cursor()
                 try c.put([2], forKey: [2])
                 try w.put("v", forKey: "k")
+                try w.nested { c in try c.put("v", forKey: "k"); try c.nested { g in try g.put("w", forKey: "k") } }
                 _ = try w.withValue(forKey: Array("k".utf8)) { span in span.byteCount }
                 try w.commit()
                 let t = try env.beginRead()

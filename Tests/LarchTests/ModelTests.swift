@@ -209,6 +209,8 @@ final class ModelRun {
     /// A shared long prefix, so that long keys differ only near their ends (long separators, deep trees).
     private let longPrefix: [UInt8]
     private var tally = (commits: 0, aborts: 0, reopens: 0)
+    /// Nested transactions: the current depth, the deepest reached, and how each ended.
+    private var nesting = (depth: 0, deepest: 0, commits: 0, aborts: 0, failures: 0)
 
     init(seed: UInt64, pageSize: Int, transactions: Int) {
         self.seed = seed
@@ -275,7 +277,7 @@ final class ModelRun {
         env = nil
         dir?.remove()
         let seconds = Date().timeIntervalSince(start)
-        print("ModelRun seed=\(seed) pageSize=\(pageSize): \(txnNumber) transactions (\(tally.commits) committed, \(tally.aborts) aborted), \(opNumber) operations, \(tally.reopens) reopens, \(committed.totalEntries) entries at the end, \(String(format: "%.1f", seconds)) s")
+        print("ModelRun seed=\(seed) pageSize=\(pageSize): \(txnNumber) transactions (\(tally.commits) committed, \(tally.aborts) aborted), \(opNumber) operations, \(tally.reopens) reopens, \(committed.totalEntries) entries at the end, nested transactions \(nesting.commits) committed / \(nesting.aborts) thrown / \(nesting.failures) failed, depth up to \(nesting.deepest), \(String(format: "%.1f", seconds)) s")
     }
 
     private func open(first: Bool) throws -> Environment {
@@ -553,7 +555,7 @@ final class ModelRun {
 
     private enum Op: CaseIterable {
         case put, putNoOverwrite, delete, cursorPut, cursorDelete, range, get, roam
-        case createDatabase, dropDatabase, clear, invalid, bulkInsert, bulkDelete, churn, midReader
+        case createDatabase, dropDatabase, clear, invalid, bulkInsert, bulkDelete, churn, midReader, nested
     }
 
     private func pickOperation(big: Bool) -> Op {
@@ -561,7 +563,7 @@ final class ModelRun {
             (.put, big ? 120 : 260), (.putNoOverwrite, 50), (.delete, big ? 300 : 120), (.cursorPut, 50),
             (.cursorDelete, big ? 120 : 60), (.range, 80), (.get, 110), (.roam, 130), (.createDatabase, 18),
             (.dropDatabase, 8), (.clear, 2), (.invalid, 6), (.bulkInsert, big ? 2 : 14), (.bulkDelete, big ? 40 : 12),
-            (.churn, pageSize <= 8192 ? 1 : 0), (.midReader, 3),
+            (.churn, pageSize <= 8192 ? 1 : 0), (.midReader, 3), (.nested, nesting.depth < 8 ? 30 : 0),
         ]
         var r = Int(rng.next() % UInt64(weights.reduce(0) { $0 + $1.1 }))
         for (op, w) in weights {
@@ -676,6 +678,9 @@ final class ModelRun {
 
         case .churn:
             try churn(&txn, db, name, &w)
+
+        case .nested:
+            try nestedTransaction(&txn, &w, &roam)
 
         case .midReader:
             // A read transaction begun while the write is under way sees only the last commit.
@@ -799,6 +804,67 @@ final class ModelRun {
                 }
             }
         }
+    }
+
+    private struct ChildAbort: Error {}
+
+    /// A nested transaction of `txn` with random operations (and maybe nested transactions of
+    /// its own), applied to a copy of the model — the models of the open levels form a stack —
+    /// that replaces `w` only when the child commits. It commits, throws, or fails part-way (a
+    /// failure injected as an I/O error would mark it), and the parent must then be exactly as
+    /// the model says, its roaming cursor included.
+    private func nestedTransaction(_ txn: inout WriteTransaction, _ w: inout Model, _ roam: inout Roam?) throws {
+        nesting.depth += 1
+        nesting.deepest = max(nesting.deepest, nesting.depth)
+        defer { nesting.depth -= 1 }
+        let depth = nesting.depth
+        let outcome = rng.next() % 20   // 0..<13 commit, 13..<17 throw, 17..<20 fail
+        let n = rng.chance(0.8) ? Int(rng.next() % 12) : 12 + Int(rng.next() % 40)
+        log("nested depth \(depth): \(n) ops, then \(outcome < 13 ? "commit" : outcome < 17 ? "throw" : "failure")")
+        var cw = w
+        let injected = LarchError.io(operation: "pwrite (injected)", path: "nested depth \(depth)", errno: 5, message: "Input/output error")
+        do {
+            try txn.nested { child in
+                if let r = roam, rng.chance(0.3) {
+                    try expectError(.nestedTransactionOpen, "the parent's cursor inside a nested transaction") { _ = try r.cursor.next() }
+                }
+                var childRoam: Roam? = nil
+                // Often straight into a deeper level: random depths.
+                if rng.chance(0.3) { opNumber += 1; try nestedTransaction(&child, &cw, &childRoam) }
+                for _ in 0..<n {
+                    opNumber += 1
+                    try randomOperation(&child, &cw, &childRoam)
+                }
+                if rng.chance(0.15) { try compareAll(child, cw, label: "inside a nested transaction at depth \(depth)", gets: rng.chance(0.3)) }
+                if outcome >= 17 {
+                    log("nested depth \(depth): failure injected")
+                    child.core.writeBox!.state.failure = injected
+                    try expectError(injected, "a put in a failed nested transaction") { try child.put([1], forKey: [1]) }
+                    if rng.chance(0.5) { return }   // returns normally: nested() must still throw
+                    throw injected
+                }
+                if outcome >= 13 { throw ChildAbort() }
+            }
+            try require(outcome < 13, "nested transaction at depth \(depth) that should have \(outcome < 17 ? "thrown" : "failed") committed")
+            log("nested depth \(depth) committed")
+            nesting.commits += 1
+            w = cw
+        } catch is ChildAbort {
+            log("nested depth \(depth) thrown")
+            nesting.aborts += 1
+        } catch let e as LarchError where e == injected {
+            try require(outcome >= 17, "nested transaction at depth \(depth) threw the injected failure but was not failed")
+            log("nested depth \(depth) failed")
+            nesting.failures += 1
+        }
+        if let r = roam, let name = r.db, w.named[name] == nil { roam = nil }   // its database was dropped
+        if rng.chance(0.3) { try compareAll(txn, w, label: "after a nested transaction at depth \(depth)", gets: rng.chance(0.3)) }
+        // The parent goes on: a change at once, so that a failed child's state would show.
+        let k = someKey(w.main, existing: 0.3)
+        let v = randomValue(keyLength: k.count)
+        log("put main \(hex(k)) value \(v.count)B after the nested transaction")
+        try txn.put(v, forKey: k)
+        w.update(nil) { $0.set(v, for: k) }
     }
 
     /// Enough near-maximum keys to dirty well over a thousand pages in one transaction (the dirty-page

@@ -28,6 +28,21 @@ import Larch
         }
         #expect(seen == ["user:1"])
 
+        struct OutOfStock: Error {}
+        try env.write { txn in
+            try txn.put("pending", forKey: "order:7")
+            do {
+                try txn.nested { child in
+                    try child.put("reserved", forKey: "stock:42")
+                    guard try child.get("stock:43") != nil else { throw OutOfStock() }
+                }
+            } catch is OutOfStock {
+                try txn.put("backordered", forKey: "order:7")   // stock:42 is not reserved
+            }
+        }
+        #expect(try env.read { try $0.getString("order:7") } == "backordered")
+        #expect(try env.read { try $0.contains("stock:42") } == false)
+
         var txn = try env.beginWrite()
         try txn.put("x", forKey: "y")
         let stats = try txn.commit()          // pages and bytes this commit wrote

@@ -50,6 +50,9 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
     /// This thread already has the write transaction open: a second one would wait for the first
     /// for ever. Use the open one, or end it first.
     case nestedWriteTransaction
+    /// A write transaction (or its cursor) was used while a nested transaction of it is open
+    /// (`Transaction.nested`): inside the nested closure, use the child transaction it was given.
+    case nestedTransactionOpen
     /// Another write transaction — of this process or another — held the writer lock for longer
     /// than `Options.writerTimeout`.
     case writerTimeout(seconds: Double)
@@ -145,6 +148,8 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
             return "invalid value encoding: \(reason); decode a value with the type (and the ValueCoder) that encoded it — a typed database's value type must match what was stored under its name — or, when encoding failed, check the value's encode(to:)"
         case let .writerTimeout(seconds):
             return "writer busy: another write transaction (of this or another process) held the writer lock for the \(seconds) s this one waited (Options.writerTimeout); try again later"
+        case .nestedTransactionOpen:
+            return "nested transaction open: this write transaction is suspended while a nested transaction of it runs; inside the nested closure use the child transaction (and its cursors), and the parent's cursors again once the closure returned"
         case .nestedWriteTransaction:
             return "nested write transaction: the environment's write transaction was begun on this thread and is still open, so waiting for it here could wait for ever; use the open one, or commit or abort it first (in async code, a task that holds it across a suspension blocks the threads that wait: use `await env.write { ... }`)"
         }

@@ -14,7 +14,8 @@
 ///
 /// What the compiler cannot see is checked at run time and reported as a `LarchError`: a cursor
 /// used after its transaction ended (`transactionEnded`), a change through a write cursor inside a
-/// view (`viewInUse`).
+/// view (`viewInUse`), a cursor of a write transaction used while a nested transaction of it is
+/// open (`nestedTransactionOpen`, see `nested(_:)`).
 public struct Transaction<Mode: TransactionMode>: ~Copyable {
     let core: TransactionCore
 

@@ -10,6 +10,14 @@ struct DirtyPage {
 /// rebuilding pages during splits. A noncopyable owner of its buffers: `giveBack()` returns them
 /// to the environment's pool when the transaction ends (under the writer lock, which guards the
 /// pool), and `deinit` frees any it still holds.
+///
+/// Nested transactions (`WriteState+Nested.swift`): the table always holds the current view —
+/// the innermost open transaction's — so a lookup is one probe at any depth. Each open child has
+/// a layer recording, for every page it changed (added, shadow-copied, dropped), the entry the
+/// page had below it; its abort puts those entries back, its commit gives the replaced buffers
+/// back (or hands the records down when the parent is a child too). A page dirty below the
+/// innermost layer is read-only for it: `isWritable` is false, and copy-on-write shadows it under
+/// the same page number (`shadow`). Without a child, `layers` is empty and nothing else changes.
 struct DirtyPages: ~Copyable {
     private(set) var table = DirtyTable(capacity: 32)   // a one-put commit touches a handful of pages
     let buffers: PageBufferPool
@@ -17,6 +25,8 @@ struct DirtyPages: ~Copyable {
     let pageSize: Int
     /// Set by `giveBack()`: the buffers belong to the pool again.
     private(set) var isGivenBack = false
+    /// One per open nested transaction, innermost last; empty without one.
+    private(set) var layers: [DirtyLayer] = []
 
     init(buffers: PageBufferPool) {
         self.buffers = buffers
@@ -27,12 +37,15 @@ struct DirtyPages: ~Copyable {
     deinit {
         guard !isGivenBack else { return }
         table.forEach { _, d in d.buffer.deallocate() }
+        // Entries replaced by open layers are in no table: each is recorded by exactly one layer.
+        for layer in layers { for case let (_, .some(d)) in layer.below { d.buffer.deallocate() } }
         scratch.deallocate()
     }
 
     /// Returns every buffer to the pool; the table is empty afterwards.
     mutating func giveBack() {
         guard !isGivenBack else { return }
+        while !layers.isEmpty { abortLayer() }
         table.forEach { _, d in buffers.give(d.buffer, pages: d.pageCount) }
         table.removeAll()
         buffers.give(scratch, pages: 1)
@@ -47,12 +60,22 @@ struct DirtyPages: ~Copyable {
     /// A new buffer of `pages` pages for `page`, registered as dirty.
     mutating func add(_ page: PageNumber, pages: Int = 1) -> UnsafeMutableRawPointer {
         let buffer = buffers.take(pages: pages)
+        if !layers.isEmpty { recordBelow(page) }
         table.insert(page, DirtyPage(buffer: buffer, pageCount: pages))
         return buffer
     }
 
     /// Drops dirty page `page`, returning its buffer to the pool; false when it was not dirty.
+    /// Inside a nested transaction, a buffer of a lower layer is kept for that layer's sake.
     mutating func drop(_ page: PageNumber) -> Bool {
+        if !layers.isEmpty {
+            guard table[page] != nil else { return false }
+            let owned = layers[layers.count - 1].below[page] != nil
+            if !owned { recordBelow(page) }
+            let d = table.remove(page)!
+            if owned { buffers.give(d.buffer, pages: d.pageCount) }
+            return true
+        }
         guard let d = table.remove(page) else { return false }
         buffers.give(d.buffer, pages: d.pageCount)
         return true
@@ -72,6 +95,69 @@ struct DirtyPages: ~Copyable {
         table.forEach { p, d in if d.pageCount == 1 { pages.append(p) } }
         return pages
     }
+
+    // MARK: Nested transactions
+
+    /// Whether dirty page `page` may be changed in place: always without a nested transaction;
+    /// inside one, when the innermost layer made its buffer.
+    @inline(__always)
+    func isWritable(_ page: PageNumber) -> Bool {
+        layers.isEmpty || layers[layers.count - 1].below[page] != nil
+    }
+
+    /// Copy-on-write inside a nested transaction of single page `page`, dirty in a lower layer: a
+    /// buffer of the innermost layer with its content, under the same page number (no snapshot
+    /// and no meta reaches an uncommitted page, so it needs no new place).
+    mutating func shadow(_ page: PageNumber) -> UnsafeMutableRawPointer {
+        let below = table[page]!
+        precondition(below.pageCount == 1 && !layers.isEmpty, "only single pages of a lower layer are shadowed")
+        let buffer = buffers.take()
+        buffer.copyMemory(from: UnsafeRawPointer(below.buffer), byteCount: pageSize)
+        recordBelow(page)
+        table.insert(page, DirtyPage(buffer: buffer, pageCount: 1))
+        return buffer
+    }
+
+    /// Records the entry `page` has now, before the innermost layer first changes it.
+    private mutating func recordBelow(_ page: PageNumber) {
+        let top = layers.count - 1
+        if layers[top].below[page] == nil { layers[top].below[page] = .some(table[page]) }
+    }
+
+    /// Opens a layer for a nested transaction.
+    mutating func beginLayer() {
+        layers.append(DirtyLayer())
+    }
+
+    /// Merges the innermost layer into its parent: the entries it replaced are given back, unless
+    /// they belong to a layer below the parent, whose record the parent takes over.
+    mutating func commitLayer() {
+        let layer = layers.removeLast()
+        let parent = layers.count - 1
+        for (page, below) in layer.below {
+            if parent >= 0 && layers[parent].below[page] == nil {
+                layers[parent].below[page] = .some(below)   // not the parent's buffer: its abort needs it
+            } else if let d = below {
+                buffers.give(d.buffer, pages: d.pageCount)
+            }
+        }
+    }
+
+    /// Drops the innermost layer: its buffers go back to the pool, and each page it changed has
+    /// its entry from below again. Costs the pages the layer changed.
+    mutating func abortLayer() {
+        let layer = layers.removeLast()
+        for (page, below) in layer.below {
+            if let d = table.remove(page) { buffers.give(d.buffer, pages: d.pageCount) }
+            if let d = below { table.insert(page, d) }
+        }
+    }
+}
+
+/// What a nested transaction changed in the dirty-page table (see `DirtyPages`).
+struct DirtyLayer {
+    /// For each page the layer changed, the entry it had below the layer (nil: it was not dirty).
+    var below: [PageNumber: DirtyPage?] = [:]
 }
 
 /// Page-size buffers for dirty pages, recycled across write transactions so that steady-state
@@ -81,15 +167,19 @@ final class PageBufferPool: @unchecked Sendable {
     let pageSize: Int
     private var spare: [UnsafeMutableRawPointer] = []
     private let maxSpare = 4096
+    /// Pages in buffers taken and not given back (for tests: every transaction gives all back).
+    private(set) var outstandingPages = 0
 
     init(pageSize: Int) { self.pageSize = pageSize }
 
     func take(pages: Int = 1) -> UnsafeMutableRawPointer {
+        outstandingPages += pages
         if pages == 1, let b = spare.popLast() { return b }
         return UnsafeMutableRawPointer.allocate(byteCount: pages * pageSize, alignment: 4096)
     }
 
     func give(_ buffer: UnsafeMutableRawPointer, pages: Int) {
+        outstandingPages -= pages
         if pages == 1 && spare.count < maxSpare { spare.append(buffer) } else { buffer.deallocate() }
     }
 

@@ -5,7 +5,7 @@ extension TransactionCore {
     /// lends no view. A failure part-way marks the transaction failed (`WriteState.modifying`).
     @inline(__always)
     func modifying<R>(_ body: (inout WriteState) throws(LarchError) -> R) throws(LarchError) -> R {
-        guard state == .active else { throw .transactionEnded }
+        guard state == .active else { throw inactiveError }
         // Only `Transaction<ReadWrite>` and its cursors have changes, and they always have a write state.
         precondition(isWrite, "a change reached a read transaction")
         guard lentViews.load(ordering: .relaxed) == 0 else { throw .viewInUse }

@@ -24,7 +24,9 @@ extension TransactionCore {
             env.readers.release(slot: slot)
             readerSlot = nil
         }
-        if isWrite {
+        if let parent {
+            endNested(parent: parent)
+        } else if isWrite {
             writeBox!.state.finish()   // its buffers go back to the pool, under the writer lock
             env.writerEnded()          // the file's writer lock stays held while its commit waits for a meta
             env.writerLock.unlock()

@@ -13,7 +13,9 @@ import Synchronization
 /// exclusivity check (with checked `var`s, a sequential scan spent 9% of its time in
 /// `swift_beginAccess`).
 final class TransactionCore {
-    enum State: UInt8, AtomicRepresentable { case active, committed, aborted }
+    /// `suspended`: a write transaction whose nested transaction is open (`Transaction.nested`);
+    /// it is active again when the child ends.
+    enum State: UInt8, AtomicRepresentable { case active, committed, aborted, suspended }
 
     let env: Environment
     /// The snapshot this transaction reads: the committed meta when it began.
@@ -42,6 +44,12 @@ final class TransactionCore {
     /// retain and no exclusivity check (a tenth of a sequential fill); the transaction's end gives
     /// its buffers back (`WriteState.finish`).
     let writeBox: WriteStateBox?
+    /// For a nested write transaction: its parent, suspended while it runs. It shares the
+    /// parent's `writeBox`; its changes are a layer of that state (`WriteState+Nested.swift`).
+    let parent: TransactionCore?
+    /// For a nested write transaction: its layer is open, so that ending it without a commit
+    /// rolls the layer back.
+    var nestedLayerOpen = false
 
     /// A read transaction (or a read-only view of a snapshot, for the checker and copies).
     init(env: Environment, snapshot: Snapshot, readerSlot: Int?) {
@@ -54,6 +62,7 @@ final class TransactionCore {
         self.readerSlot = readerSlot
         self.expiryMark = readerSlot.map { env.readers.expiryMark(slot: $0) }
         self.writeBox = nil
+        self.parent = nil
     }
 
     /// The write transaction.
@@ -67,6 +76,22 @@ final class TransactionCore {
         self.readerSlot = nil
         self.expiryMark = nil
         self.writeBox = WriteStateBox(write)
+        self.parent = nil
+    }
+
+    /// A nested write transaction of `parent`, on its write state (see `beginNested`).
+    init(nestedIn parent: TransactionCore) {
+        self.env = parent.env
+        self.snapshot = parent.snapshot
+        self.mapped = parent.mapped
+        self.mainRoot = parent.mainRoot
+        self.isWrite = true
+        self.readTrees = []
+        self.readerSlot = nil
+        self.expiryMark = nil
+        self.writeBox = parent.writeBox
+        self.parent = parent
+        self.nestedLayerOpen = true
     }
 
     /// Active until the transaction commits or aborts.
@@ -80,9 +105,12 @@ final class TransactionCore {
 
     @inline(__always)
     func checkActive() throws(LarchError) {
-        guard state == .active else { throw .transactionEnded }
+        guard state == .active else { throw inactiveError }
         try checkNotExpired()
     }
+
+    /// What a use of this transaction throws when it is not active.
+    var inactiveError: LarchError { state == .suspended ? .nestedTransactionOpen : .transactionEnded }
 
     /// Throws `snapshotExpired` when a writer expired this read transaction: called before a read
     /// and again after its bytes were copied or shown (`expiring`), since its pages may have been

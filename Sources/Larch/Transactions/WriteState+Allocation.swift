@@ -26,13 +26,19 @@ extension WriteState {
     }
 
     /// Copy-on-write: a dirty page with the content of `page` (of `tree`, written by transaction
-    /// `birth`), which is `page` itself when it is already dirty. The old page is released.
+    /// `birth`), which is `page` itself when it is already dirty (inside a nested transaction,
+    /// shadow-copied into its layer when a lower layer made it dirty). The old page is released.
     /// `relink` says whether the pointer to it must be marked dirty (a new page, or a page
     /// rewritten in place, whose checksum and birth the commit records).
     mutating func touch(_ page: PageNumber, birth: TransactionID, tree: Int) throws(LarchError) -> (page: PageNumber, relink: Bool) {
-        if dirty[page] != nil { return (page, false) }
+        if dirty[page] != nil {
+            // Dirty in a lower layer of a nested transaction: shadowed, under the same number.
+            if !dirty.isWritable(page) { _ = dirty.shadow(page) }
+            return (page, false)
+        }
         // A page of a commit still waiting for its meta is rewritten in place, unless a snapshot reaches it.
         if !rewritable.isEmpty, birth > pinBound, rewritable.remove(page) != nil {
+            if !nestedSaves.isEmpty { nestedSaves[nestedSaves.count - 1].unrewritten.append(page) }
             let copy = MutablePage(base: dirty.add(page), pageSize: pageSize)
             copy.copyPage(from: snapshot.mapping.page(page, pageSize: pageSize))
             rewrittenInPlace += 1

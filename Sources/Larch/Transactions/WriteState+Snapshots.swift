@@ -93,6 +93,7 @@ extension WriteState {
             pinBound = TransactionID(0)
         }
         // Pages this transaction kept for a snapshot that no remaining one reaches are freed.
+        keepDeadForNestedAbort()
         var kept: [DeadExtent] = []
         for d in dead {
             if d.birth > pinBound { allocator.addFreed(d.extent) } else { kept.append(d) }

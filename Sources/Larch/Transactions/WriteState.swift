@@ -37,6 +37,10 @@ struct WriteState: ~Copyable {
     var rewrittenInPlace = 0
     var rewroteInPlace: Bool { rewrittenInPlace > 0 }
 
+    /// What each open nested transaction must restore when it aborts, innermost last
+    /// (`WriteState+Nested.swift`); empty without one.
+    var nestedSaves: [NestedSave] = []
+
     /// Set when an operation failed part-way: the transaction can only be aborted.
     var failure: LarchError? { didSet { hasFailed = failure != nil } }
     /// `failure != nil`, read on every put and delete without copying the error.
@@ -85,7 +89,8 @@ struct WriteState: ~Copyable {
     /// Ends the transaction's use of its buffers (at commit or abort); it cannot change afterwards.
     mutating func finish() {
         hint = PutHint()   // points into a buffer
-        dirty.giveBack()
+        nestedSaves = []
+        dirty.giveBack()   // drops the layers of nested transactions still open
         if failure == nil { failure = .transactionEnded }
     }
 }
