@@ -19,6 +19,10 @@ public struct CommitStats: Sendable, Equatable {
     public var syncs: Int
     /// Commits that the sync covering this one made durable at once (1 without group commit).
     public var groupSize: Int = 1
+    /// Pages the transaction wrote before its commit because its dirty pages passed
+    /// `Options.maxDirtyBytes` (not counted in `pagesWritten`; a spilled page changed again is
+    /// written again by the commit and counted there too).
+    public var pagesSpilled: Int = 0
 }
 
 extension CommitStats {

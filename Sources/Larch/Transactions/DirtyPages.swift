@@ -17,6 +17,8 @@ struct DirtyPages: ~Copyable {
     let pageSize: Int
     /// Set by `giveBack()`: the buffers belong to the pool again.
     private(set) var isGivenBack = false
+    /// Pages held in buffers (an overflow run counts its pages), against `Options.maxDirtyBytes`.
+    private(set) var heldPages = 0
 
     init(buffers: PageBufferPool) {
         self.buffers = buffers
@@ -35,6 +37,7 @@ struct DirtyPages: ~Copyable {
         guard !isGivenBack else { return }
         table.forEach { _, d in buffers.give(d.buffer, pages: d.pageCount) }
         table.removeAll()
+        heldPages = 0
         buffers.give(scratch, pages: 1)
         isGivenBack = true
     }
@@ -48,12 +51,14 @@ struct DirtyPages: ~Copyable {
     mutating func add(_ page: PageNumber, pages: Int = 1) -> UnsafeMutableRawPointer {
         let buffer = buffers.take(pages: pages)
         table.insert(page, DirtyPage(buffer: buffer, pageCount: pages))
+        heldPages += pages
         return buffer
     }
 
     /// Drops dirty page `page`, returning its buffer to the pool; false when it was not dirty.
     mutating func drop(_ page: PageNumber) -> Bool {
         guard let d = table.remove(page) else { return false }
+        heldPages -= d.pageCount
         buffers.give(d.buffer, pages: d.pageCount)
         return true
     }

@@ -31,11 +31,17 @@ extension WriteState {
     /// rewritten in place, whose checksum and birth the commit records).
     mutating func touch(_ page: PageNumber, birth: TransactionID, tree: Int) throws(LarchError) -> (page: PageNumber, relink: Bool) {
         if dirty[page] != nil { return (page, false) }
+        // A spilled page is still this transaction's: back into a buffer under its own number.
+        if let s = spilled, let e = s[page] {
+            try redirtySpilled(page, s, e)
+            return (page, false)
+        }
         // A page of a commit still waiting for its meta is rewritten in place, unless a snapshot reaches it.
         if !rewritable.isEmpty, birth > pinBound, rewritable.remove(page) != nil {
             let copy = MutablePage(base: dirty.add(page), pageSize: pageSize)
             copy.copyPage(from: snapshot.mapping.page(page, pageSize: pageSize))
             rewrittenInPlace += 1
+            inPlacePages.insert(page)
             return (page, true)
         }
         let p = try allocate()
@@ -52,7 +58,7 @@ extension WriteState {
     /// newest snapshot's transaction) become dead extents, kept until the snapshots that reach
     /// them are dropped; the others are recorded as freed by this transaction.
     mutating func release(_ page: PageNumber, count: Int, birth: TransactionID, tree: Int) {
-        if dirty.drop(page) {
+        if dirty.drop(page) || spilled?.remove(page) != nil {   // this transaction's page: reusable at once
             allocator.addToPool(PageExtent(first: page, count: count))
         } else if birth <= pinBound && TreeIndex.isPinnable(tree) {
             dead.append(DeadExtent(birth: birth, extent: PageExtent(first: page, count: count)))
