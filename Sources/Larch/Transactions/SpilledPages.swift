@@ -21,8 +21,9 @@ import Darwin
 /// "Transactions larger than memory").
 ///
 /// What is spilled (`WriteState.spillOverBudget`): only pages whose bytes are final until they change
-/// again — leaves and overflow runs (a branch's cells still record 0 for its dirty children, filled
-/// in bottom-up at commit). Never: a tree's root, the put hint's leaf, a page of the current
+/// again — overflow runs, leaves, and branches none of whose children are still dirty in memory (the
+/// cells of their spilled children are given those children's checksums as they are written; a
+/// branch with a dirty child is not final: commit fills its cells bottom-up). Never: a tree's root, the put hint's leaf, a page of the current
 /// operation's path, or a page rewritten in place for a commit still waiting for its meta (group
 /// commit, FORMAT.md §14.1: writing it early would change that commit's page before this
 /// transaction is known to commit).
@@ -141,14 +142,11 @@ final class SpilledPages {
         }
     }
 
-    /// Writes `pages` (page order, each with its buffer and length in pages) at their page numbers,
-    /// one vectored write per contiguous run of at most `TransactionCore.maxPagesPerWrite` single
-    /// pages, and records each with its checksum.
-    func write(_ pages: [(page: PageNumber, buffer: UnsafeMutableRawPointer, pageCount: Int)]) throws(LarchError) {
+    /// Writes `pages` (page order, each with its buffer, length in pages and checksum) at their page
+    /// numbers, one vectored write per contiguous run of at most `TransactionCore.maxPagesPerWrite`
+    /// single pages, and records each with its checksum.
+    func write(_ pages: [SpillCandidate]) throws(LarchError) {
         guard !pages.isEmpty else { return }
-        var checksums: [UInt32] = []
-        checksums.reserveCapacity(pages.count)
-        for p in pages { checksums.append(CRC32C.checksum(UnsafeRawPointer(p.buffer), count: p.pageCount * pageSize)) }
         try withUnsafeTemporaryAllocation(of: iovec.self, capacity: pages.count) { iov throws(LarchError) in
             var start = 0
             while start < pages.count {
@@ -166,8 +164,8 @@ final class SpilledPages {
                 start = end + 1
             }
         }
-        for (i, p) in pages.enumerated() {
-            table[p.page] = Entry(checksum: checksums[i], pageCount: p.pageCount)
+        for p in pages {
+            table[p.page] = Entry(checksum: p.checksum, pageCount: p.pageCount)
             pagesWritten += p.pageCount
         }
         spills += 1
@@ -191,38 +189,74 @@ final class SpilledPages {
 }
 
 extension WriteState {
-    /// Called before each change while the dirty pages exceed the budget: writes leaves and overflow
-    /// runs to the file until the dirty pages are down to half the budget (so that spills come in
-    /// batches of contiguous pages rather than one page per put), and frees their buffers.
+    /// Called before each change while the dirty pages exceed the budget: writes pages to the file
+    /// until the dirty pages are down to half the budget (so that spills come in batches of
+    /// contiguous pages rather than one page per put), and frees their buffers.
     ///
     /// Choice: overflow runs first (the most memory, and never changed again: a new value gets a
-    /// new run), then leaves; never a root, the put hint's leaf (a sequential load's next puts land
-    /// there), a page of the current path, or a page rewritten in place for a waiting commit (see
-    /// `SpilledPages`). Among leaves, the table's order (a hash of the page number) stands in for
-    /// "not touched recently", which the table does not record: the hot path stays one lookup.
+    /// new run), then leaves, then — when those are not enough — branches all of whose dirty
+    /// children are spilled (their cells then record the children's checksums, so their bytes are
+    /// final; bottom-up, as many levels as needed). Never a root, a page of the put hint's path (a
+    /// sequential load's next puts land there), a page of the current path, or a page rewritten in
+    /// place for a waiting commit (see `SpilledPages`). Among leaves, the table's order (a hash of
+    /// the page number) stands in for "not touched recently", which the table does not record: the
+    /// hot path stays one lookup.
     mutating func spillOverBudget() throws(LarchError) {
         guard let setup = spillSetup else { return }
         let target = max(setup.limitPages / 2, 1)
         var protected = Set<PageNumber>()
         for t in trees where !t.root.isEmpty { protected.insert(t.root.root) }
-        if hint.tree >= 0 { protected.insert(hint.leafPage) }
+        if hint.tree >= 0 { for level in 0..<hint.path.count { protected.insert(hint.path.page(level)) } }
         for level in 0..<path.count { protected.insert(path.page(level)) }
         protected.formUnion(inPlacePages)
-        var overflow: [(page: PageNumber, buffer: UnsafeMutableRawPointer, pageCount: Int)] = []
-        var leaves: [(page: PageNumber, buffer: UnsafeMutableRawPointer, pageCount: Int)] = []
+        var overflow: [SpillCandidate] = []
+        var leaves: [SpillCandidate] = []
+        var branches: [SpillCandidate] = []
         dirty.forEach { page, d in
             guard !protected.contains(page) else { return }
-            let kind = PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page).kindByte
-            if kind == PageKind.overflow.rawValue {
-                overflow.append((page, d.buffer, d.pageCount))
-            } else if kind == PageKind.leaf.rawValue && d.pageCount == 1 {
-                leaves.append((page, d.buffer, 1))
+            let c = SpillCandidate(page: page, buffer: d.buffer, pageCount: d.pageCount, checksum: 0)
+            switch PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page).kindByte {
+            case PageKind.overflow.rawValue: overflow.append(c)
+            case PageKind.leaf.rawValue where d.pageCount == 1: leaves.append(c)
+            case PageKind.branch.rawValue where d.pageCount == 1: branches.append(c)
+            default: break
             }
         }
-        var chosen: [(page: PageNumber, buffer: UnsafeMutableRawPointer, pageCount: Int)] = []
+        var chosen: [SpillCandidate] = []
+        var checksums: [PageNumber: UInt32] = [:]   // of the pages chosen so far
         var held = dirty.heldPages
-        for c in overflow where held > target { chosen.append(c); held -= c.pageCount }
-        for c in leaves where held > target { chosen.append(c); held -= 1 }
+        func choose(_ c: SpillCandidate) {
+            var c = c
+            c.checksum = CRC32C.checksum(UnsafeRawPointer(c.buffer), count: c.pageCount * pageSize)
+            checksums[c.page] = c.checksum
+            chosen.append(c)
+            held -= c.pageCount
+        }
+        for c in overflow where held > target { choose(c) }
+        for c in leaves where held > target { choose(c) }
+        // Branches whose dirty children are all chosen or spilled, level by level upwards.
+        var progress = true
+        var taken = Set<PageNumber>()
+        while held > target && progress {
+            progress = false
+            for c in branches where held > target && !taken.contains(c.page) {
+                let m = MutablePage(base: c.buffer, pageSize: pageSize)
+                var final = true
+                for i in 0..<m.count {
+                    let (child, recorded) = m.childReference(i)
+                    if recorded == 0 && dirty[child] != nil && checksums[child] == nil { final = false; break }
+                }
+                guard final else { continue }
+                for i in 0..<m.count {
+                    let (child, recorded) = m.childReference(i)
+                    guard recorded == 0 else { continue }
+                    if let crc = checksums[child] ?? spilled?[child]?.checksum { m.setChildChecksum(i, crc, birth: txnID) }
+                }
+                taken.insert(c.page)
+                choose(c)
+                progress = true
+            }
+        }
         guard !chosen.isEmpty else { return }
         chosen.sort { $0.page < $1.page }
         if spilled == nil {
@@ -241,7 +275,8 @@ extension WriteState {
 
     /// Copy-on-write of a spilled page: back into a dirty buffer under the same page number (it is
     /// still this transaction's, unreachable from any meta), to be written again at commit. The
-    /// pointer to it already records a dirty child (checksum 0), so nothing is relinked.
+    /// caller relinks it: its parent, if spilled too, recorded its checksum, which must become a
+    /// dirty child's 0 again (only cells recording 0 are followed at commit).
     mutating func redirtySpilled(_ page: PageNumber, _ s: SpilledPages, _ e: SpilledPages.Entry) throws(LarchError) {
         let source = try s.verifiedAddress(page, e)
         let copy = MutablePage(base: dirty.add(page, pages: e.pageCount), pageSize: pageSize)
@@ -256,6 +291,14 @@ extension WriteState {
         s.clear()
         return size
     }
+}
+
+/// A dirty page chosen to spill, with its checksum once its bytes are final.
+struct SpillCandidate {
+    let page: PageNumber
+    let buffer: UnsafeMutableRawPointer
+    let pageCount: Int
+    var checksum: UInt32
 }
 
 /// What a write transaction needs to spill: set at begin from the environment.

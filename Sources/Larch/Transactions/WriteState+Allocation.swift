@@ -31,10 +31,11 @@ extension WriteState {
     /// rewritten in place, whose checksum and birth the commit records).
     mutating func touch(_ page: PageNumber, birth: TransactionID, tree: Int) throws(LarchError) -> (page: PageNumber, relink: Bool) {
         if dirty[page] != nil { return (page, false) }
-        // A spilled page is still this transaction's: back into a buffer under its own number.
+        // A spilled page is still this transaction's: back into a buffer under its own number,
+        // relinked (its pointer may record its checksum, if its parent was spilled too).
         if let s = spilled, let e = s[page] {
             try redirtySpilled(page, s, e)
-            return (page, false)
+            return (page, true)
         }
         // A page of a commit still waiting for its meta is rewritten in place, unless a snapshot reaches it.
         if !rewritable.isEmpty, birth > pinBound, rewritable.remove(page) != nil {
