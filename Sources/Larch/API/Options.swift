@@ -72,9 +72,11 @@ public struct Options: Sendable {
     /// Spilled pages go to the page numbers the transaction allocated for them, which no committed
     /// state reaches until its meta is written, so a crash or an abort loses nothing; they are read
     /// back through the memory map when needed (checked against their checksums), and a spilled page
-    /// that changes again is rewritten in place at commit. The budget covers leaves and overflow
-    /// values; branch pages (about one per hundred leaves) always stay in memory, as do the pages
-    /// the current operation is changing, so a single value larger than the budget still fits.
+    /// that changes again is rewritten in place at commit. Overflow values and leaves are spilled
+    /// first, then branches whose children are all spilled; the roots, the pages the current
+    /// operation is changing and the last put's path always stay, so a single value larger than the
+    /// budget still fits. Besides the budget, a transaction keeps about 32 bytes per spilled page
+    /// (its checksum, in a table): 16 MiB for 2 GB spilled at 4 KiB pages.
     ///
     /// The default is a quarter of physical memory, at most 256 MiB and at least 16 MiB: nearly every
     /// transaction stays far below it and never spills (it then costs one comparison per change),

@@ -63,7 +63,8 @@ final class SpilledPages {
     private var fileBytes: Int
     /// Pages written by spills, in total (including pages later re-dirtied and written again at commit).
     private(set) var pagesWritten = 0
-    private(set) var spills = 0
+    /// Vectored writes made by spills.
+    private(set) var runs = 0
 
     init(device: any StorageDevice, options: Options, pageSize: Int, mapping: Mapping) {
         self.device = device
@@ -161,6 +162,7 @@ final class SpilledPages {
                 }
                 try device.write(vectors: UnsafeMutableBufferPointer(rebasing: iov[0 ..< end - start + 1]),
                                  at: Int(pages[start].page.rawValue) * pageSize)
+                runs += 1
                 start = end + 1
             }
         }
@@ -168,7 +170,6 @@ final class SpilledPages {
             table[p.page] = Entry(checksum: p.checksum, pageCount: p.pageCount)
             pagesWritten += p.pageCount
         }
-        spills += 1
     }
 
     /// The transaction did not commit: the file goes back to its size before the first spill grew

@@ -150,9 +150,10 @@ extension TransactionCore {
         }
         if w.rewroteInPlace { env.pagesRewrittenInPlace.add(w.rewrittenInPlace, ordering: .relaxed) }
         env.enqueue(newMeta, mapping: newMapping ?? snapshot.mapping, pages: w.dirty.singlePages(), changes: w.changedDatabases)
-        return CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written.pages,
-                           bytesWritten: written.pages * pageSize, pageRuns: written.runs, pagesFreed: w.allocator.freed.count,
-                           pageCount: w.allocator.nextPage, syncs: 0, pagesSpilled: w.spilled?.pagesWritten ?? 0)
+        let spilled = w.spilled?.pagesWritten ?? 0
+        return CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written.pages + spilled,
+                           bytesWritten: (written.pages + spilled) * pageSize, pageRuns: written.runs + (w.spilled?.runs ?? 0),
+                           pagesFreed: w.allocator.freed.count, pageCount: w.allocator.nextPage, syncs: 0, pagesSpilled: spilled)
     }
 
     /// A commit that grew the file failed before its meta was written: the file goes back to its
