@@ -236,4 +236,31 @@ struct SpillTests {
         #expect(spilling.count > 3_000)
         #expect(spilling == (try visit(budgetPages: Int.max / 4096)))
     }
+
+    @Test("Branches spill once leaves are not enough, and come back right when their children change again")
+    func branchesSpill() throws {
+        try withTemporaryDirectory("spill-branches") { dir in
+            let env = try Environment(path: dir.file(), options: Self.options(budgetPages: 2))
+            var g = SeededGenerator(seed: TestEnvironment.seed(default: Self.defaultSeed))
+            var txn = try env.beginWrite()
+            let n = 20_000
+            var order = Array(0..<n)
+            order.shuffle(using: &g)
+            // Random order: spilled leaves and branches are read back and changed again constantly.
+            for i in order { try txn.put(Self.value(i, size: 200), forKey: Self.key(i)) }
+            let branches = txn.core.writeBox!.state.spilled?.branchPagesWritten ?? 0
+            #expect(branches > 20, "\(branches) branch pages spilled")
+            for i in order.prefix(n / 2) { #expect(try txn.delete(Self.key(i))) }
+            for i in order.suffix(n / 2).prefix(1_000) {
+                #expect(try txn.get(Self.key(i), as: [UInt8].self) == Self.value(i, size: 200), "key \(i)")
+            }
+            _ = try txn.commit()
+            try assertClean(env)
+            do {
+                let r = try env.beginRead()
+                #expect(try r.stats(.main).entries == UInt64(n / 2))
+                for i in order.suffix(n / 2) { #expect(try r.get(Self.key(i), as: [UInt8].self) == Self.value(i, size: 200), "key \(i)") }
+            }
+        }
+    }
 }

@@ -65,6 +65,8 @@ final class SpilledPages {
     private(set) var pagesWritten = 0
     /// Vectored writes made by spills.
     private(set) var runs = 0
+    /// Branch pages among `pagesWritten` (tests: that branches spill).
+    private(set) var branchPagesWritten = 0
 
     init(device: any StorageDevice, options: Options, pageSize: Int, mapping: Mapping) {
         self.device = device
@@ -169,6 +171,9 @@ final class SpilledPages {
         for p in pages {
             table[p.page] = Entry(checksum: p.checksum, pageCount: p.pageCount)
             pagesWritten += p.pageCount
+            if PageView(base: UnsafeRawPointer(p.buffer), pageSize: pageSize, number: p.page).kindByte == PageKind.branch.rawValue {
+                branchPagesWritten += 1
+            }
         }
     }
 
