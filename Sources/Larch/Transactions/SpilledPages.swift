@@ -23,10 +23,10 @@ import Darwin
 /// What is spilled (`WriteState.spillOverBudget`): only pages whose bytes are final until they change
 /// again — overflow runs, leaves, and branches none of whose children are still dirty in memory (the
 /// cells of their spilled children are given those children's checksums as they are written; a
-/// branch with a dirty child is not final: commit fills its cells bottom-up). Never: a tree's root, the put hint's leaf, a page of the current
-/// operation's path, or a page rewritten in place for a commit still waiting for its meta (group
-/// commit, FORMAT.md §14.1: writing it early would change that commit's page before this
-/// transaction is known to commit).
+/// branch with a dirty child is not final: commit fills its cells bottom-up). Never: a tree's root,
+/// a page of the put hint's path or of the current operation's path, or a page rewritten in place
+/// for a commit still waiting for its meta (group commit, FORMAT.md §14.1: writing it early would
+/// change that commit's page before this transaction is known to commit).
 ///
 /// **Rule for nested transactions** (kept in a stack of dirty layers, a child shadow-copying a
 /// parent's page under the same number): a page may be spilled only when no nesting level still
