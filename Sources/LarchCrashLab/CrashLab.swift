@@ -34,6 +34,9 @@ package struct CrashLabConfiguration: Sendable {
     /// Run `Environment.shrink` after every this many transactions (0: never); the workload then
     /// deletes more, so that there is space to give back.
     package var shrinkEvery = 0
+    /// `Options.maxDirtyBytes` (nil: the default). A few pages: the workload's transactions spill
+    /// dirty pages to the file before their commits, and crashes land among those writes too.
+    package var maxDirtyBytes: Int? = nil
     package init() {}
 }
 
@@ -52,6 +55,8 @@ package struct CrashLabReport: Sendable, CustomStringConvertible {
     /// Shrinks run, and the pages they cut from the file.
     package var shrinks = 0
     package var pagesGivenBack: UInt64 = 0
+    /// Pages committed transactions wrote before their commits (`CommitStats.pagesSpilled`).
+    package var pagesSpilled = 0
 
     package init(configuration: CrashLabConfiguration) { self.configuration = configuration }
 
@@ -74,6 +79,7 @@ package struct CrashLabReport: Sendable, CustomStringConvertible {
         if configuration.reopenEvery > 0 { s += ", reopened every \(configuration.reopenEvery) transaction(s)" }
         if configuration.snapshots { s += ", with named snapshots" }
         if configuration.shrinkEvery > 0 { s += ", shrunk every \(configuration.shrinkEvery) transactions (\(shrinks) shrinks, \(pagesGivenBack) pages given back)" }
+        if let m = configuration.maxDirtyBytes { s += ", dirty budget \(m) bytes (\(pagesSpilled) pages spilled before commits)" }
         if configuration.readerSpan > 0 { s += ", a reader held across every \(configuration.readerSpan) transaction(s), \(freeListSpills) free-list spill(s)" }
         if configuration.unsafe.contains(.skipCommitVerification) { s += ", UNSAFE: no check of the newest commit at open" }
         if configuration.unsafe.contains(.reuseFreedPagesAtOnce) { s += ", UNSAFE: freed pages reused at once" }
@@ -100,6 +106,7 @@ package enum CrashLab {
         let pageSize = 4096
         var options = Options(pageSize: pageSize, maxSize: 64 << 20, durability: config.durability)
         options.strictChecks = .full   // every commit checks the state it is about to publish
+        if let m = config.maxDirtyBytes { options.maxDirtyBytes = m }
         // The empty database, created and synced before the crashes start.
         let setup = SimulatedDisk(capacity: 64 << 20, recording: false)
         do { let env = try Environment(storage: setup, options: options); env.close() }
@@ -139,6 +146,7 @@ package enum CrashLab {
             if t.commits {
                 let stats = try txn.commit()
                 acks.append((stats.transactionID, disk.operationCount - 1))
+                report.pagesSpilled += stats.pagesSpilled
                 workloadCommits += 1
                 models.append(workload.models[workloadCommits])
                 let after = try env.stats()

@@ -1,6 +1,6 @@
 // larch-crashlab: reproduces the seed's crash table on Larch.
 //
-//   larch-crashlab [--seed N] [--transactions N] [--durability full|noMetaSync|noSync] [--random N]
+//   larch-crashlab [--seed N] [--transactions N] [--durability full|noMetaSync|noSync] [--random N] [--max-dirty-pages N]
 //       Runs a deterministic workload on a simulated disk, crashes it after every I/O operation under
 //       every policy (unsynced writes lost, kept, random subsets, reordered, torn), reopens each image
 //       and prints how many came back as the old state, the new state, corrupt or lost.
@@ -112,6 +112,7 @@ while !args.isEmpty {
     case "--seed": guard let v = UInt64(value) else { fail("bad seed \(value)") }; config.seed = v
     case "--transactions": guard let v = Int(value) else { fail("bad count \(value)") }; config.transactions = v
     case "--random": guard let v = Int(value) else { fail("bad count \(value)") }; config.randomImagesPerPoint = v
+    case "--max-dirty-pages": guard let v = Int(value), v >= 1 else { fail("bad count \(value)") }; config.maxDirtyBytes = v * 4096
     case "--durability":
         switch value {
         case "full": config.durability = .full
@@ -119,7 +120,7 @@ while !args.isEmpty {
         case "noSync": config.durability = .noSync
         default: fail("durability is full, noMetaSync or noSync")
         }
-    default: fail("unknown option \(flag); options: --seed --transactions --durability --random")
+    default: fail("unknown option \(flag); options: --seed --transactions --durability --random --max-dirty-pages")
     }
 }
 do {

@@ -119,6 +119,29 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
         #expect(shrinks >= 5 && pages > 0)
     }
 
+    /// A dirty budget of two pages (issue 14): the workload's transactions write leaves and overflow
+    /// runs to the file before their commits (and aborted ones give the file's growth back). Crashes
+    /// among those early writes, and among the commits' writes, all open whole at one commit.
+    @Test func spillingBeforeCommitNeverCorruptsOrLoses() throws {
+        var images = 0, spilled = 0
+        for seed in 1...UInt64(crashScale) {
+            var config = CrashLabConfiguration()
+            config.seed = 500 + seed
+            config.transactions = 100 * crashScale
+            config.randomImagesPerPoint = 1
+            config.maxDirtyBytes = 2 * 4096
+            let r = try CrashLab.run(config)
+            print(r)
+            #expect(r.corrupt == 0, "\(r)")
+            #expect(r.lost == 0, "\(r)")
+            images += r.images
+            spilled += r.pagesSpilled
+        }
+        print("crash lab, spilling: \(images) crash images, \(spilled) pages spilled before commits, 0 corrupt, 0 lost")
+        #expect(spilled >= 100, "the workload's transactions should spill")
+        #expect(images >= 1_500)
+    }
+
     /// With noMetaSync the last acknowledged commit may be lost (its meta was not synced), never more,
     /// and nothing is ever corrupt.
     @Test func noMetaSyncLosesAtMostTheLastCommit() throws {

@@ -42,6 +42,10 @@ import Larch
         env.close()
         let fast = try Environment(path: path, options: Options(durability: .noSync))
         #expect(try fast.read { try $0.getString("y") } == "x")
+        fast.close()
+        var options = Options()
+        options.maxDirtyBytes = 64 << 20   // bound a bulk load to about 64 MiB of changed pages
+        #expect(try Environment(path: path, options: options).read { try $0.getString("y") } == "x")
     }
 
     @Test func asyncWrite() async throws {

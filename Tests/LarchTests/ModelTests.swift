@@ -211,8 +211,15 @@ final class ModelRun {
     private var tally = (commits: 0, aborts: 0, reopens: 0)
     /// Nested transactions: the current depth, the deepest reached, and how each ended.
     private var nesting = (depth: 0, deepest: 0, commits: 0, aborts: 0, failures: 0)
+    /// `Options.maxDirtyBytes` for every open (nil: the default). A few pages: transactions spill
+    /// constantly, and every abort is checked to leave the pages the file uses byte-identical.
+    let maxDirtyBytes: Int?
+    /// Pages spilled by committed explicit transactions, and aborts whose file was compared.
+    private(set) var spilledPages = 0
+    private(set) var abortsCompared = 0
 
-    init(seed: UInt64, pageSize: Int, transactions: Int) {
+    init(seed: UInt64, pageSize: Int, transactions: Int, maxDirtyBytes: Int? = nil) {
+        self.maxDirtyBytes = maxDirtyBytes
         self.seed = seed
         self.pageSize = pageSize
         self.transactions = transactions
@@ -277,7 +284,7 @@ final class ModelRun {
         env = nil
         dir?.remove()
         let seconds = Date().timeIntervalSince(start)
-        print("ModelRun seed=\(seed) pageSize=\(pageSize): \(txnNumber) transactions (\(tally.commits) committed, \(tally.aborts) aborted), \(opNumber) operations, \(tally.reopens) reopens, \(committed.totalEntries) entries at the end, nested transactions \(nesting.commits) committed / \(nesting.aborts) thrown / \(nesting.failures) failed, depth up to \(nesting.deepest), \(String(format: "%.1f", seconds)) s")
+        print("ModelRun seed=\(seed) pageSize=\(pageSize): \(txnNumber) transactions (\(tally.commits) committed, \(tally.aborts) aborted), \(opNumber) operations, \(tally.reopens) reopens, \(committed.totalEntries) entries at the end, nested transactions \(nesting.commits) committed / \(nesting.aborts) thrown / \(nesting.failures) failed, depth up to \(nesting.deepest)\(maxDirtyBytes == nil ? "" : ", \(spilledPages) pages spilled in explicit commits, \(abortsCompared) aborts compared byte for byte"), \(String(format: "%.1f", seconds)) s")
     }
 
     private func open(first: Bool) throws -> Environment {
@@ -288,6 +295,7 @@ final class ModelRun {
         log("open pageSize option \(requested), \(durability), verifyChecksums \(verify)")
         var options = Options(pageSize: requested, durability: durability, verifyChecksums: verify)
         options.strictChecks = .full   // every commit checks the state it is about to publish
+        if let maxDirtyBytes { options.maxDirtyBytes = maxDirtyBytes }
         let e = try Environment(path: dir!.file(), options: options)
         let s = try e.stats()
         try require(s.pageSize == pageSize, "reopened file reports page size \(s.pageSize), created with \(pageSize)")
@@ -371,6 +379,9 @@ final class ModelRun {
         var reader: ReadTransaction? = rng.chance(0.12) ? try env.beginRead() : nil
         if reader != nil { log("begin reader on snapshot") }
         let commit = rng.chance(0.75)
+        // With a tiny dirty budget, an abort must leave every page the file uses as it was (spills
+        // write only pages the transaction allocated) and the file's size (growth given back).
+        let before: (bytes: [UInt8], used: Set<UInt64>)? = !commit && maxDirtyBytes != nil ? try fileImage() : nil
         if rng.chance(0.2) {
             // Environment.write: commits when the body returns, aborts when it throws.
             log("begin env.write { } (\(commit ? "returns" : "throws"))")
@@ -401,7 +412,28 @@ final class ModelRun {
         } else {
             let r = try env.beginRead()
             try compareAll(r, committed, label: "after abort", gets: rng.chance(0.3))
+            if let before { try compareAfterAbort(before) }
         }
+    }
+
+    /// The file's bytes and the pages its current state (and snapshots) use.
+    private func fileImage() throws -> (bytes: [UInt8], used: Set<UInt64>) {
+        let r = try env!.beginRead()
+        let used = try r.pagesInUse()
+        r.abort()
+        return (Array(try Data(contentsOf: URL(fileURLWithPath: dir!.file()))), used)
+    }
+
+    private func compareAfterAbort(_ before: (bytes: [UInt8], used: Set<UInt64>)) throws {
+        let after = Array(try Data(contentsOf: URL(fileURLWithPath: dir!.file())))
+        try require(after.count == before.bytes.count, "after abort: the file is \(after.count) bytes, \(before.bytes.count) before the transaction (spill growth not given back?)")
+        let pages = after.count / pageSize
+        for p in 0..<pages where p < 2 || before.used.contains(UInt64(p)) {
+            let same = after.withUnsafeBytes { a in before.bytes.withUnsafeBytes { b in
+                memcmp(a.baseAddress! + p * pageSize, b.baseAddress! + p * pageSize, pageSize) == 0 } }
+            try require(same, "after abort: page \(p), which the committed state uses, changed")
+        }
+        abortsCompared += 1
     }
 
     private func explicitTransaction(_ env: Environment, commit: Bool) throws {
@@ -411,7 +443,7 @@ final class ModelRun {
         try transactionBody(&txn, &w)
         if commit {
             log("commit")
-            try txn.commit()   // a use of `txn` after this does not compile (MisuseCompileTests)
+            spilledPages += try txn.commit().pagesSpilled   // a use of `txn` after this does not compile (MisuseCompileTests)
             committed = w
             tally.commits += 1
         } else if rng.chance(0.7) {

@@ -145,6 +145,10 @@ extension Environment {
             w.allocator.reuseFreedAtOnce = unsafeBehaviour.contains(.reuseFreedPagesAtOnce)
             w.rewritable = rewritable
             w.trimsFreeTail = options.shrinkWithCommits
+            if options.maxDirtyBytes < Int.max {
+                w.spillLimitPages = max(options.maxDirtyBytes / meta.pageSize, 1)
+                w.spillSetup = SpillSetup(device: file, options: options, limitPages: w.spillLimitPages)
+            }
             try w.loadPinBound()
             if options.shrinkWithCommits && rewritable.isEmpty { cutFileTailIfWorthIt(pageCount: meta.pageCount) }
             return WriteTransaction(core: TransactionCore(env: self, write: w))

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How commits reach the disk.
 public enum Durability: Sendable, Equatable {
     /// Write the pages and the meta page, then sync once (shared by the commits of a group). A
@@ -57,6 +65,33 @@ public struct Options: Sendable {
     /// quarter (and 64 pages) longer than its meta pages need. Commits take the lowest free pages,
     /// so the end of the file empties. `Environment.shrink` does the same at once.
     public var shrinkWithCommits: Bool = false
+    /// The most memory, in bytes, a write transaction keeps in dirty pages before it writes some of
+    /// them to the file ahead of its commit ("spilling"), so that a transaction larger than memory —
+    /// a bulk load, a large delete — runs in bounded memory and still commits or aborts as a whole.
+    ///
+    /// Spilled pages go to the page numbers the transaction allocated for them, which no committed
+    /// state reaches until its meta is written, so a crash or an abort loses nothing; they are read
+    /// back through the memory map when needed (checked against their checksums), and a spilled page
+    /// that changes again is rewritten in place at commit. Overflow values and leaves are spilled
+    /// first, then branches whose children are all spilled; the roots, the pages the current
+    /// operation is changing and the last put's path always stay, so a single value larger than the
+    /// budget still fits. Besides the budget, a transaction keeps about 32 bytes per spilled page
+    /// (its checksum, in a table): 16 MiB for 2 GB spilled at 4 KiB pages.
+    ///
+    /// The default is a quarter of physical memory, at most 256 MiB and at least 16 MiB: nearly every
+    /// transaction stays far below it and never spills (it then costs one comparison per change),
+    /// while a load of any size stays bounded. Spilling writes nothing extra for pages that do not
+    /// change again (they would be written at commit anyway); a smaller budget re-reads and rewrites
+    /// more pages in workloads that revisit them. `Int.max` turns spilling off.
+    public var maxDirtyBytes: Int = Options.defaultMaxDirtyBytes
+
+    /// `maxDirtyBytes`' default: a quarter of physical memory, clamped to 16 MiB ... 256 MiB.
+    public static let defaultMaxDirtyBytes: Int = {
+        let physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard physical > 0 else { return 256 << 20 }
+        return min(max(physical / 4, 16 << 20), 256 << 20)
+    }()
+
     /// Checks a commit makes of its own work before its meta is written (bbolt's StrictMode):
     /// in debug builds every dirty page is validated; `.full` also runs the checker over the new
     /// state (cost proportional to the file, so tests turn it on where commits are few).

@@ -400,4 +400,22 @@ extension Transaction {
         try core.checkNotExpired()   // a report of reused pages would be about no snapshot at all
         return report
     }
+
+    /// The pages whose bytes this snapshot needs: reachable from it or from a named snapshot
+    /// (tests: an aborted transaction may have written only other pages, by spilling).
+    func pagesInUse() throws(LarchError) -> Set<UInt64> {
+        try core.checkActive()
+        var c = Checker(core: TransactionCore(env: core.env, snapshot: core.snapshot, readerSlot: nil))
+        _ = c.run()
+        return c.pagesInUse
+    }
+}
+
+extension Checker {
+    /// After `run()`: the pages reachable from the state or its snapshots (not free, not leaked).
+    var pagesInUse: Set<UInt64> {
+        var used = Set<UInt64>()
+        for (p, o) in owners.enumerated() where o != Owner.unseen.rawValue && o != Owner.free.rawValue { used.insert(UInt64(p)) }
+        return used
+    }
 }

@@ -2,7 +2,8 @@
 public struct CommitStats: Sendable, Equatable {
     /// The id of the committed transaction.
     public var transactionID: UInt64
-    /// Tree and overflow pages written (not counting the meta page).
+    /// Tree and overflow pages written (not counting the meta page), including those spilled before
+    /// the commit (`pagesSpilled`).
     public var pagesWritten: Int
     /// Bytes written for this commit: its pages, and the meta page when this caller wrote the
     /// meta of its group.
@@ -19,6 +20,10 @@ public struct CommitStats: Sendable, Equatable {
     public var syncs: Int
     /// Commits that the sync covering this one made durable at once (1 without group commit).
     public var groupSize: Int = 1
+    /// Of `pagesWritten`, those the transaction wrote before its commit because its dirty pages
+    /// passed `Options.maxDirtyBytes` (a spilled page changed again is written again by the commit,
+    /// and counted again in `pagesWritten`).
+    public var pagesSpilled: Int = 0
 }
 
 extension CommitStats {

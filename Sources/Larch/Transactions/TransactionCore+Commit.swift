@@ -150,9 +150,10 @@ extension TransactionCore {
         }
         if w.rewroteInPlace { env.pagesRewrittenInPlace.add(w.rewrittenInPlace, ordering: .relaxed) }
         env.enqueue(newMeta, mapping: newMapping ?? snapshot.mapping, pages: w.dirty.singlePages(), changes: w.changedDatabases)
-        return CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written.pages,
-                           bytesWritten: written.pages * pageSize, pageRuns: written.runs, pagesFreed: w.allocator.freed.count,
-                           pageCount: w.allocator.nextPage, syncs: 0)
+        let spilled = w.spilled?.pagesWritten ?? 0
+        return CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written.pages + spilled,
+                           bytesWritten: (written.pages + spilled) * pageSize, pageRuns: written.runs + (w.spilled?.runs ?? 0),
+                           pagesFreed: w.allocator.freed.count, pageCount: w.allocator.nextPage, syncs: 0, pagesSpilled: spilled)
     }
 
     /// A commit that grew the file failed before its meta was written: the file goes back to its
@@ -268,7 +269,14 @@ extension WriteState {
     /// the root's in the tree descriptor.
     mutating func finalize(tree: Int) {
         let root = trees[tree].root
-        guard !root.isEmpty, dirty[root.root] != nil else { return }
+        guard !root.isEmpty else { return }
+        guard dirty[root.root] != nil else {
+            if let e = spilled?[root.root] {   // a spilled root (not chosen to spill, but kept right if one were)
+                trees[tree].root.rootChecksum = e.checksum
+                trees[tree].root.rootBirth = txnID
+            }
+            return
+        }
         trees[tree].root.rootChecksum = finalizePage(root.root, level: 0, depth: root.depth)
         trees[tree].root.rootBirth = txnID
     }
@@ -287,6 +295,9 @@ extension WriteState {
                 assert(recorded == 0 || dirty[child] == nil, "dirty page \(child) linked with a nonzero checksum")
                 if recorded == 0 && dirty[child] != nil {
                     m.setChildChecksum(i, finalizePage(child, level: level + 1, depth: depth), birth: txnID)
+                } else if recorded == 0, let e = spilled?[child] {
+                    // Spilled: already in the file; its checksum was taken when it was written.
+                    m.setChildChecksum(i, e.checksum, birth: txnID)
                 }
             }
         }

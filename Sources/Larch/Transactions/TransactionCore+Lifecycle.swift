@@ -27,6 +27,10 @@ extension TransactionCore {
         if let parent {
             endNested(parent: parent)
         } else if isWrite {
+            // A transaction that did not commit gives back the file growth its spills made.
+            if state != .committed, let size = writeBox!.state.abandonSpills() {
+                env.committed.withLock { $0.fileSizeBytes = min($0.fileSizeBytes, size) }
+            }
             writeBox!.state.finish()   // its buffers go back to the pool, under the writer lock
             env.writerEnded()          // the file's writer lock stays held while its commit waits for a meta
             env.writerLock.unlock()

@@ -172,7 +172,7 @@ final class TransactionCore {
 
     /// The write transaction's pages, for a read between changes.
     @inline(__always)
-    private var writeReader: WritePageReader { WritePageReader(pages: mapped, dirty: writeBox!.state.dirty.table.view) }
+    private var writeReader: WritePageReader { WritePageReader(pages: mapped, dirty: writeBox!.state.dirty.table.view, spilled: writeBox!.state.spilled) }
 
     /// A branch or leaf page, from this transaction's dirty pages or from the map (see `PageReader`).
     @inline(__always)

@@ -36,12 +36,19 @@ extension WriteState {
             if !dirty.isWritable(page) { _ = dirty.shadow(page) }
             return (page, false)
         }
+        // A spilled page is still this transaction's: back into a buffer under its own number,
+        // relinked (its pointer may record its checksum, if its parent was spilled too).
+        if let s = spilled, let e = s[page] {
+            try redirtySpilled(page, s, e)
+            return (page, true)
+        }
         // A page of a commit still waiting for its meta is rewritten in place, unless a snapshot reaches it.
         if !rewritable.isEmpty, birth > pinBound, rewritable.remove(page) != nil {
             if !nestedSaves.isEmpty { nestedSaves[nestedSaves.count - 1].unrewritten.append(page) }
             let copy = MutablePage(base: dirty.add(page), pageSize: pageSize)
             copy.copyPage(from: snapshot.mapping.page(page, pageSize: pageSize))
             rewrittenInPlace += 1
+            inPlacePages.insert(page)
             return (page, true)
         }
         let p = try allocate()
@@ -58,7 +65,14 @@ extension WriteState {
     /// newest snapshot's transaction) become dead extents, kept until the snapshots that reach
     /// them are dropped; the others are recorded as freed by this transaction.
     mutating func release(_ page: PageNumber, count: Int, birth: TransactionID, tree: Int) {
-        if dirty.drop(page) {
+        let wasDirty = dirty.drop(page)
+        var wasSpilled = false
+        if let s = spilled, s[page] != nil {
+            willChangeSpilled(page, outer: true)   // a nested transaction's abort returns to it
+            _ = s.remove(page)
+            wasSpilled = true
+        }
+        if wasDirty || wasSpilled {   // this transaction's page: reusable at once
             allocator.addToPool(PageExtent(first: page, count: count))
         } else if birth <= pinBound && TreeIndex.isPinnable(tree) {
             dead.append(DeadExtent(birth: birth, extent: PageExtent(first: page, count: count)))

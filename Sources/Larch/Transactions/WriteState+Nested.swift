@@ -25,6 +25,12 @@ struct NestedSave {
     var rewrittenInPlace: Int
     /// Pages the child took out of `rewritable` (rewrote in place): they go back on abort.
     var unrewritten: [PageNumber] = []
+    /// Every change the child made to the table of spilled pages (`SpilledPages`), with the entry
+    /// the page had before, oldest first: its abort undoes them newest first.
+    var spillUndo: [(page: PageNumber, previous: SpilledPages.Entry?)] = []
+    /// Pages whose spilled version belongs to an outer level (the child copied it back into a buffer,
+    /// or released it): the child must not spill them, which would overwrite that version in the file.
+    var outerSpills: Set<PageNumber> = []
     var failure: LarchError?
 }
 
@@ -53,8 +59,13 @@ extension WriteState {
             throw f
         }
         let save = nestedSaves.removeLast()
-        if !nestedSaves.isEmpty { nestedSaves[nestedSaves.count - 1].unrewritten += save.unrewritten }
+        if !nestedSaves.isEmpty {
+            nestedSaves[nestedSaves.count - 1].unrewritten += save.unrewritten
+            nestedSaves[nestedSaves.count - 1].spillUndo += save.spillUndo
+            nestedSaves[nestedSaves.count - 1].outerSpills.formUnion(save.outerSpills)
+        }
         dirty.commitLayer()
+        if let setup = spillSetup { spillLimitPages = setup.limitPages }   // the parent's pages may spill again
         // The hint stays: its leaf is a buffer of the child's layer, now the parent's.
     }
 
@@ -63,6 +74,8 @@ extension WriteState {
     mutating func abortNested() {
         let save = nestedSaves.removeLast()
         dirty.abortLayer()
+        if let s = spilled { for u in save.spillUndo.reversed() { s.set(u.page, u.previous) } }
+        if let setup = spillSetup { spillLimitPages = setup.limitPages }
         var restored = save.trees
         for i in restored.indices where i < trees.count {
             restored[i].version = max(restored[i].version, trees[i].version)
@@ -83,6 +96,18 @@ extension WriteState {
         // The hint may point into a buffer just given back.
         hint.tree = -1
         hint.leaf = nil
+    }
+
+    /// Records, inside a nested transaction, the entry `page` has in the table of spilled pages
+    /// before it changes (`outer`: and that its spilled version, all its pages, is an outer level's).
+    mutating func willChangeSpilled(_ page: PageNumber, outer: Bool) {
+        guard !nestedSaves.isEmpty else { return }
+        let top = nestedSaves.count - 1
+        let previous = spilled?[page]
+        nestedSaves[top].spillUndo.append((page, previous))
+        if outer, let previous {   // every page of it (an overflow run has several)
+            for i in 0..<UInt64(previous.pageCount) { nestedSaves[top].outerSpills.insert(PageNumber(page.rawValue + i)) }
+        }
     }
 
     /// Before `dead` is rewritten rather than appended to (a snapshot drop): the open nested

@@ -35,6 +35,15 @@ struct WriteState: ~Copyable {
     var snapshotOfResult: (name: [UInt8], id: [UInt8], createdNanoseconds: UInt64)?
     /// Pages of `rewritable` rewritten so far: once any is, a failed page write damages a waiting commit.
     var rewrittenInPlace = 0
+    /// Those pages: never spilled (`SpilledPages`), since an abort must leave them as they were.
+    var inPlacePages: Set<PageNumber> = []
+    /// `Options.maxDirtyBytes` in pages (`Int.max`: never spill): checked before every change.
+    var spillLimitPages = Int.max
+    /// What spilling needs (nil: this transaction never spills).
+    var spillSetup: SpillSetup?
+    /// Pages written to the file before commit to keep the dirty pages under the budget; nil until
+    /// the first spill, so reads of a transaction under the budget test one nil on a dirty miss.
+    var spilled: SpilledPages?
     var rewroteInPlace: Bool { rewrittenInPlace > 0 }
 
     /// What each open nested transaction must restore when it aborts, innermost last
@@ -68,6 +77,7 @@ struct WriteState: ~Copyable {
     mutating func modifying<R>(_ body: (inout WriteState) throws(LarchError) -> R) throws(LarchError) -> R {
         if hasFailed, let f = failure { throw f }
         do {
+            if dirty.heldPages > spillLimitPages { try spillOverBudget() }
             return try body(&self)
         } catch {
             switch error {
@@ -91,6 +101,7 @@ struct WriteState: ~Copyable {
         hint = PutHint()   // points into a buffer
         nestedSaves = []
         dirty.giveBack()   // drops the layers of nested transactions still open
+        spilled?.clear()
         if failure == nil { failure = .transactionEnded }
     }
 }
@@ -100,12 +111,14 @@ extension WriteState: PageReader {
     @inline(__always)
     func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
         if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page) }
+        if let s = spilled, let e = s[page] { return try s.node(page, e, kind: kind) }
         return try pages.node(page, checksum: checksum, kind: kind)
     }
 
     @inline(__always)
     func validatedPage(_ page: PageNumber) -> PageView {
         if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page) }
+        if let s = spilled, s[page] != nil { return s.validatedPage(page) }
         return pages.validatedPage(page)
     }
 
@@ -113,6 +126,7 @@ extension WriteState: PageReader {
         if let d = dirty[first] {
             return OverflowRun.value(UnsafeRawPointer(d.buffer), length: length)
         }
+        if let s = spilled, let e = s[first] { return try s.overflowValue(first: first, e, length: length) }
         return try pages.overflowValue(first: first, checksum: checksum, length: length)
     }
 }
@@ -124,21 +138,26 @@ extension WriteState: PageReader {
 struct WritePageReader: PageReader {
     let pages: MappedPages
     let dirty: DirtyTable.View
+    /// The transaction's spilled pages (nil until it first spills).
+    let spilled: SpilledPages?
 
     @inline(__always)
     func node(_ page: PageNumber, checksum: UInt32, kind: PageKind) throws(LarchError) -> PageView {
         if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pages.pageSize, number: page) }
+        if let s = spilled, let e = s[page] { return try s.node(page, e, kind: kind) }
         return try pages.node(page, checksum: checksum, kind: kind)
     }
 
     @inline(__always)
     func validatedPage(_ page: PageNumber) -> PageView {
         if let d = dirty[page] { return PageView(base: UnsafeRawPointer(d.buffer), pageSize: pages.pageSize, number: page) }
+        if let s = spilled, s[page] != nil { return s.validatedPage(page) }
         return pages.validatedPage(page)
     }
 
     func overflowValue(first: PageNumber, checksum: UInt32, length: Int) throws(LarchError) -> UnsafeRawBufferPointer {
         if let d = dirty[first] { return OverflowRun.value(UnsafeRawPointer(d.buffer), length: length) }
+        if let s = spilled, let e = s[first] { return try s.overflowValue(first: first, e, length: length) }
         return try pages.overflowValue(first: first, checksum: checksum, length: length)
     }
 }

@@ -12,11 +12,12 @@ struct LoadCommand: LarchSubcommand {
             (created if needed), or to the main database, or to --db NAME when given. Existing keys \
             are overwritten unless --no-overwrite. The file is created if missing, with the page size \
             of --page-size, else the dump's db_pagesize when Larch supports it, else 4096. \
-            Commits every 64 MiB of data and at the end of each section; if the input turns out to be \
-            malformed, the commits before the error stay and the message says how many entries they held. \
-            Interrupted (Ctrl-C, SIGTERM, SIGHUP), it stops at the next record, rolls back what it read \
-            since its last commit, says what the commits hold, and exits 128 + the signal (130 for \
-            Ctrl-C); a second Ctrl-C stops it at once.
+            The whole input is one transaction, all or nothing: if the input turns out to be malformed, \
+            or the load is interrupted (Ctrl-C, SIGTERM, SIGHUP: it stops at the next record and exits \
+            128 + the signal, 130 for Ctrl-C; a second Ctrl-C stops it at once) or killed, the file \
+            keeps exactly what it held before. Memory stays bounded whatever the input's size: the \
+            input is read in small buffers, and changed pages past --max-dirty MiB are written to the \
+            file before the commit (the default is Larch's, a quarter of memory up to 256 MiB).
 
             Examples:
               mdb_dump -a lmdb-dir | larch load app.larch
@@ -37,8 +38,12 @@ struct LoadCommand: LarchSubcommand {
     @OptionGroup var pageSize: PageSizeOption
     @Flag(name: .shortAndLong, help: "Print nothing on success.")
     var quiet = false
+    @Option(name: .long, help: ArgumentHelp("Keep at most this many MiB of changed pages in memory; more are written to the file before the commit.", valueName: "MiB"))
+    var maxDirty: Int?
 
-    static let batchBytes = 64 << 20
+    func validate() throws {
+        if let maxDirty, maxDirty < 1 { throw ValidationError("--max-dirty needs a number of MiB, 1 or more") }
+    }
 
     /// Opens (creating) the database `name`, given on input line `line` (0: by --db); a name Larch
     /// cannot take is reported with its line, cut.
@@ -75,27 +80,29 @@ struct LoadCommand: LarchSubcommand {
             if let env { return env }
             var size = pageSize.pageSize
             if size == nil, let p = header.pageSize, p >= 4096 && p <= 65536 && p & (p - 1) == 0 { size = p }
-            let opened = try file.openForWriting(create: true, pageSize: size, wait: waiting)
+            let opened = try file.openForWriting(create: true, pageSize: size, wait: waiting, maxDirtyBytes: maxDirty.map { $0 << 20 })
             Messages.warnIfIgnored(pageSize: pageSize.pageSize, opened, command: "load")
             env = opened
             return opened
         }
+        // One transaction for the whole input, begun at the first record or empty named database
+        // (dropped, so aborted, when an error ends the load).
+        var txn: WriteTransaction? = nil
         do {
             while let header = try reader.nextSection() {
                 sections += 1
                 let name = try database.db ?? header.database.map { try Self.name($0, line: header.databaseLine) }
                 let nameLine = database.db == nil ? header.databaseLine : 0   // where the name came from
                 databases.insert(name ?? "")
-                var txn: WriteTransaction? = nil   // dropped (so aborted) when an error ends the load
                 var db = Database.main
-                var batch = 0
+                var opened = false   // the section's database, in the transaction
                 while let record = try reader.nextRecord() {
                     if let signal = Interruption.signal { throw Interruption.error(signal) }
                     let (key, value) = record
-                    if txn == nil {
-                        var t = try environment(header).beginWrite()
-                        if let name { db = try Self.open(name, in: &t, line: nameLine) }
-                        txn = consume t
+                    if !opened {
+                        if txn == nil { txn = try environment(header).beginWrite() }
+                        if let name { db = try Self.open(name, in: &txn!, line: nameLine) }
+                        opened = true
                     }
                     do {
                         try txn!.put(value, forKey: key, in: db, overwrite: !noOverwrite)
@@ -106,36 +113,30 @@ struct LoadCommand: LarchSubcommand {
                         throw CLIError("line \(reader.lineNumber): \(Messages.describe(error))")
                     }
                     pending += 1
-                    batch += key.count + value.count
-                    if batch >= Self.batchBytes {
-                        try txn.take()!.commit()
-                        committed += pending
-                        pending = 0
-                        batch = 0
-                        commits += 1
-                    }
                 }
-                if txn == nil, let name {   // an empty section still creates its database
-                    try environment(header).write { t in _ = try Self.open(name, in: &t, line: nameLine) }
-                    commits += 1
-                } else if let t = txn.take() {
-                    try t.commit()
-                    committed += pending
-                    pending = 0
-                    commits += 1
+                if !opened, let name {   // an empty section still creates its database
+                    if txn == nil { txn = try environment(header).beginWrite() }
+                    _ = try Self.open(name, in: &txn!, line: nameLine)
                 }
+            }
+            if let t = txn.take() {
+                try t.commit()
+                committed = pending
+                pending = 0
+                commits = 1
             }
         } catch let error as UnusableFile {
             throw error   // before anything was loaded
         } catch let error as CLIError where error.signal != nil {
             // The open transaction was dropped, so aborted, on the way here.
-            let file = env == nil ? "nothing was written to \(self.file.file)" : "\(Formatting.grouped(committed)) entries in \(commits) commit(s) are in \(self.file.file)"
-            let lost = pending > 0 ? "; the \(Formatting.grouped(pending)) entries read since the last commit were not committed" : ""
-            printError("larch load: \(error) after input line \(reader.lineNumber): \(file)\(lost)")
+            txn = nil   // aborted: the file keeps what it held before the load
+            let lost = pending > 0 ? "the \(Formatting.grouped(pending)) entries read were rolled back; " : ""
+            let file = env == nil ? "nothing was written to \(self.file.file)" : "\(self.file.file) is as it was before the load"
+            printError("larch load: \(error) after input line \(reader.lineNumber): \(lost)\(file)")
             throw ExitCode(128 + error.signal!)
         } catch {
-            let note = committed > 0 ? " (\(Formatting.grouped(committed)) entries were committed before it)"
-                : env == nil ? "" : " (nothing was committed)"
+            txn = nil
+            let note = env == nil ? "" : " (nothing was committed: the load is one transaction, and \(self.file.file) is as it was before it)"
             throw CLIError("\(Messages.describe(error))\(note)")
         }
         for w in reader.warnings { printError("larch load: warning: \(w)") }

@@ -88,8 +88,8 @@ struct FileArgument: ParsableArguments {
 
     /// Opens an existing file for writing, or creates it when `create` is set; a write waits for
     /// the writer lock for at most `wait` seconds.
-    func openForWriting(create: Bool, pageSize: Int? = nil, wait: WaitOption) throws -> Environment {
-        try DatabaseFile.openForWriting(file, create: create, pageSize: pageSize, wait: wait.wait)
+    func openForWriting(create: Bool, pageSize: Int? = nil, wait: WaitOption, maxDirtyBytes: Int? = nil) throws -> Environment {
+        try DatabaseFile.openForWriting(file, create: create, pageSize: pageSize, wait: wait.wait, maxDirtyBytes: maxDirtyBytes)
     }
 }
 
@@ -115,10 +115,11 @@ enum DatabaseFile {
 
     /// With `create`, a missing file is created, and an empty one initialized: an empty file is a
     /// database not yet made (as for sqlite3 and mdb_load).
-    static func openForWriting(_ path: String, create: Bool, pageSize: Int? = nil, wait: Double) throws -> Environment {
+    static func openForWriting(_ path: String, create: Bool, pageSize: Int? = nil, wait: Double, maxDirtyBytes: Int? = nil) throws -> Environment {
         if !create { try requireExisting(path, allowEmpty: false) }
         var options = Options(verifyChecksums: true, createIfMissing: create)
         if let pageSize { options.pageSize = pageSize }
+        if let maxDirtyBytes { options.maxDirtyBytes = maxDirtyBytes }
         options.writerTimeout = .nanoseconds(Int64(wait * 1e9))
         return try opening(path) { try Environment(path: path, options: options) }
     }
