@@ -116,10 +116,10 @@ import CLarchSupport
     @Test func newFileMetaTestVectors() {
         let pages = MetaPage.initialPages(pageSize: 4096)
         let head: [[UInt8]] = [
-            [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x03, 0, 0, 0, 0x00, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
-            [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x03, 0, 0, 0, 0x00, 0x10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
+            [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x04, 0, 0, 0, 0x00, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
+            [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x04, 0, 0, 0, 0x00, 0x10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
         ]
-        let checksums: [UInt32] = [0x06FC_05B6, 0x23AB_7993]   // computed independently (Python, bitwise CRC32C)
+        let checksums: [UInt32] = [0x915D_E36E, 0xB40A_9F4B]   // computed independently (Python, bitwise CRC32C)
         for slot in 0..<2 {
             let page = Array(pages[(slot * 4096)..<((slot + 1) * 4096)])
             #expect(Array(page[0..<32]) == head[slot], "page \(slot)")
