@@ -80,6 +80,28 @@ struct DuplicateSortTests {
         }
     }
 
+    /// A value too large to sit inline beside its key starts a duplicate tree at once, even in an empty database.
+    @Test func largeFirstValueStartsATree() throws {
+        try withTemporaryDirectory { dir in
+            let env = try Environment(path: dir.file())
+            let key = [UInt8](repeating: 7, count: 1024)
+            let value = [UInt8](repeating: 9, count: 1024)
+            try env.write { txn in
+                let db = try txn.openDatabase("d", create: true, duplicates: .sorted)
+                try txn.putDuplicate(value, forKey: key, in: db)
+                #expect(try txn.stats(db).leafPages == 2)
+            }
+            try assertClean(env)
+            try env.write { txn in
+                let db = try txn.openDatabase("d", create: false, duplicates: .sorted)
+                #expect(try txn.values(forKey: key, in: db) == [value])
+                #expect(try txn.deleteDuplicate(value, forKey: key, in: db))
+                #expect(try txn.stats(db) == DatabaseStats(TreeRoot.empty(flags: TreeRoot.flagSortedDuplicates)))
+            }
+            try assertClean(env)
+        }
+    }
+
     @Test("Cursor moves within and across keys")
     func cursor() throws {
         try withTemporaryDirectory { dir in

@@ -68,10 +68,11 @@ extension WriteState {
             root.rootChecksum = 0   // recorded at commit (`finalize`)
             root.rootBirth = TransactionID(0)
         }
-        addPages(tree: tree, from: before, to: root)
         try withBytes(root.encoded) { v throws(LarchError) in
             try put(tree: tree, key: key, value: v, cellFlags: LeafCell.flagDuplicateTree)
         }
+        // After the put: a put into an empty tree starts its descriptor afresh.
+        addPages(tree: tree, from: before, to: root)
     }
 
     /// Adds `value` to `key`'s values in sorted-duplicates database `tree`; returns false (changing
