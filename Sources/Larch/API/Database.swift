@@ -30,8 +30,11 @@ public struct DatabaseStats: Sendable, Equatable {
     public var leafPages: UInt64
     public var overflowPages: UInt64
     public var entries: UInt64
+    /// Whether the database holds sorted duplicates (`Duplicates.sorted`).
+    public var hasSortedDuplicates: Bool
 
     init(_ r: TreeRoot) {
+        hasSortedDuplicates = r.hasSortedDuplicates
         depth = r.depth
         branchPages = r.branchPages
         leafPages = r.leafPages

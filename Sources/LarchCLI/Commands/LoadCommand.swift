@@ -10,7 +10,9 @@ struct LoadCommand: LarchSubcommand {
         discussion: """
             Reads every section of the input: each goes to the database its database= line names \
             (created if needed), or to the main database, or to --db NAME when given. Existing keys \
-            are overwritten unless --no-overwrite. The file is created if missing, with the page size \
+            are overwritten unless --no-overwrite. A section with duplicates=1 (mdb_dump of an \
+            MDB_DUPSORT database: a key repeated once per value) goes to a named database with \
+            sorted duplicates, which gains each (key, value) pair; its values are limited like keys. The file is created if missing, with the page size \
             of --page-size, else the dump's db_pagesize when Larch supports it, else 4096. \
             Commits every 64 MiB of data and at the end of each section; if the input turns out to be \
             malformed, the commits before the error stay and the message says how many entries they held. \
@@ -42,11 +44,14 @@ struct LoadCommand: LarchSubcommand {
 
     /// Opens (creating) the database `name`, given on input line `line` (0: by --db); a name Larch
     /// cannot take is reported with its line, cut.
-    static func open(_ name: String, in txn: inout WriteTransaction, line: Int) throws -> Database {
+    /// `duplicates`: the section holds sorted duplicates (`duplicates=1`), and so must the database.
+    static func open(_ name: String, in txn: inout WriteTransaction, line: Int, duplicates: Bool) throws -> Database {
         do {
-            return try txn.openDatabase(name, create: true)
+            return try txn.openDatabase(name, create: true, duplicates: duplicates ? .sorted : .none)
         } catch LarchError.invalidDatabaseName(_, let reason) {
             throw CLIError("\(line > 0 ? "line \(line): " : "")invalid database name \(ByteEncoding.quoted(name)): \(reason)")
+        } catch LarchError.incompatibleDatabase(_, let reason) {
+            throw CLIError("\(line > 0 ? "line \(line): " : "")database \(ByteEncoding.quoted(name)) exists and \(reason); the section \(duplicates ? "holds sorted duplicates (duplicates=1)" : "has one value per key") — load it under another name with --db NAME")
         }
     }
 
@@ -85,6 +90,9 @@ struct LoadCommand: LarchSubcommand {
                 sections += 1
                 let name = try database.db ?? header.database.map { try Self.name($0, line: header.databaseLine) }
                 let nameLine = database.db == nil ? header.databaseLine : 0   // where the name came from
+                if header.duplicates && name == nil {
+                    throw CLIError("line \(reader.lineNumber): the section holds sorted duplicates (duplicates=1), which only a named database can hold in Larch: load it with --db NAME")
+                }
                 databases.insert(name ?? "")
                 var txn: WriteTransaction? = nil   // dropped (so aborted) when an error ends the load
                 var db = Database.main
@@ -94,11 +102,19 @@ struct LoadCommand: LarchSubcommand {
                     let (key, value) = record
                     if txn == nil {
                         var t = try environment(header).beginWrite()
-                        if let name { db = try Self.open(name, in: &t, line: nameLine) }
+                        if let name { db = try Self.open(name, in: &t, line: nameLine, duplicates: header.duplicates) }
                         txn = consume t
                     }
                     do {
-                        try txn!.put(value, forKey: key, in: db, overwrite: !noOverwrite)
+                        if header.duplicates {
+                            // One record per (key, value) pair; with --no-overwrite a present pair counts as kept.
+                            if try !txn!.putDuplicate(value, forKey: key, in: db), noOverwrite {
+                                skipped += 1
+                                continue
+                            }
+                        } else {
+                            try txn!.put(value, forKey: key, in: db, overwrite: !noOverwrite)
+                        }
                     } catch LarchError.keyExists {
                         skipped += 1
                         continue
@@ -116,7 +132,7 @@ struct LoadCommand: LarchSubcommand {
                     }
                 }
                 if txn == nil, let name {   // an empty section still creates its database
-                    try environment(header).write { t in _ = try Self.open(name, in: &t, line: nameLine) }
+                    try environment(header).write { t in _ = try Self.open(name, in: &t, line: nameLine, duplicates: header.duplicates) }
                     commits += 1
                 } else if let t = txn.take() {
                     try t.commit()
