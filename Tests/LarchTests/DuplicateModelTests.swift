@@ -114,12 +114,12 @@ struct DupCursorModel {
     }
 
     mutating func nextDuplicate(_ m: DupModel) -> Bool {
-        guard let p = pos else { return false }
+        guard let p = pos else { return first(m) }
         return step(m.value(of: p.key, atLeast: p.value, strict: true), key: p.key)
     }
 
     mutating func previousDuplicate(_ m: DupModel) -> Bool {
-        guard let p = pos else { return false }
+        guard let p = pos else { return last(m) }
         return step(m.value(of: p.key, below: p.value), key: p.key)
     }
 

@@ -121,17 +121,21 @@ public final class DuplicateCursor<Mode: TransactionMode> {
     }
 
     /// Moves to the next value of the current key; false (not moving) after its last one.
+    /// Unpositioned, it moves to the first pair (as LMDB's `MDB_NEXT_DUP`).
     @discardableResult public func nextDuplicate() throws(LarchError) -> Bool {
         try reading { () throws(LarchError) in
-            guard let p = position, let s = try set(ofKey: p.key) else { return false }
+            guard let p = position else { return try land(try keys.first() ? try currentKey() : nil, first: true) }
+            guard let s = try set(ofKey: p.key) else { return false }
             return step(to: try core.duplicate(atLeast: p.value, strict: true, in: s), key: p.key)
         }
     }
 
     /// Moves to the previous value of the current key; false (not moving) before its first one.
+    /// Unpositioned, it moves to the last pair (as LMDB's `MDB_PREV_DUP`).
     @discardableResult public func previousDuplicate() throws(LarchError) -> Bool {
         try reading { () throws(LarchError) in
-            guard let p = position, let s = try set(ofKey: p.key) else { return false }
+            guard let p = position else { return try land(try keys.last() ? try currentKey() : nil, first: false) }
+            guard let s = try set(ofKey: p.key) else { return false }
             return step(to: try core.duplicate(atMost: p.value, inclusive: false, in: s), key: p.key)
         }
     }
