@@ -133,13 +133,19 @@ extension Transaction where Mode == ReadWrite {
     /// present already, nothing changes and it returns false — or, with `allowExisting: false`,
     /// throws `duplicateExists` (LMDB's `MDB_NODUPDATA`). Values are 1 ... a quarter page
     /// (`duplicateValueSize`).
-    @discardableResult
+    @discardableResult @inlinable
     public mutating func putDuplicate(_ value: some Collection<UInt8>, forKey key: some Collection<UInt8>, in db: Database,
                                       allowExisting: Bool = true) throws(LarchError) -> Bool {
-        let t = try core.duplicateTree(db)
-        return try withBytes(key) { k throws(LarchError) in
-            try withBytes(value) { v throws(LarchError) in try core.putDuplicate(tree: t, key: k, value: v, allowExisting: allowExisting) }
+        try withBytes(key) { k throws(LarchError) in
+            try withBytes(value) { v throws(LarchError) in try putDuplicateBytes(v, forKey: k, in: db, allowExisting: allowExisting) }
         }
+    }
+
+    /// `putDuplicate` on contiguous bytes: the non-generic body every call ends in.
+    @usableFromInline
+    mutating func putDuplicateBytes(_ value: UnsafeRawBufferPointer, forKey key: UnsafeRawBufferPointer, in db: Database,
+                                    allowExisting: Bool) throws(LarchError) -> Bool {
+        try core.putDuplicate(tree: try core.duplicateTree(db), key: key, value: value, allowExisting: allowExisting)
     }
 
     /// Removes the pair (`key`, `value`) from `db`; returns whether it was present. The key goes

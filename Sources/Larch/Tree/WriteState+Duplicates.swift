@@ -68,8 +68,9 @@ extension WriteState {
             root.rootChecksum = 0   // recorded at commit (`finalize`)
             root.rootBirth = TransactionID(0)
         }
-        try withBytes(root.encoded) { v throws(LarchError) in
-            try put(tree: tree, key: key, value: v, cellFlags: LeafCell.flagDuplicateTree)
+        try withUnsafeTemporaryAllocation(byteCount: TreeRoot.encodedSize, alignment: 8) { b throws(LarchError) in
+            root.encode(to: b.baseAddress!)
+            try put(tree: tree, key: key, value: UnsafeRawBufferPointer(b), cellFlags: LeafCell.flagDuplicateTree)
         }
         // After the put: a put into an empty tree starts its descriptor afresh.
         addPages(tree: tree, from: before, to: root)
@@ -78,6 +79,7 @@ extension WriteState {
     /// Adds `value` to `key`'s values in sorted-duplicates database `tree`; returns false (changing
     /// nothing) when the pair is present. Key and value must be valid.
     mutating func putDuplicate(tree: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(LarchError) -> Bool {
+        if let added = try putIntoDuplicateTree(tree: tree, key: key, value: value) { return added }
         let stored = try storedDuplicates(tree: tree, key: key)
         let entries = trees[tree].root.entries
         switch stored {
@@ -96,12 +98,53 @@ extension WriteState {
             values.insert(Array(value), at: lo)
             try storeNew(tree: tree, key: key, values: values)
         case .tree(let root)?:
-            if try lookup(root: root, key: value) != nil { return false }
             beginChange(tree: tree)
             loadDuplicateTree(root)
-            try put(tree: TreeIndex.duplicates, key: value, value: UnsafeRawBufferPointer(start: nil, count: 0), overwrite: false)
+            do {
+                // A present value throws `keyExists` before anything changes.
+                try put(tree: TreeIndex.duplicates, key: value, value: UnsafeRawBufferPointer(start: nil, count: 0), overwrite: false)
+            } catch .keyExists {
+                return false
+            }
             try storeTreeReference(tree: tree, key: key, from: root)
         }
+        trees[tree].root.entries = entries + 1
+        return true
+    }
+
+    /// The common case of `putDuplicate`, with one descent of `tree`: a key whose values are in a
+    /// duplicate tree gains a value, and its cell's descriptor is rewritten in place. nil when
+    /// the key has no duplicate tree (the caller handles it).
+    private mutating func putIntoDuplicateTree(tree: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(LarchError) -> Bool? {
+        guard !trees[tree].root.isEmpty else { return nil }
+        path.beginOperation()
+        defer { path.endOperation() }
+        let (index, exact) = try descend(tree: tree, key: key)
+        guard exact else { return nil }
+        let e = try validatedPage(path.leaf).leafCell(index)
+        guard e.isDuplicateTree, case .tree(let root) = try duplicateSet(e) else { return nil }
+        let entries = trees[tree].root.entries
+        beginChange(tree: tree)
+        loadDuplicateTree(root)
+        do {
+            // A present value throws `keyExists` before anything changes.
+            try put(tree: TreeIndex.duplicates, key: value, value: UnsafeRawBufferPointer(start: nil, count: 0), overwrite: false)
+        } catch .keyExists {
+            return false
+        }
+        // The parent's path, unchanged by the put into the duplicate tree (other pages), made
+        // writable; the descriptor keeps its size, so the cell is rewritten where it is.
+        try touchPath(tree: tree)
+        var sub = trees[TreeIndex.duplicates].root
+        sub.rootChecksum = 0   // recorded at commit (`finalize`): the root is dirty now
+        sub.rootBirth = TransactionID(0)
+        let leaf = mutable(path.leaf)
+        let replaced = try withUnsafeTemporaryAllocation(byteCount: TreeRoot.encodedSize, alignment: 8) { b throws(LarchError) in
+            sub.encode(to: b.baseAddress!)
+            return try leaf.overwriteInlineValue(index, with: UnsafeRawBufferPointer(b))
+        }
+        guard replaced else { throw .corruptPage(page: path.leaf.rawValue, reason: "duplicate-tree reference changed size") }
+        addPages(tree: tree, from: root, to: sub)
         trees[tree].root.entries = entries + 1
         return true
     }
