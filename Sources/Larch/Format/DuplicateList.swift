@@ -55,6 +55,35 @@ enum DuplicateList {
         }
     }
 
+    /// Where `value` is or belongs in `list`: the offset of its entry (or of the first entry above
+    /// it, or the list's end), whether it is there, and the entry's size when it is.
+    static func locate(_ value: UnsafeRawBufferPointer, in list: UnsafeRawBufferPointer, maxLength: Int) throws(LarchError) -> (offset: Int, found: Bool, size: Int) {
+        var off = 0
+        var result: (Int, Bool, Int)?
+        try forEach(list, maxLength: maxLength, page: .none) { v in
+            let c = compareBytes(v.start, v.count, value.start, value.count)
+            if c >= 0 {
+                result = (off, c == 0, lengthSize + v.count)
+                return false
+            }
+            off += lengthSize + v.count
+            return true
+        }
+        return result ?? (list.count, false, 0)
+    }
+
+    /// `list` with `value` inserted at byte `offset` (from `locate`).
+    static func inserting(_ value: UnsafeRawBufferPointer, at offset: Int, into list: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(list.count + lengthSize + value.count)
+        out.append(contentsOf: list[..<offset])
+        out.append(UInt8(truncatingIfNeeded: value.count))
+        out.append(UInt8(truncatingIfNeeded: value.count >> 8))
+        out.append(contentsOf: value)
+        out.append(contentsOf: list[offset...])
+        return out
+    }
+
     /// Copies of the values of `list`.
     static func values(_ list: UnsafeRawBufferPointer, maxLength: Int, page: PageNumber) throws(LarchError) -> [[UInt8]] {
         var out: [[UInt8]] = []

@@ -29,12 +29,13 @@ extension WriteState {
         guard let e = try lookup(root: trees[tree].root, key: key) else { return nil }
         switch try duplicateSet(e) {
         case .tree(let root): return .tree(root)
-        case .list(let list): return .list(try DuplicateList.values(list, maxLength: limits.maxKeySize, page: .none))
+        case .list(let list): return .list(Array(list))
         }
     }
 
+    /// A key's values copied out of its page: the packed inline list, or the duplicate tree's descriptor.
     private enum StoredDuplicates {
-        case list([[UInt8]])
+        case list([UInt8])
         case tree(TreeRoot)
     }
 
@@ -86,17 +87,17 @@ extension WriteState {
         case nil:
             beginChange(tree: tree)
             try storeNew(tree: tree, key: key, values: [Array(value)])
-        case .list(var values)?:
-            var lo = 0, hi = values.count
-            while lo < hi {
-                let mid = (lo + hi) >> 1
-                let c = values[mid].withUnsafeBytes { compareBytes($0.start, $0.count, value.start, value.count) }
-                if c == 0 { return false }
-                if c < 0 { lo = mid + 1 } else { hi = mid }
-            }
+        case .list(let list)?:
+            let at = try withBytes(list) { l throws(LarchError) in try DuplicateList.locate(value, in: l, maxLength: limits.maxKeySize) }
+            if at.found { return false }
             beginChange(tree: tree)
-            values.insert(Array(value), at: lo)
-            try storeNew(tree: tree, key: key, values: values)
+            let grown = DuplicateList.inserting(value, at: at.offset, into: list)
+            if grown.count <= DuplicateList.maxInlineBytes(keyLength: key.count, limits: limits) {
+                try withBytes(grown) { v throws(LarchError) in try put(tree: tree, key: key, value: v) }
+            } else {
+                let values = try withBytes(grown) { l throws(LarchError) in try DuplicateList.values(l, maxLength: limits.maxKeySize, page: .none) }
+                try storeNew(tree: tree, key: key, values: values)
+            }
         case .tree(let root)?:
             beginChange(tree: tree)
             loadDuplicateTree(root)
@@ -155,16 +156,15 @@ extension WriteState {
         guard let stored = try storedDuplicates(tree: tree, key: key) else { return false }
         let entries = trees[tree].root.entries
         switch stored {
-        case .list(var values):
-            guard let i = values.firstIndex(where: { v in v.withUnsafeBytes { compareBytes($0.start, $0.count, value.start, value.count) == 0 } }) else {
-                return false
-            }
+        case .list(var list):
+            let at = try withBytes(list) { l throws(LarchError) in try DuplicateList.locate(value, in: l, maxLength: limits.maxKeySize) }
+            guard at.found else { return false }
             beginChange(tree: tree)
-            values.remove(at: i)
-            if values.isEmpty {
+            list.removeSubrange(at.offset..<(at.offset + at.size))
+            if list.isEmpty {
                 _ = try delete(tree: tree, key: key)
             } else {
-                try withBytes(DuplicateList.encode(values)) { v throws(LarchError) in try put(tree: tree, key: key, value: v) }
+                try withBytes(list) { v throws(LarchError) in try put(tree: tree, key: key, value: v) }
             }
         case .tree(let root):
             guard try lookup(root: root, key: value) != nil else { return false }
@@ -213,8 +213,8 @@ extension WriteState {
         beginChange(tree: tree)
         let removed: Int
         switch stored {
-        case .list(let values):
-            removed = values.count
+        case .list(let list):
+            removed = try withBytes(list) { l throws(LarchError) in try duplicateCount(.list(l), maxLength: limits.maxKeySize) }
         case .tree(let root):
             removed = Int(root.entries)
             try releaseTree(tree: TreeIndex.duplicates, root)
