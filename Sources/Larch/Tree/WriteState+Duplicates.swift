@@ -125,14 +125,15 @@ extension WriteState {
         let e = try validatedPage(path.leaf).leafCell(index)
         guard e.isDuplicateTree, case .tree(let root) = try duplicateSet(e) else { return nil }
         let entries = trees[tree].root.entries
-        beginChange(tree: tree)
         loadDuplicateTree(root)
         do {
             // A present value throws `keyExists` before anything changes.
             try put(tree: TreeIndex.duplicates, key: value, value: UnsafeRawBufferPointer(start: nil, count: 0), overwrite: false)
         } catch .keyExists {
-            return false
+            return false   // nothing changed: the database is not marked changed either
         }
+        // Only now is the database changed (its own pages, below): cursors on it still read it as it was.
+        beginChange(tree: tree)
         // The parent's path, unchanged by the put into the duplicate tree (other pages), made
         // writable; the descriptor keeps its size, so the cell is rewritten where it is.
         try touchPath(tree: tree)
