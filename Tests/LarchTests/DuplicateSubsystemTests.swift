@@ -135,6 +135,43 @@ struct DuplicateSubsystemTests {
         }
     }
 
+    /// Open's check of the newest commit (FORMAT.md §13) descends into duplicate trees: after a
+    /// machine crash, a duplicate-tree page of the newest commit that is not as written makes the
+    /// file open at the commit before it.
+    @Test func openChecksTheNewestCommitsDuplicateTreePages() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.file()
+            let leafPage: UInt64 = try {
+                let env = try Environment(path: path)
+                try env.write { txn in
+                    let db = try txn.openDatabase("dups", create: true, duplicates: .sorted)
+                    try Self.fill(&txn, db, heavy: 1, values: 3000)
+                }
+                // The last commit changes only the duplicate tree of one key.
+                _ = try env.write { txn in
+                    try txn.putDuplicate(bytes("value-9999999"), forKey: bytes("heavy0"), in: try txn.openDatabase("dups", create: false, duplicates: .sorted))
+                }
+                return try env.read { txn in
+                    let core = txn.core
+                    let t = try core.tree(try txn.openDatabase("dups", duplicates: .sorted))
+                    let entry = try bytes("heavy0").withUnsafeBytes { k in try core.lookup(tree: t, key: k) }
+                    guard let entry, case .tree(let sub) = try core.duplicateSet(of: entry) else { throw LarchError.invalidOption("no duplicate tree") }
+                    #expect(sub.rootBirth == core.meta.txnID, "the duplicate tree's root is born in the last commit")
+                    env.close()
+                    return sub.root.rawValue
+                }
+            }()
+            var bytesOfPage = try RawFileIO.read(path, at: Int(leafPage) * 4096 + 3000, count: 1)
+            bytesOfPage[0] ^= 0x5A
+            try RawFileIO.write(path, bytesOfPage, at: Int(leafPage) * 4096 + 3000)
+            try FileManager.default.removeItem(atPath: path + "-lock")   // what a reboot forgets
+            let env = try Environment(path: path)
+            #expect(try env.read { txn in try txn.contains(bytes("value-9999999"), forKey: bytes("heavy0"), in: txn.openDatabase("dups", duplicates: .sorted)) } == false)
+            #expect(try env.read { txn in try txn.count(forKey: bytes("heavy0"), in: txn.openDatabase("dups", duplicates: .sorted)) } == 3000)
+            try assertClean(env)
+        }
+    }
+
     @Test func sendAndReceive() throws {
         try withTemporaryDirectory { dir in
             let primary = try Environment(path: dir.file("primary.larch"))
