@@ -128,6 +128,26 @@ import CLarchSupport
         }
     }
 
+    /// FORMAT.md §20.1 and §5: the inline duplicate list's bytes, its validation, and the
+    /// sorted-duplicates flag at `TreeRoot` offset 14.
+    @Test func duplicateListAndTreeRootFlags() throws {
+        let list = DuplicateList.encode([[0x61], [0x62, 0x63]])
+        #expect(list == [0x01, 0x00, 0x61, 0x02, 0x00, 0x62, 0x63])
+        list.withUnsafeBytes { b in
+            let (count, problem) = DuplicateList.validate(b, maxLength: 1024)
+            #expect(count == 2 && problem == nil)
+        }
+        for bad: [UInt8] in [[], [0x01, 0x00], [0x00, 0x00], [0x01, 0x00, 0x62, 0x01, 0x00, 0x61], [0x01, 0x00, 0x61, 0x01, 0x00, 0x61]] {
+            bad.withUnsafeBytes { b in #expect(DuplicateList.validate(b, maxLength: 1024).problem != nil, "\(bad)") }
+        }
+        var root = TreeRoot.empty(flags: TreeRoot.flagSortedDuplicates)
+        root.entries = 5
+        let bytes = root.encoded
+        #expect(bytes[14] == 1 && bytes[15] == 0)
+        let decoded = bytes.withUnsafeBytes { TreeRoot(decoding: $0.baseAddress!) }
+        #expect(decoded == root && decoded.hasSortedDuplicates && decoded.isEmpty)
+    }
+
     @Test func mutablePageStaysPacked() throws {
         let size = 4096
         let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
