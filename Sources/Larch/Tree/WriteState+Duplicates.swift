@@ -123,6 +123,9 @@ extension WriteState {
         let (index, exact) = try descend(tree: tree, key: key)
         guard exact else { return nil }
         let e = try validatedPage(path.leaf).leafCell(index)
+        if !e.isDuplicateTree, case .inline(let list) = e.value {
+            return try putIntoInlineList(tree: tree, key: key, value: value, index: index, list: list)
+        }
         guard e.isDuplicateTree, case .tree(let root) = try duplicateSet(e) else { return nil }
         let entries = trees[tree].root.entries
         loadDuplicateTree(root)
@@ -147,6 +150,45 @@ extension WriteState {
         }
         guard replaced else { throw .corruptPage(page: path.leaf.rawValue, reason: "duplicate-tree reference changed size") }
         addPages(tree: tree, from: root, to: sub)
+        trees[tree].root.entries = entries + 1
+        return true
+    }
+
+    /// `putIntoDuplicateTree` for a key whose values are inline (`list`, cell `index` of the leaf
+    /// at the end of `path`): the list grows by `value` in its cell, in place when the leaf has
+    /// room, else through `put`. nil when the list would outgrow the inline limit (the caller
+    /// moves the values to a duplicate tree).
+    private mutating func putIntoInlineList(tree: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, index: Int,
+                                            list: UnsafeRawBufferPointer) throws(LarchError) -> Bool? {
+        let at = try DuplicateList.locate(value, in: list, maxLength: limits.maxKeySize)
+        if at.found { return false }
+        let grownSize = list.count + DuplicateList.lengthSize + value.count
+        guard grownSize <= DuplicateList.maxInlineBytes(keyLength: key.count, limits: limits) else { return nil }
+        let oldCellSize = LeafCell.size(keyLength: key.count, valueLength: list.count, overflow: false)
+        let cellSize = LeafCell.size(keyLength: key.count, valueLength: grownSize, overflow: false)
+        let entries = trees[tree].root.entries
+        // The new cell, built before anything changes (the list's bytes are in the old page).
+        try withUnsafeTemporaryAllocation(byteCount: cellSize, alignment: 8) { buffer throws(LarchError) in
+            let cell = buffer.baseAddress!
+            MutablePage.writeLeafCellHeader(at: cell, key: key, valueLength: grownSize, overflow: false)
+            let v = cell + LeafCell.headerSize + key.count
+            if at.offset > 0 { v.copyMemory(from: list.baseAddress!, byteCount: at.offset) }
+            v.setU16(UInt16(value.count), at: at.offset)
+            (v + at.offset + DuplicateList.lengthSize).copyMemory(from: value.baseAddress!, byteCount: value.count)
+            if list.count > at.offset {
+                (v + at.offset + DuplicateList.lengthSize + value.count).copyMemory(from: list.baseAddress! + at.offset, byteCount: list.count - at.offset)
+            }
+            beginChange(tree: tree)
+            try touchPath(tree: tree)
+            let leaf = mutable(path.leaf)
+            if leaf.freeBytes + oldCellSize >= cellSize {
+                leaf.removeCell(at: index, leaf: true)
+                leaf.insertCell(at: index, copying: UnsafeRawPointer(cell), size: cellSize)
+            } else {
+                // The leaf must split: the general put.
+                try put(tree: tree, key: key, value: UnsafeRawBufferPointer(start: UnsafeRawPointer(v), count: grownSize))
+            }
+        }
         trees[tree].root.entries = entries + 1
         return true
     }
