@@ -28,7 +28,7 @@ struct LarchCommand: ParsableCommand {
         subcommands: [
             StatCommand.self, GetCommand.self, PutCommand.self, DeleteCommand.self, ScanCommand.self,
             DumpCommand.self, LoadCommand.self, CheckCommand.self, CopyCommand.self, ReadersCommand.self,
-            ShrinkCommand.self, SnapshotCommand.self, SendCommand.self, ReceiveCommand.self, DemoCommand.self,
+            ShrinkCommand.self, SnapshotCommand.self, SendCommand.self, ReceiveCommand.self, UpgradeCommand.self, DemoCommand.self,
         ]
     )
 }

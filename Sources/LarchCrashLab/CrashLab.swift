@@ -31,6 +31,8 @@ package struct CrashLabConfiguration: Sendable {
     /// Create and drop named snapshots in the workload (every crash image then checks each
     /// snapshot's contents too).
     package var snapshots = false
+    /// Change a database with sorted duplicates in the workload too (`WorkloadGenerator`).
+    package var duplicates = false
     /// Run `Environment.shrink` after every this many transactions (0: never); the workload then
     /// deletes more, so that there is space to give back.
     package var shrinkEvery = 0
@@ -78,6 +80,7 @@ package struct CrashLabReport: Sendable, CustomStringConvertible {
         var s = "crash lab: seed \(configuration.seed), \(configuration.transactions) transactions (\(commits) commits), durability \(configuration.durability)"
         if configuration.reopenEvery > 0 { s += ", reopened every \(configuration.reopenEvery) transaction(s)" }
         if configuration.snapshots { s += ", with named snapshots" }
+        if configuration.duplicates { s += ", with sorted duplicates" }
         if configuration.shrinkEvery > 0 { s += ", shrunk every \(configuration.shrinkEvery) transactions (\(shrinks) shrinks, \(pagesGivenBack) pages given back)" }
         if let m = configuration.maxDirtyBytes { s += ", dirty budget \(m) bytes (\(pagesSpilled) pages spilled before commits)" }
         if configuration.readerSpan > 0 { s += ", a reader held across every \(configuration.readerSpan) transaction(s), \(freeListSpills) free-list spill(s)" }
@@ -112,7 +115,8 @@ package enum CrashLab {
         do { let env = try Environment(storage: setup, options: options); env.close() }
         let base = setup.contents
 
-        let workload = Workload(seed: config.seed, transactionCount: config.transactions, snapshots: config.snapshots)
+        let workload = Workload(seed: config.seed, transactionCount: config.transactions, snapshots: config.snapshots,
+                                duplicates: config.duplicates)
         let disk = SimulatedDisk(capacity: 64 << 20, image: base)
         var env = try Environment(storage: disk, options: options, unsafe: config.unsafe)
         // acks[i] = (txn id, index of the last operation of that commit) for acknowledged commits.

@@ -9,6 +9,12 @@ package enum WorkloadOperation: Sendable {
     /// A named snapshot of the state the transaction began from (always a transaction's first operation).
     case createSnapshot(String)
     case dropSnapshot(String)
+    /// A named database with sorted duplicates, created if missing (`Model.duplicatesDatabase`).
+    case createDuplicates(String)
+    /// Adds the pair (key, value) to a database with sorted duplicates.
+    case putDuplicate(database: String, key: [UInt8], value: [UInt8])
+    /// Removes the pair (key, value) from a database with sorted duplicates.
+    case deleteDuplicate(database: String, key: [UInt8], value: [UInt8])
 }
 
 /// One generated transaction: its operations, and whether it commits or aborts.
@@ -22,8 +28,21 @@ package struct Model: Equatable, Sendable {
     package var databases: [String?: [[UInt8]: [UInt8]]] = [nil: [:]]
     package var snapshots: [String: [String?: [[UInt8]: [UInt8]]]] = [:]
 
+    /// The database with sorted duplicates of workloads made with `duplicates`; the model keeps
+    /// each of its pairs as one entry, keyed by `pair(key, value)`, with an empty value.
+    package static let duplicatesDatabase = "dups"
+
+    /// The model's key for the pair (key, value) of a database with sorted duplicates: the key's
+    /// length (2 bytes, big-endian), the key, the value — one-to-one, and ordered as the pairs are.
+    package static func pair(_ key: some Collection<UInt8>, _ value: some Collection<UInt8>) -> [UInt8] {
+        [UInt8(truncatingIfNeeded: key.count >> 8), UInt8(truncatingIfNeeded: key.count)] + Array(key) + Array(value)
+    }
+
     package mutating func apply(_ op: WorkloadOperation) {
         switch op {
+        case let .createDuplicates(name): if databases[name] == nil { databases[name] = [:] }
+        case let .putDuplicate(db, key, value): databases[db, default: [:]][Self.pair(key, value)] = []
+        case let .deleteDuplicate(db, key, value): databases[db]?[Self.pair(key, value)] = nil
         case let .put(db, key, value): databases[db, default: [:]][key] = value
         case let .delete(db, key): databases[db]?[key] = nil
         case let .createDatabase(name): if databases[name] == nil { databases[name] = [:] }
@@ -49,8 +68,22 @@ package struct Model: Equatable, Sendable {
             for (k, v) in try txn.entries(in: db).collect() { d[k] = v }
             return d
         }
+        func loadPairs(_ db: Database, in txn: borrowing ReadTransaction) throws -> [[UInt8]: [UInt8]] {
+            var d: [[UInt8]: [UInt8]] = [:]
+            try txn.forEachDuplicate(in: db) { k, v in
+                d[pair(k.withUnsafeBytes { Array($0) }, v.withUnsafeBytes { Array($0) })] = []
+                return true
+            }
+            return d
+        }
         var out: [String?: [[UInt8]: [UInt8]]] = [nil: try load(.main, in: txn)]
-        for name in try txn.databaseNames() { out[name] = try load(try txn.openDatabase(name), in: txn) }
+        for name in try txn.databaseNames() {
+            if try txn.databaseKind(name) == .sorted {
+                out[name] = try loadPairs(try txn.openDatabase(name, duplicates: .sorted), in: txn)
+            } else {
+                out[name] = try load(try txn.openDatabase(name), in: txn)
+            }
+        }
         return out
     }
 }
@@ -71,11 +104,34 @@ package struct WorkloadGenerator: Sendable {
     private let names = ["alpha", "beta", "gamma"]
     private let snapshotNames = ["monday", "tuesday", "wednesday"]
     private let snapshots: Bool
+    /// Also change a database with sorted duplicates (`Model.duplicatesDatabase`), some keys with
+    /// enough values for a duplicate tree of their own.
+    private let duplicates: Bool
 
-    package init(seed: UInt64, keySpace: Int = 400, snapshots: Bool = false) {
+    package init(seed: UInt64, keySpace: Int = 400, snapshots: Bool = false, duplicates: Bool = false) {
         g = SplitMix(seed: seed)
         self.keySpace = keySpace
         self.snapshots = snapshots
+        self.duplicates = duplicates
+    }
+
+    /// A sorted-duplicates operation: the database's creation first, then pair puts (now and then
+    /// 200 under one key at once, as a duplicate tree) and deletes of present pairs.
+    private mutating func duplicateOperations(_ keys: [String?: [[UInt8]]]) -> [WorkloadOperation] {
+        let db = Model.duplicatesDatabase
+        guard let present = keys[db] else { return [.createDuplicates(db)] }
+        let roll = g.next() % 10
+        if roll < 3, !present.isEmpty {
+            // A present pair: its model key is the key's length, the key, the value.
+            let p = present[Int(g.next() % UInt64(present.count))]
+            let n = Int(p[0]) << 8 | Int(p[1])
+            return [.deleteDuplicate(database: db, key: Array(p[2..<(2 + n)]), value: Array(p[(2 + n)...]))]
+        }
+        let key = Array("dup-\(g.next() % 6)".utf8)
+        let count = roll == 9 ? 200 : 1
+        return (0..<count).map { _ in
+            .putDuplicate(database: db, key: key, value: Array("value-\(g.next() % 5_000)".utf8) + [UInt8](repeating: 0x2E, count: Int(g.next() % 16)))
+        }
     }
 
     private mutating func key(_ i: Int) -> [UInt8] {
@@ -116,9 +172,17 @@ package struct WorkloadGenerator: Sendable {
             guard let list = keys[db] else { return }
             let (i, found) = position(list, key)
             if found { keys[db]!.remove(at: i) }
-        case let .createDatabase(name): if keys[name] == nil { keys[name] = [] }
+        case let .createDatabase(name), let .createDuplicates(name): if keys[name] == nil { keys[name] = [] }
         case let .dropDatabase(name): keys[name] = nil
         case .createSnapshot, .dropSnapshot: break
+        case let .putDuplicate(db, key, value):
+            let k = Model.pair(key, value)
+            let (i, found) = position(keys[db, default: []], k)
+            if !found { keys[db, default: []].insert(k, at: i) }
+        case let .deleteDuplicate(db, key, value):
+            guard let list = keys[db] else { return }
+            let (i, found) = position(list, Model.pair(key, value))
+            if found { keys[db]!.remove(at: i) }
         }
     }
 
@@ -142,9 +206,17 @@ package struct WorkloadGenerator: Sendable {
         let heavyDelete = index % 9 == 8
         index += 1
         for _ in 0..<size {
-            let existing = workingKeys.keys.compactMap { $0 }.sorted()
+            let existing = workingKeys.keys.compactMap { $0 }.filter { $0 != Model.duplicatesDatabase }.sorted()
             let roll = g.next() % 100
             var op: WorkloadOperation
+            if duplicates && g.next() % 4 == 0 {
+                for op in duplicateOperations(workingKeys) {
+                    working.apply(op)
+                    Self.track(op, &workingKeys)
+                    ops.append(op)
+                }
+                continue
+            }
             if roll < 3 {
                 let name = names[Int(g.next() % UInt64(names.count))]
                 op = working.databases[name] == nil ? .createDatabase(name) : .dropDatabase(name)
@@ -182,8 +254,8 @@ package struct Workload: Sendable {
     /// `models[i]` is the expected content after the i-th committed transaction (index 0: empty).
     package let models: [Model]
 
-    package init(seed: UInt64, transactionCount: Int, keySpace: Int = 400, snapshots: Bool = false) {
-        var generator = WorkloadGenerator(seed: seed, keySpace: keySpace, snapshots: snapshots)
+    package init(seed: UInt64, transactionCount: Int, keySpace: Int = 400, snapshots: Bool = false, duplicates: Bool = false) {
+        var generator = WorkloadGenerator(seed: seed, keySpace: keySpace, snapshots: snapshots, duplicates: duplicates)
         var models = [Model()]
         var txns: [WorkloadTransaction] = []
         for _ in 0..<transactionCount {
@@ -243,6 +315,12 @@ package struct Workload: Sendable {
             try txn.createSnapshot(name)
         case let .dropSnapshot(name):
             try txn.dropSnapshot(name)
+        case let .createDuplicates(name):
+            _ = try txn.openDatabase(name, create: true, duplicates: .sorted)
+        case let .putDuplicate(db, key, value):
+            try txn.putDuplicate(value, forKey: key, in: try txn.openDatabase(db, create: false, duplicates: .sorted))
+        case let .deleteDuplicate(db, key, value):
+            try txn.deleteDuplicate(value, forKey: key, in: try txn.openDatabase(db, create: false, duplicates: .sorted))
         }
     }
 }

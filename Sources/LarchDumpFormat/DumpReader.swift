@@ -4,8 +4,10 @@
 ///
 /// Errors name the input line. Header keywords Larch has no use for (mapsize, maxreaders, mapaddr)
 /// are accepted; unknown ones are reported as warnings and ignored, as mdb_load does; database
-/// flags that Larch cannot honour (duplicates, integer or reverse key order) are errors, since
-/// loading such data would silently change its meaning.
+/// flags that Larch cannot honour (integer or reverse key or value order) are errors, since
+/// loading such data would silently change its meaning. `duplicates=1` (or `dupsort=1`, or
+/// `dupfixed=1`, which only says the values have one size) marks a database with sorted
+/// duplicates: its records repeat keys, one per value.
 package final class DumpReader {
     /// The header of one section.
     package struct Header {
@@ -16,6 +18,8 @@ package final class DumpReader {
         package var format: DumpWriter.Format = .bytevalue
         /// `db_pagesize=`, if given.
         package var pageSize: Int?
+        /// `duplicates=1` or `dupsort=1`: the section's database holds sorted duplicates.
+        package var duplicates = false
     }
 
     private let lines: LineReader
@@ -91,9 +95,14 @@ package final class DumpReader {
                 header.pageSize = size
             case "mapsize", "maxreaders", "mapaddr":
                 break
-            case "duplicates", "dupsort", "dupfixed", "integerdup", "reversedup":
+            case "duplicates", "dupsort", "dupfixed":
+                guard value == "0" || value == "1" else {
+                    throw error("\(keyword)=\(ByteEncoding.printable(valueBytes.prefix(64))): expected 0 or 1")
+                }
+                if value == "1" { header.duplicates = true }
+            case "integerdup", "reversedup":
                 if value != "0" {
-                    throw error("the database uses LMDB's sorted duplicates (\(keyword)=\(ByteEncoding.printable(valueBytes.prefix(64)))); Larch keeps one value per key and cannot load it")
+                    throw error("the database orders its duplicate values by LMDB's \(keyword) (\(keyword)=\(ByteEncoding.printable(valueBytes.prefix(64)))); Larch orders values bytewise, so loading it would change their order")
                 }
             case "integerkey", "reversekey":
                 if value != "0" {

@@ -32,7 +32,9 @@ package struct DumpWriter {
     }
 
     /// The header of one database. `mapSize` is what an LMDB environment needs to hold the data.
-    package func header(database: String?, mapSize: Int, maxReaders: Int, pageSize: Int) throws {
+    /// `duplicates`: the database holds sorted duplicates; written as mdb_dump writes an
+    /// `MDB_DUPSORT` database (`duplicates=1` and `dupsort=1`), its pairs as repeated keys.
+    package func header(database: String?, mapSize: Int, maxReaders: Int, pageSize: Int, duplicates: Bool = false) throws {
         var text = "VERSION=3\nformat=\(format.rawValue)\n"
         if let database {
             guard !database.utf8.contains(UInt8(ascii: "\n")) else {
@@ -40,7 +42,9 @@ package struct DumpWriter {
             }
             text += "database=\(database)\n"
         }
-        text += "type=btree\nmapsize=\(mapSize)\nmaxreaders=\(maxReaders)\ndb_pagesize=\(pageSize)\nHEADER=END\n"
+        text += "type=btree\nmapsize=\(mapSize)\nmaxreaders=\(maxReaders)\n"
+        if duplicates { text += "duplicates=1\ndupsort=1\n" }
+        text += "db_pagesize=\(pageSize)\nHEADER=END\n"
         try out.write(text)
     }
 

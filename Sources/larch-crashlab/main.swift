@@ -1,6 +1,6 @@
 // larch-crashlab: reproduces the seed's crash table on Larch.
 //
-//   larch-crashlab [--seed N] [--transactions N] [--durability full|noMetaSync|noSync] [--random N] [--max-dirty-pages N]
+//   larch-crashlab [--seed N] [--transactions N] [--durability full|noMetaSync|noSync] [--random N] [--max-dirty-pages N] [--duplicates true]
 //       Runs a deterministic workload on a simulated disk, crashes it after every I/O operation under
 //       every policy (unsynced writes lost, kept, random subsets, reordered, torn), reopens each image
 //       and prints how many came back as the old state, the new state, corrupt or lost.
@@ -113,6 +113,7 @@ while !args.isEmpty {
     case "--transactions": guard let v = Int(value) else { fail("bad count \(value)") }; config.transactions = v
     case "--random": guard let v = Int(value) else { fail("bad count \(value)") }; config.randomImagesPerPoint = v
     case "--max-dirty-pages": guard let v = Int(value), v >= 1 else { fail("bad count \(value)") }; config.maxDirtyBytes = v * 4096
+    case "--duplicates": guard let v = Bool(value) else { fail("--duplicates is true or false") }; config.duplicates = v
     case "--durability":
         switch value {
         case "full": config.durability = .full
@@ -120,7 +121,7 @@ while !args.isEmpty {
         case "noSync": config.durability = .noSync
         default: fail("durability is full, noMetaSync or noSync")
         }
-    default: fail("unknown option \(flag); options: --seed --transactions --durability --random --max-dirty-pages")
+    default: fail("unknown option \(flag); options: --seed --transactions --durability --random --max-dirty-pages --duplicates")
     }
 }
 do {

@@ -79,7 +79,7 @@ import Testing
             ("VERSION=3\nformat=\(esc)\n", "unsupported format \"\\1b[2J\\1b[31m\""),
             ("VERSION=3\nformat=print\ntype=\(esc)\n", "unsupported database type \"\\1b[2J"),
             ("VERSION=3\nformat=print\ndb_pagesize=4096\u{7}\n", "db_pagesize \"4096\\07\" is not a number"),
-            ("VERSION=3\nformat=print\nduplicates=\(esc)\n", "sorted duplicates (duplicates=\\1b[2J"),
+            ("VERSION=3\nformat=print\nduplicates=\(esc)\n", "duplicates=\\1b[2J"),
             ("VERSION=3\nformat=print\nintegerkey=\u{8}\n", "integerkey=\\08"),
             ("VERSION=3\nformat=print\n\(esc)\n", "unexpected line \"\\1b[2J"),
             ("VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n 6\u{1B}\n", "'\\1b' at position 2"),

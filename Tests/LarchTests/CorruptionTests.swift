@@ -591,7 +591,7 @@ private func corruptionError(_ body: () throws -> Void) -> LarchError? {
         #expect(try RawFileIO.contents(path) == content, "opening must not modify a foreign file")
     }
 
-    /// Both metas carry format version 4, with valid checksums: `unsupportedVersion` naming both versions.
+    /// Both metas carry format version 5, with valid checksums: `unsupportedVersion` naming both versions.
     @Test func newerFormatVersionIsUnsupported() throws {
         let dir = try TemporaryDirectory("corrupt-version")
         let path = dir.file()
@@ -602,15 +602,15 @@ private func corruptionError(_ body: () throws -> Void) -> LarchError? {
         for slot in 0..<2 {
             var meta = try RawFileIO.read(path, at: slot * 4096, count: MetaPage.maxEncodedSize)
             meta.withUnsafeMutableBytes { b in
-                b.storeBytes(of: UInt32(4).littleEndian, toByteOffset: 8, as: UInt32.self)
+                b.storeBytes(of: UInt32(5).littleEndian, toByteOffset: 8, as: UInt32.self)
                 MetaPage.seal(b.baseAddress!)
             }
             try RawFileIO.write(path, meta, at: slot * 4096)
         }
         let error = corruptionError { _ = try Environment(path: path) }
-        #expect(error == .unsupportedVersion(path: path, found: 4, supported: 3))
+        #expect(error == .unsupportedVersion(path: path, found: 5, supported: 4))
         if let text = error?.description {
-            #expect(text.contains("version 4") && text.contains("version 3"), "\(text)")
+            #expect(text.contains("version 5") && text.contains("version 4"), "\(text)")
         }
     }
 

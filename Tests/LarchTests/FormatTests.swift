@@ -116,16 +116,36 @@ import CLarchSupport
     @Test func newFileMetaTestVectors() {
         let pages = MetaPage.initialPages(pageSize: 4096)
         let head: [[UInt8]] = [
-            [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x03, 0, 0, 0, 0x00, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
-            [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x03, 0, 0, 0, 0x00, 0x10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
+            [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x04, 0, 0, 0, 0x00, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
+            [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x04, 0, 0, 0, 0x00, 0x10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
         ]
-        let checksums: [UInt32] = [0x06FC_05B6, 0x23AB_7993]   // computed independently (Python, bitwise CRC32C)
+        let checksums: [UInt32] = [0x915D_E36E, 0xB40A_9F4B]   // computed independently (Python, bitwise CRC32C)
         for slot in 0..<2 {
             let page = Array(pages[(slot * 4096)..<((slot + 1) * 4096)])
             #expect(Array(page[0..<32]) == head[slot], "page \(slot)")
             let crc = page.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: MetaPage.checksumOffset, as: UInt32.self) }
             #expect(crc == checksums[slot], "page \(slot): \(hex32(crc))")
         }
+    }
+
+    /// FORMAT.md §20.1 and §5: the inline duplicate list's bytes, its validation, and the
+    /// sorted-duplicates flag at `TreeRoot` offset 14.
+    @Test func duplicateListAndTreeRootFlags() throws {
+        let list = DuplicateList.encode([[0x61], [0x62, 0x63]])
+        #expect(list == [0x01, 0x00, 0x61, 0x02, 0x00, 0x62, 0x63])
+        list.withUnsafeBytes { b in
+            let (count, problem) = DuplicateList.validate(b, maxLength: 1024)
+            #expect(count == 2 && problem == nil)
+        }
+        for bad: [UInt8] in [[], [0x01, 0x00], [0x00, 0x00], [0x01, 0x00, 0x62, 0x01, 0x00, 0x61], [0x01, 0x00, 0x61, 0x01, 0x00, 0x61]] {
+            bad.withUnsafeBytes { b in #expect(DuplicateList.validate(b, maxLength: 1024).problem != nil, "\(bad)") }
+        }
+        var root = TreeRoot.empty(flags: TreeRoot.flagSortedDuplicates)
+        root.entries = 5
+        let bytes = root.encoded
+        #expect(bytes[14] == 1 && bytes[15] == 0)
+        let decoded = bytes.withUnsafeBytes { TreeRoot(decoding: $0.baseAddress!) }
+        #expect(decoded == root && decoded.hasSortedDuplicates && decoded.isEmpty)
     }
 
     @Test func mutablePageStaysPacked() throws {

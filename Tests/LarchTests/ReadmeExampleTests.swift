@@ -86,6 +86,25 @@ import Larch
         #expect(seen == ["2 Blaise Ada", "1 London", "2 Paris"])
     }
 
+    /// The README's sorted-duplicates example, as written (prints collected instead).
+    @Test func readmeDuplicatesExampleRuns() throws {
+        let dir = try TemporaryDirectory("readme-dups")
+        let env = try Environment(path: dir.file())
+        var printed: [[UInt8]] = []
+        try env.write { txn in
+            let byCity = try txn.openDatabase("byCity", create: true, duplicates: .sorted)
+            try txn.putDuplicate("user:1".utf8, forKey: "Paris".utf8, in: byCity)
+            try txn.putDuplicate("user:7".utf8, forKey: "Paris".utf8, in: byCity)
+        }
+        try env.read { txn in
+            let byCity = try txn.openDatabase("byCity", duplicates: .sorted)
+            let cursor = try txn.duplicateCursor(byCity)
+            var more = try cursor.seek(toKey: "Paris".utf8)
+            while more { printed.append(try cursor.value!); more = try cursor.nextDuplicate() }   // user:1, user:7
+        }
+        #expect(printed == [Array("user:1".utf8), Array("user:7".utf8)])
+    }
+
     /// The README's actor example, as written.
     actor Accounts {
         let env: Environment

@@ -305,4 +305,45 @@ struct SpillTests {
             #expect(try env.check().isClean)
         }
     }
+
+    /// Sorted duplicates under a tiny budget: leaves holding duplicate trees spill only once those
+    /// trees' roots are final, and record their checksums; values read back right in the
+    /// transaction, after a rolled-back child, and after the commit; the checker is clean.
+    @Test("Sorted-duplicates databases spill and come back right")
+    func duplicatesSpill() throws {
+        try withTemporaryDirectory("spill-dupsort") { dir in
+            let env = try Environment(path: dir.file(), options: Self.options(budgetPages: 4))
+            func value(_ k: Int, _ v: Int) -> [UInt8] { Array("v\(k)-\(String(v * 7919 % 100_003, radix: 16))".utf8) }
+            func count(_ k: Int) -> Int { k % 5 == 0 ? 400 : 1 + k % 7 }   // some keys get duplicate trees
+            try env.write { txn throws in
+                let db = try txn.openDatabase("dups", create: true, duplicates: .sorted)
+                for round in 0..<2 {
+                    for k in 0..<120 {
+                        for v in stride(from: round, to: count(k), by: 2) { _ = try txn.putDuplicate(value(k, v), forKey: Self.key(k), in: db) }
+                    }
+                }
+                #expect((txn.core.writeBox!.state.spilled?.count ?? 0) > 10, "spilled")
+                struct RolledBack: Error {}
+                #expect(throws: RolledBack.self) {
+                    try txn.nested { child throws in
+                        for k in stride(from: 0, to: 120, by: 5) { _ = try child.deleteAllValues(forKey: Self.key(k), in: db) }
+                        for k in 0..<120 { _ = try child.putDuplicate(Array("extra".utf8), forKey: Self.key(k), in: db) }
+                        throw RolledBack()
+                    }
+                }
+                for k in 0..<120 {
+                    #expect(try txn.values(forKey: Self.key(k), in: db) == (0..<count(k)).map { value(k, $0) }.sorted { $0.lexicographicallyPrecedes($1) }, "key \(k)")
+                }
+            }
+            try env.read { txn throws in
+                let db = try txn.openDatabase("dups", duplicates: .sorted)
+                for k in 0..<120 {
+                    #expect(try txn.values(forKey: Self.key(k), in: db) == (0..<count(k)).map { value(k, $0) }.sorted { $0.lexicographicallyPrecedes($1) }, "key \(k)")
+                }
+            }
+            #expect(try env.check().isClean)
+            let reopened = try Environment(path: dir.file(), options: Self.options(budgetPages: 4))
+            #expect(try reopened.check().isClean)
+        }
+    }
 }

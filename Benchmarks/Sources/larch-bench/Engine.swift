@@ -32,7 +32,7 @@ enum EngineKind: String, CaseIterable, Sendable {
     func supports(_ w: Workload) -> Bool {
         switch self {
         case .larch, .lmdb, .sqlite: return true
-        case .rocksdb: return w == .durable || w == .writers || w == .typed   // typed: engines do not apply
+        case .rocksdb: return w == .durable || w == .writers || w == .typed || w == .dupsort   // typed, dupsort: engines do not apply
         }
     }
 

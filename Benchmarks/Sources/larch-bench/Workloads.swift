@@ -1,7 +1,7 @@
 import Synchronization
 
 enum Workload: String, CaseIterable, Sendable {
-    case seqfill, randfill, durable, randread, scan, overwrite, delete, large, readers, growth, readerprocs, writers, typed
+    case seqfill, randfill, durable, randread, scan, overwrite, delete, large, readers, growth, readerprocs, writers, typed, dupsort
 
     var summary: String {
         switch self {
@@ -17,6 +17,7 @@ enum Workload: String, CaseIterable, Sendable {
         case .readerprocs: return "reader processes: 1 then 2 other processes of random point reads (1,000 per read transaction) on the same file while this process commits 100 overwrites every 5 ms"
         case .typed: return "typed data: N Codable records put (transactions of 10,000) and got through Larch's typed API, as raw bytes on Larch, and as GRDB Codable records on SQLite"
         case .writers: return "durable one-put commits from 1, 4 and 16 writer threads at once into N preloaded keys, beside the file system's fdatasync rate"
+        case .dupsort: return "sorted duplicates: N 16-byte values under 100 keys in random order (transactions of 10,000), then every pair scanned in order; Larch's duplicates: .sorted against LMDB's MDB_DUPSORT"
         case .growth: return "file growth after a long reader: 1,000 keys (50-byte values); commits of 4 overwrites: 2,000, then 100 while one read transaction stays open, then 10,000 more; the file size is the result"
         }
     }
@@ -207,6 +208,8 @@ func run(_ w: Workload, on kind: EngineKind, ctx: Context) throws -> [(Row, Samp
         throw BenchError("workload 12 runs through WritersWorkload.run")
     case .typed:
         throw BenchError("workload typed runs through TypedWorkload.run")
+    case .dupsort:
+        throw BenchError("workload dupsort runs through DupsortWorkload.run")
 
     case .seqfill:
         let s = try measure(ops: n, commits: batches(n, 10_000), logical: n * entry, closing: true) {

@@ -45,7 +45,7 @@ let usage = """
 
       --keys N             keys per workload (default 100000; 1000000 and 10000000 work too)
       --reps R             repetitions; the report shows the median and the min–max (default 3)
-      --only a,b,...       workloads to run (default all but typed; --quick: all): \(Workload.allCases.map(\.rawValue).joined(separator: ","))
+      --only a,b,...       workloads to run (default all but typed and dupsort; --quick: all): \(Workload.allCases.map(\.rawValue).joined(separator: ","))
       --skip a,b,...       workloads not to run
       --engines a,b,...    engines to run (default all): \(EngineKind.allCases.map(\.rawValue).joined(separator: ","))
       --quick              1,000 keys, 1 repetition, 0.2 s reader phases: a smoke run (CI)
@@ -133,8 +133,8 @@ func parse(_ args: [String]) throws -> Config {
         if !explicitSeconds { c.readerSeconds = 0.2 }
     }
     // Keep the workload and engine order canonical whatever order they were named in.
-    // `typed` runs only when named, or in a smoke run (--quick), which runs everything.
-    if !explicitWorkloads && !c.quick { c.workloads.removeAll { $0 == .typed } }
+    // `typed` and `dupsort` run only when named, or in a smoke run (--quick), which runs everything.
+    if !explicitWorkloads && !c.quick { c.workloads.removeAll { $0 == .typed || $0 == .dupsort } }
     c.workloads = Workload.allCases.filter { c.workloads.contains($0) && !skipped.contains($0.rawValue) }
     c.engines = EngineKind.allCases.filter(c.engines.contains)
     if c.engines.isEmpty || c.workloads.isEmpty { throw BenchError("nothing to run") }
@@ -181,14 +181,17 @@ struct Cell {
     }
 }
 
-func report(_ c: Config, _ p: Parameters, results: [Row: [EngineKind: Cell]], writers: WritersResults?, typed: TypedResults?, load0: String, elapsed: Double) {
+func report(_ c: Config, _ p: Parameters, results: [Row: [EngineKind: Cell]], writers: WritersResults?, typed: TypedResults?,
+            dupsort: DupsortResults? = nil, load0: String, elapsed: Double) {
     var out = ""
     func line(_ s: String = "") { out += s + "\n" }
     line("## larch-bench: N = \(grouped(c.keys)) keys, median of \(c.reps) repetition\(c.reps == 1 ? "" : "s")")
     line()
     line("- machine: \(machineDescription().joined(separator: "; "))")
     line("- load average (1, 5, 15 min): \(load0) at start, \(loadAverage()) at end; \(fixed(elapsed, 0)) s in all")
-    if results.isEmpty && writers == nil {
+    if results.isEmpty && writers == nil && typed == nil && dupsort != nil {
+        line("- engines: Larch (this repository, release build), \(lmdbVersion())")
+    } else if results.isEmpty && writers == nil {
         line("- engines: Larch (this repository, release build), GRDB \(grdbVersion) on SQLite \(sqliteVersion())")
     } else {
         line("- engines: Larch (this repository, release build), \(lmdbVersion()), SQLite \(sqliteVersion())" +
@@ -318,6 +321,11 @@ func report(_ c: Config, _ p: Parameters, results: [Row: [EngineKind: Cell]], wr
         out += typed.report()
     }
 
+    if let dupsort {
+        line()
+        out += dupsort.report()
+    }
+
     if c.verbose {
         line()
         line("Each repetition (ops/s; bytes: engine count / write(2) count):")
@@ -362,11 +370,16 @@ func main() -> Int32 {
     var results: [Row: [EngineKind: Cell]] = [:]
     var writers: WritersResults?
     var typed: TypedResults?
+    var dupsort: DupsortResults?
     do {
         for w in config.workloads {
             log("\(w.rawValue): \(w.summary)")
             if w == .typed {
                 typed = try TypedWorkload.run(config, ctx: ctx)
+                continue
+            }
+            if w == .dupsort {
+                dupsort = try DupsortWorkload.run(config, ctx: ctx)
                 continue
             }
             if w == .writers {
@@ -390,7 +403,7 @@ func main() -> Int32 {
         log("larch-bench: \(error)")
         return 1
     }
-    report(config, p, results: results, writers: writers, typed: typed, load0: load0, elapsed: now() - t0)
+    report(config, p, results: results, writers: writers, typed: typed, dupsort: dupsort, load0: load0, elapsed: now() - t0)
     return 0
 }
 

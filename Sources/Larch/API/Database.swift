@@ -12,7 +12,17 @@ public struct Database: Sendable, Hashable, CustomStringConvertible {
     public var description: String { name.map { "database \"\($0)\"" } ?? "the main database" }
 }
 
-/// Statistics of one database.
+/// Whether a named database holds one value per key or any number, sorted (LMDB's `MDB_DUPSORT`).
+public enum Duplicates: Sendable, Hashable {
+    /// One value per key: `put` replaces.
+    case none
+    /// Any number of values per key, kept in byte order; each (key, value) pair is stored once.
+    /// Values are limited like keys (1 ... a quarter page).
+    case sorted
+}
+
+/// Statistics of one database. For a database with sorted duplicates, `entries` counts (key,
+/// value) pairs and the page counts include every duplicate tree's pages.
 public struct DatabaseStats: Sendable, Equatable {
     /// Levels from the root to the leaves (0 when empty).
     public var depth: Int
@@ -20,8 +30,11 @@ public struct DatabaseStats: Sendable, Equatable {
     public var leafPages: UInt64
     public var overflowPages: UInt64
     public var entries: UInt64
+    /// Whether the database holds sorted duplicates (`Duplicates.sorted`).
+    public var hasSortedDuplicates: Bool
 
     init(_ r: TreeRoot) {
+        hasSortedDuplicates = r.hasSortedDuplicates
         depth = r.depth
         branchPages = r.branchPages
         leafPages = r.leafPages

@@ -45,11 +45,17 @@ extension Environment {
         for name in Set(aNamed.keys).union(bNamed.keys).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             switch (aNamed[name], bNamed[name]) {
             case (nil, let b?):
-                try writer.database(.create, name)
+                try writer.database(b.hasSortedDuplicates ? .createDuplicates : .create, name)
                 try writer.select(name)
                 try ChangeStreamDiff.write(from: nil, to: b, base: nil, pages: pages, into: &writer)
             case (_?, nil):
                 try writer.database(.drop, name)
+            case (let a?, let b?) where a.hasSortedDuplicates != b.hasSortedDuplicates:
+                // Dropped and created again as the other kind.
+                try writer.database(.drop, name)
+                try writer.database(b.hasSortedDuplicates ? .createDuplicates : .create, name)
+                try writer.select(name)
+                try ChangeStreamDiff.write(from: nil, to: b, base: nil, pages: pages, into: &writer)
             case (let a?, let b?):
                 if a == b { continue }   // the same root page, never rewritten: no change
                 try writer.select(name)
@@ -153,7 +159,7 @@ extension Environment {
                 case 0: db = .main
                 case 1:
                     let n = try name("a select record")
-                    do { db = try txn.openDatabase(n) } catch { throw LarchError.invalidChangeStream(reason: "record \(records) selects database \(quotedForMessage(n)), which does not exist") }
+                    do { db = try txn.openDatabase(n, create: false, duplicates: try txn.databaseKind(n)) } catch { throw LarchError.invalidChangeStream(reason: "record \(records) selects database \(quotedForMessage(n)), which does not exist") }
                 default: throw LarchError.invalidChangeStream(reason: "record \(records): malformed select")
                 }
             case .put:
@@ -167,9 +173,30 @@ extension Environment {
                 try txn.delete(key, in: d)
             case .create:
                 _ = try txn.openDatabase(try name("a create record"), create: true)
+            case .createDuplicates:
+                _ = try txn.openDatabase(try name("a create record"), create: true, duplicates: .sorted)
+            case .putDuplicates:
+                let key = try bytes(limits.maxKeySize, "a key")
+                let count = Int(try stream.integer(UInt32.self, "a put-duplicates record"))
+                var values: [[UInt8]] = []
+                for _ in 0..<count {
+                    let n = Int(try stream.integer(UInt16.self, "a duplicate value"))
+                    guard n >= 1, n <= limits.maxKeySize else {
+                        throw LarchError.invalidChangeStream(reason: "record \(records): a duplicate value of \(n) bytes (1 ... \(limits.maxKeySize) allowed)")
+                    }
+                    let v = try stream.read(n, "a duplicate value")
+                    if let last = values.last, !last.lexicographicallyPrecedes(v) {
+                        throw LarchError.invalidChangeStream(reason: "record \(records): duplicate values out of order or repeated")
+                    }
+                    values.append(v)
+                }
+                guard let d = db, try txn.databaseKind(d.name ?? "") == .sorted else {
+                    throw LarchError.invalidChangeStream(reason: "record \(records): duplicate values for a database without sorted duplicates (or before any select)")
+                }
+                try txn.replaceAllValues(values, forKey: key, in: d)
             case .drop:
                 let n = try name("a drop record")
-                do { try txn.dropDatabase(try txn.openDatabase(n)) } catch { throw LarchError.invalidChangeStream(reason: "record \(records) drops database \(quotedForMessage(n)), which does not exist") }
+                do { try txn.dropDatabase(try txn.openDatabase(n, create: false, duplicates: try txn.databaseKind(n))) } catch { throw LarchError.invalidChangeStream(reason: "record \(records) drops database \(quotedForMessage(n)), which does not exist") }
                 db = nil
             case .end:
                 break

@@ -77,7 +77,7 @@ extension Environment {
                 try w.relocate(tree: TreeIndex.catalog, above: boundary, budget: budget - moved)
             }
             for name in try txn.databaseNames() where moved < budget {
-                let tree = try txn.core.tree(try txn.openDatabase(name))
+                let tree = try txn.core.tree(try txn.core.handle(name))
                 moved += try txn.core.modifying { w throws(LarchError) in try w.relocate(tree: tree, above: boundary, budget: budget - moved) }
             }
             // Copies that had to come from the end of the file (no free page below was left for

@@ -78,6 +78,16 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Bytes decoded as a value (`LarchBinaryDecoder`, a `ValueCoder`, a `TypedDatabase`) are not an
     /// encoding of the expected type, or a value could not be encoded.
     case invalidValueEncoding(reason: String)
+    /// A database was opened or used as the other kind: with sorted duplicates when it was created
+    /// without them, or the other way round, or a duplicates-only operation on a plain database
+    /// (LMDB's `MDB_INCOMPATIBLE`). `reason` says which.
+    case incompatibleDatabase(name: String, reason: String)
+    /// `putDuplicate(..., allowExisting: false)` found the (key, value) pair already present
+    /// (LMDB's `MDB_KEYEXIST` with `MDB_NODUPDATA`).
+    case duplicateExists
+    /// Values of a sorted-duplicates database are sorted like keys and limited like them: 1 to
+    /// `limit` bytes (a quarter page).
+    case duplicateValueSize(size: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -94,7 +104,9 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .notALarchFile(path):
             return "not a Larch file: \(path) does not start with a Larch meta page"
         case let .unsupportedVersion(path, found, supported):
-            let move = found < supported
+            let move = found == 3 && supported == 4
+                ? " (version 3 files are valid version 4 files: run `larch upgrade \(path)` (or Environment.upgrade(path:)) to mark it version 4)"
+                : found < supported
                 ? " (dump it with the build that wrote it — `larch dump --all` — and load the dump with this one)"
                 : " (it was written by a newer Larch)"
             return "unsupported version: \(path) has format version \(found); this build of Larch reads version \(supported)" + move
@@ -146,6 +158,12 @@ public enum LarchError: Error, Equatable, Sendable, CustomStringConvertible {
             return "invalid key encoding: \(reason); the key was not written by this key type's encodeKey — decode keys with the type (and, for composite keys, the element types in the order) that wrote them, or scan only the range or prefix of keys written that way"
         case let .invalidValueEncoding(reason):
             return "invalid value encoding: \(reason); decode a value with the type (and the ValueCoder) that encoded it — a typed database's value type must match what was stored under its name — or, when encoding failed, check the value's encode(to:)"
+        case let .incompatibleDatabase(name, reason):
+            return "incompatible database \(quotedForMessage(name)): \(reason)"
+        case .duplicateExists:
+            return "duplicate exists: the key already holds this value and adding it again was not allowed"
+        case let .duplicateValueSize(size, limit):
+            return "duplicate value of \(size) bytes: values of a sorted-duplicates database are sorted like keys and must be 1 to \(limit) bytes"
         case let .writerTimeout(seconds):
             return "writer busy: another write transaction (of this or another process) held the writer lock for the \(seconds) s this one waited (Options.writerTimeout); try again later"
         case .nestedTransactionOpen:

@@ -50,12 +50,16 @@ extension Transaction where Mode == ReadWrite {
     }
 
     /// Opens the named database `name`, creating it (empty) when `create` is true and it is missing.
-    public mutating func openDatabase(_ name: String, create: Bool) throws(LarchError) -> Database {
+    /// With `duplicates: .sorted` the database holds any number of values per key, in byte order
+    /// (LMDB's `MDB_DUPSORT`; see `putDuplicate`); an existing database opened as the other kind
+    /// throws `incompatibleDatabase`.
+    public mutating func openDatabase(_ name: String, create: Bool, duplicates: Duplicates = .none) throws(LarchError) -> Database {
         let db = try core.handle(name)
         if try core.loadNamed(index: db.index, name: name) == .missing {
             guard create else { throw .databaseNotFound(name: name) }
-            try core.createNamed(index: db.index, name: name)
+            try core.createNamed(index: db.index, name: name, flags: duplicates == .sorted ? TreeRoot.flagSortedDuplicates : 0)
         }
+        try core.checkKind(db, duplicates)
         return db
     }
 

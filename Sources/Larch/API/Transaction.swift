@@ -37,11 +37,21 @@ public struct Transaction<Mode: TransactionMode>: ~Copyable {
     // MARK: Databases
 
     /// Opens the existing named database `name`; throws `databaseNotFound` if there is none.
-    public func openDatabase(_ name: String) throws(LarchError) -> Database {
+    /// Pass `duplicates: .sorted` for a database created with sorted duplicates: opening a
+    /// database as the other kind throws `incompatibleDatabase` (`databaseKind(_:)` tells the kind).
+    public func openDatabase(_ name: String, duplicates: Duplicates = .none) throws(LarchError) -> Database {
         try core.expiringTyped { () throws(LarchError) in
             let db = try core.handle(name)
-            _ = try core.tree(db)
+            try core.checkKind(db, duplicates)
             return db
+        }
+    }
+
+    /// Whether the existing named database `name` holds sorted duplicates; throws
+    /// `databaseNotFound` if there is none.
+    public func databaseKind(_ name: String) throws(LarchError) -> Duplicates {
+        try core.expiringTyped { () throws(LarchError) in
+            core.hasSortedDuplicates(try core.tree(try core.handle(name))) ? .sorted : .none
         }
     }
 
@@ -125,6 +135,11 @@ public struct Transaction<Mode: TransactionMode>: ~Copyable {
     func valueBytes(forKey k: UnsafeRawBufferPointer, in db: Database) throws(LarchError) -> UnsafeRawBufferPointer? {
         let t = try core.tree(db)
         try core.validateKey(k)
+        if core.hasSortedDuplicates(t) {
+            // A sorted-duplicates database: the key's first value.
+            guard let set = try core.duplicateSet(tree: t, key: k) else { return nil }
+            return try core.firstDuplicateBytes(set)
+        }
         guard let e = try core.lookup(tree: t, key: k) else { return nil }
         return try core.valueBytes(e)
     }
@@ -132,13 +147,13 @@ public struct Transaction<Mode: TransactionMode>: ~Copyable {
     /// A cursor over `db`, unpositioned. It reads this transaction, and cannot be used after the
     /// transaction ends (`transactionEnded`).
     public func cursor(_ db: Database = .main) throws(LarchError) -> Cursor<Mode> {
-        Cursor(state: CursorState(core: core, tree: try core.tree(db)))
+        Cursor(state: CursorState(core: core, tree: try core.plainTree(db, operation: "cursor(_:)")))
     }
 
     /// The entries of `db` within `range`, in key order (or reverse), as copies: iterate with
     /// `next()`, `forEach` or `collect()`, each of which throws the first error it meets.
     public func entries(in db: Database = .main, _ range: KeyRange = .all, reverse: Bool = false) throws(LarchError) -> Entries {
-        Entries(state: CursorState(core: core, tree: try core.tree(db)), range: range, reverse: reverse)
+        Entries(state: CursorState(core: core, tree: try core.plainTree(db, operation: "entries(in:)")), range: range, reverse: reverse)
     }
 
     /// The entries of `db` within the key range `range` (see `entries(in:_:reverse:)`).
@@ -168,7 +183,7 @@ public struct Transaction<Mode: TransactionMode>: ~Copyable {
     public func forEach(in db: Database = .main, _ range: KeyRange = .all, reverse: Bool = false,
                         _ body: (_ key: RawSpan, _ value: RawSpan) throws -> Bool) throws {
         try checkedView {
-            let state = CursorState(core: core, tree: try core.tree(db))
+            let state = CursorState(core: core, tree: try core.plainTree(db, operation: "forEach(in:)"))
             try core.lendingView { try state.forEach(range, reverse: reverse, body) }
         }
     }

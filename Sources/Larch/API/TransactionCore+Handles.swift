@@ -9,6 +9,22 @@ extension TransactionCore {
         return db.index
     }
 
+    /// Checks that `db` exists and is of the kind asked for (else `incompatibleDatabase`).
+    func checkKind(_ db: Database, _ duplicates: Duplicates) throws(LarchError) {
+        let t = try tree(db)
+        let root = treeRoot(t)
+        guard root.flags & ~TreeRoot.knownFlags == 0 else {
+            throw .incompatibleDatabase(name: db.name ?? "", reason: "its descriptor has flags \(root.flags) that this build does not know")
+        }
+        switch (root.hasSortedDuplicates, duplicates) {
+        case (true, .none):
+            throw .incompatibleDatabase(name: db.name ?? "", reason: "it was created with sorted duplicates; open it with duplicates: .sorted")
+        case (false, .sorted):
+            throw .incompatibleDatabase(name: db.name ?? "", reason: "it was created without sorted duplicates; open it without duplicates: .sorted")
+        default: break
+        }
+    }
+
     /// The handle for the named database `name` (which may not exist yet).
     func handle(_ name: String) throws(LarchError) -> Database {
         try checkActive()

@@ -67,7 +67,7 @@ struct Checker {
             }
             named.append((name, TreeRoot(decoding: value.baseAddress!)))
         }
-        for (name, root) in named { checkTree("database \(quotedForMessage(name))", root) }
+        for (name, root) in named { checkTree("database \(quotedForMessage(name))", root, named: true) }
         report.databaseCount = named.count
         // A named snapshot's state (`Environment.read(snapshot:)`): its trees only; its free space
         // and the other snapshots belong to the file's current state.
@@ -180,7 +180,7 @@ struct Checker {
                 }
                 named.append((n, TreeRoot(decoding: value.baseAddress!)))
             }
-            for (n, root) in named { checkTree("\(label) database \(quotedForMessage(n))", root, snapshotOf: record.txn) }
+            for (n, root) in named { checkTree("\(label) database \(quotedForMessage(n))", root, snapshotOf: record.txn, named: true) }
         }
         let newest = snapshots.map(\.record.txn).max()
         for d in deadExtents {
@@ -212,14 +212,19 @@ struct Checker {
     }
 
     /// Tallies of one tree walk, compared with its descriptor at the end.
-    private struct Tally { var branch: UInt64 = 0, leaf: UInt64 = 0, overflow: UInt64 = 0, entries: UInt64 = 0 }
+    fileprivate struct Tally { var branch: UInt64 = 0, leaf: UInt64 = 0, overflow: UInt64 = 0, entries: UInt64 = 0 }
 
     private typealias RecordCheck = (inout Checker, UInt64, UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void
 
     /// Checks the tree rooted at `root`; with `snapshotOf`, a named snapshot's tree of that
     /// transaction, whose pages may be shared with the current state (whose descriptor counts are
     /// therefore not compared).
-    private mutating func checkTree(_ name: String, _ root: TreeRoot, snapshotOf: TransactionID? = nil, records: RecordCheck? = nil) {
+    private mutating func checkTree(_ name: String, _ root: TreeRoot, snapshotOf: TransactionID? = nil, named: Bool = false,
+                                    records: RecordCheck? = nil) {
+        if root.flags & ~TreeRoot.knownFlags != 0 || (!named && root.flags != 0) {
+            problem(root.root.rawValue, "\(name): descriptor flags \(root.flags) \(named ? "include unknown bits" : "on a tree that takes none")")
+        }
+        let kind: TreeKind = root.hasSortedDuplicates ? .duplicates : .plain
         if root.isEmpty {
             if root.depth != 0 || root.entries != 0 || root.leafPages != 0 || root.branchPages != 0 || root.overflowPages != 0 {
                 problem(nil, "\(name): empty tree with non-zero depth or counts")
@@ -237,7 +242,7 @@ struct Checker {
             return
         }
         checkPage(name, root.root, checksum: root.rootChecksum, birth: root.rootBirth, level: 0, depth: root.depth,
-                  lower: nil, upper: nil, shared: snapshotOf != nil, tally: &tally, records: records)
+                  lower: nil, upper: nil, shared: snapshotOf != nil, kind: kind, tally: &tally, records: records)
         if snapshotOf == nil, tally.branch != root.branchPages || tally.leaf != root.leafPages || tally.overflow != root.overflowPages || tally.entries != root.entries {
             problem(nil, "\(name): descriptor says \(root.branchPages) branch, \(root.leafPages) leaf, \(root.overflowPages) overflow pages and \(root.entries) entries; found \(tally.branch), \(tally.leaf), \(tally.overflow) and \(tally.entries)")
         }
@@ -246,7 +251,7 @@ struct Checker {
     /// Checks `page` and its subtree; `birth` is the transaction its parent says wrote it: no
     /// pointer below it may record a later one.
     private mutating func checkPage(_ name: String, _ page: PageNumber, checksum: UInt32, birth: TransactionID, level: Int, depth: Int,
-                                    lower: [UInt8]?, upper: [UInt8]?, shared: Bool, tally: inout Tally, records: RecordCheck?) {
+                                    lower: [UInt8]?, upper: [UInt8]?, shared: Bool, kind: TreeKind, tally: inout Tally, records: RecordCheck?) {
         let n = page.rawValue
         let isLeaf = level == depth - 1
         if shared, n < UInt64(owners.count), owners[Int(n)] == Owner.reachable.rawValue || owners[Int(n)] == Owner.snapshotOnly.rawValue {
@@ -317,6 +322,19 @@ struct Checker {
             for i in 0..<v.count {
                 guard let e = try? v.leafCell(i) else { continue }
                 tally.entries += 1
+                let flags = (try? v.leafFlags(i)) ?? 0
+                if flags & ~(LeafCell.flagOverflow | LeafCell.flagDuplicateTree) != 0 {
+                    problem(n, "\(name): cell \(i) has unknown flag bits \(flags)")
+                }
+                if kind != .duplicates && e.isDuplicateTree {
+                    problem(n, "\(name): cell \(i) claims a duplicate tree in a tree without sorted duplicates")
+                }
+                if kind == .duplicateTree && e.valueLength != 0 {
+                    problem(n, "\(name): duplicate-tree cell \(i) has a \(e.valueLength)-byte value, expected none")
+                }
+                if kind == .duplicates {
+                    checkDuplicates(name, page: n, cell: i, e, leafBirth: birth, shared: shared, tally: &tally)
+                }
                 var value: UnsafeRawBufferPointer
                 switch e.value {
                 case .inline(let b): value = b
@@ -366,9 +384,57 @@ struct Checker {
                 let lo: [UInt8]? = i == 0 ? lower : (try? v.branchKey(i)).map { Array($0) }
                 let hi: [UInt8]? = i == v.count - 1 ? upper : (try? v.branchKey(i + 1)).map { Array($0) }
                 checkPage(name, child.page, checksum: child.checksum, birth: child.birth, level: level + 1, depth: depth,
-                          lower: lo, upper: hi, shared: shared, tally: &tally, records: records)
+                          lower: lo, upper: hi, shared: shared, kind: kind, tally: &tally, records: records)
             }
         }
+    }
+}
+
+extension Checker {
+    /// What a tree's leaf values are: plain values, one key's values in a sorted-duplicates
+    /// database (a `DuplicateList` or a duplicate tree), or a duplicate tree's (empty) values.
+    fileprivate enum TreeKind { case plain, duplicates, duplicateTree }
+
+    /// Checks the values of leaf cell `cell` of a sorted-duplicates database: an inline list
+    /// (ordered, valid lengths) or a duplicate tree (walked, its pages claimed once, its counts
+    /// matched), and adds its values (beyond the one counted) and pages to `tally`.
+    fileprivate mutating func checkDuplicates(_ name: String, page n: UInt64, cell i: Int, _ e: LeafEntry, leafBirth: TransactionID,
+                                              shared: Bool, tally: inout Tally) {
+        guard case .inline(let bytes) = e.value else {
+            problem(n, "\(name): cell \(i) keeps a key's values in an overflow run")
+            return
+        }
+        let keyName = "\(name) key \(quotedForMessage(String(decoding: e.key, as: UTF8.self)))"
+        guard e.isDuplicateTree else {
+            let (count, why) = DuplicateList.validate(bytes, maxLength: core.limits.maxKeySize)
+            if let why { problem(n, "\(keyName): \(why)") }
+            tally.entries += UInt64(max(count, 1) - 1)
+            return
+        }
+        guard bytes.count == TreeRoot.encodedSize else {
+            problem(n, "\(keyName): duplicate-tree reference of \(bytes.count) bytes, expected \(TreeRoot.encodedSize)")
+            return
+        }
+        let root = TreeRoot(decoding: bytes.baseAddress!)
+        guard !root.isEmpty, root.depth >= 1, root.depth <= 64, root.entries >= 1 else {
+            problem(n, "\(keyName): empty or implausible duplicate tree (depth \(root.depth), \(root.entries) values)")
+            return
+        }
+        if root.flags != 0 { problem(n, "\(keyName): duplicate tree with descriptor flags \(root.flags)") }
+        guard root.rootBirth.rawValue >= 1 && root.rootBirth <= leafBirth else {
+            problem(n, "\(keyName): duplicate tree's root born in transaction \(root.rootBirth), after its leaf (\(leafBirth)) or at 0")
+            return
+        }
+        var sub = Tally()
+        checkPage("\(keyName) duplicate tree", root.root, checksum: root.rootChecksum, birth: root.rootBirth, level: 0, depth: root.depth,
+                  lower: nil, upper: nil, shared: shared, kind: .duplicateTree, tally: &sub, records: nil)
+        if !shared, sub.branch != root.branchPages || sub.leaf != root.leafPages || sub.overflow != root.overflowPages || sub.entries != root.entries {
+            problem(n, "\(keyName): duplicate tree descriptor says \(root.branchPages) branch, \(root.leafPages) leaf, \(root.overflowPages) overflow pages and \(root.entries) values; found \(sub.branch), \(sub.leaf), \(sub.overflow) and \(sub.entries)")
+        }
+        tally.branch += sub.branch
+        tally.leaf += sub.leaf
+        tally.overflow += sub.overflow
+        tally.entries += root.entries - 1
     }
 }
 

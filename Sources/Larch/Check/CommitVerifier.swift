@@ -69,6 +69,16 @@ struct CommitVerifier {
                     _ = try pages.mappedOverflowRun(first: first, length: length, checksum: checksum)
                     verifiedPages += UInt64(OverflowLayout.pageCount(valueLength: length, pageSize: meta.pageSize))
                 case .inline(let value):
+                    if cell.isDuplicateTree {
+                        // A key's duplicate tree (sorted-duplicates databases, FORMAT.md §20).
+                        guard value.count == TreeRoot.encodedSize else {
+                            throw .corruptPage(page: pointer.page.rawValue, reason: "duplicate-tree reference \(i) has \(value.count) bytes, expected \(TreeRoot.encodedSize)")
+                        }
+                        let sub = TreeRoot(decoding: value.baseAddress!)
+                        guard sub.rootBirth <= pointer.birth else { throw bornLater(sub.root, sub.rootBirth, pointer) }
+                        try verifyTree(sub)
+                        continue
+                    }
                     switch records {
                     case .none:
                         continue

@@ -5,7 +5,7 @@
 /// ```
 /// offset  size  field
 ///      0     8  magic "LARCHDB\0"
-///      8     4  format version (3)
+///      8     4  format version (4)
 ///     12     4  page size in bytes
 ///     16     8  transaction id of the newest commit this meta describes
 ///     24     8  page count: pages 0 ..< pageCount are in use or free; the file holds at least these
@@ -23,7 +23,7 @@
 /// ```
 struct MetaPage: Equatable, Sendable {
     static let magic: [UInt8] = Array("LARCHDB\0".utf8)
-    static let formatVersion: UInt32 = 3
+    static let formatVersion: UInt32 = 4
     static let freeListCountOffset = 264
     static let checksumOffset = 268
     static let freeListOffset = 272

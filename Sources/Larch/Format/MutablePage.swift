@@ -196,6 +196,21 @@ struct MutablePage {
         writeOverflowReference(at: p + LeafCell.headerSize + key.count, first: first, checksum: checksum, birth: birth)
     }
 
+    /// The duplicate-tree descriptor held by leaf cell `i` of a trusted dirty page, and where its
+    /// bytes are (to record the final checksum); nil when the cell holds no duplicate tree.
+    func duplicateTreeReference(_ i: Int) -> (TreeRoot, UnsafeMutableRawPointer)? {
+        let p = base + slot(i)
+        let flags = UnsafeRawPointer(p).u16(at: 0)
+        guard flags & LeafCell.flagDuplicateTree != 0, UnsafeRawPointer(p).u32(at: 4) == UInt32(TreeRoot.encodedSize) else { return nil }
+        let at = p + LeafCell.headerSize + Int(UnsafeRawPointer(p).u16(at: 2))
+        return (TreeRoot(decoding: UnsafeRawPointer(at)), at)
+    }
+
+    /// Sets the flags of leaf cell `i` (bit 1: its value is a duplicate tree's `TreeRoot`).
+    func setLeafFlags(_ i: Int, _ flags: UInt16) {
+        (base + slot(i)).setU16(flags, at: 0)
+    }
+
     /// Replaces the inline value of leaf cell `i` with `value`, which has the same length (the
     /// caller has just written or checked the cell; anything else is a programming error).
     func replaceInlineValue(_ i: Int, with value: [UInt8]) {

@@ -53,7 +53,8 @@ enum PageLayout {
 ///
 /// ```
 /// offset  size  field
-///      0     2  flags: bit 0 = value is in an overflow run
+///      0     2  flags: bit 0 = value is in an overflow run; bit 1 = the value is the 56-byte
+///               `TreeRoot` of the key's duplicate tree (sorted-duplicates databases, FORMAT.md §20)
 ///      2     2  keyLength
 ///      4     4  valueLength (the full value length, inline or not)
 ///      8     k  key bytes
@@ -68,6 +69,8 @@ enum LeafCell {
     static let referenceChecksumOffset = 8
     static let referenceBirthOffset = 12
     static let flagOverflow: UInt16 = 1
+    /// The inline value is the `TreeRoot` of a duplicate tree (FORMAT.md §20).
+    static let flagDuplicateTree: UInt16 = 2
 
     @inline(__always)
     static func size(keyLength: Int, valueLength: Int, overflow: Bool) -> Int {

@@ -85,7 +85,13 @@ struct PageView {
             return LeafEntry(key: key, value: .overflow(first: PageNumber(ref.u64(at: 0)), checksum: ref.u32(at: LeafCell.referenceChecksumOffset),
                                                         length: valueLen, birth: TransactionID(ref.u64(at: LeafCell.referenceBirthOffset))))
         }
-        return LeafEntry(key: key, value: .inline(UnsafeRawBufferPointer(start: base + keyStart + keyLen, count: valueLen)))
+        return LeafEntry(key: key, value: .inline(UnsafeRawBufferPointer(start: base + keyStart + keyLen, count: valueLen)),
+                         isDuplicateTree: flags & LeafCell.flagDuplicateTree != 0)
+    }
+
+    /// The raw flags of leaf cell `i`.
+    func leafFlags(_ i: Int) throws(LarchError) -> UInt16 {
+        base.u16(at: try cellOffset(i, minSize: LeafCell.headerSize))
     }
 
     /// The size in bytes of leaf cell `i` (without its slot).
@@ -161,6 +167,8 @@ struct LeafEntry {
     }
     var key: UnsafeRawBufferPointer
     var value: Value
+    /// The inline value is the `TreeRoot` of the key's duplicate tree (sorted-duplicates databases).
+    var isDuplicateTree = false
 
     var valueLength: Int {
         switch value {

@@ -7,7 +7,8 @@
 ///      0     8  root page number (0: the tree is empty)
 ///      8     4  CRC32C of the root page
 ///     12     2  depth: levels from root to leaves (0 when empty, 1 when the root is a leaf)
-///     14     2  flags (reserved, 0)
+///     14     2  flags: bit 0 = sorted duplicates (a named database of `DuplicateList`s and
+///               duplicate trees, FORMAT.md §20); other bits reserved, 0
 ///     16     8  branch pages
 ///     24     8  leaf pages
 ///     32     8  overflow pages
@@ -24,6 +25,8 @@ struct TreeRoot: Equatable, Sendable {
     var leafPages: UInt64 = 0
     var overflowPages: UInt64 = 0
     var entries: UInt64 = 0
+    /// Bit 0 (`flagSortedDuplicates`): the tree is a database with sorted duplicates.
+    var flags: UInt16 = 0
     /// The transaction that wrote the root page.
     var rootBirth = TransactionID(0)
 
@@ -31,12 +34,28 @@ struct TreeRoot: Equatable, Sendable {
 
     var isEmpty: Bool { root == .none }
 
+    /// `flags` bit 0: the tree holds sorted duplicates (FORMAT.md §20).
+    static let flagSortedDuplicates: UInt16 = 1
+    /// The flag bits this version knows.
+    static let knownFlags: UInt16 = flagSortedDuplicates
+
+    /// Whether the tree is a database with sorted duplicates.
+    var hasSortedDuplicates: Bool { flags & Self.flagSortedDuplicates != 0 }
+
+    /// An empty tree with the given flags (a cleared database keeps its kind).
+    static func empty(flags: UInt16) -> TreeRoot {
+        var r = TreeRoot()
+        r.flags = flags
+        return r
+    }
+
     init() {}
 
     init(decoding p: UnsafeRawPointer) {
         root = PageNumber(p.u64(at: 0))
         rootChecksum = p.u32(at: 8)
         depth = Int(p.u16(at: 12))
+        flags = p.u16(at: 14)
         branchPages = p.u64(at: 16)
         leafPages = p.u64(at: 24)
         overflowPages = p.u64(at: 32)
@@ -48,7 +67,7 @@ struct TreeRoot: Equatable, Sendable {
         p.setU64(root.rawValue, at: 0)
         p.setU32(rootChecksum, at: 8)
         p.setU16(UInt16(depth), at: 12)
-        p.setU16(0, at: 14)
+        p.setU16(flags, at: 14)
         p.setU64(branchPages, at: 16)
         p.setU64(leafPages, at: 24)
         p.setU64(overflowPages, at: 32)

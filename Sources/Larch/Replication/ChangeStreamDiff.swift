@@ -17,9 +17,11 @@ struct ChangeStreamDiff {
     private let depth: Int
 
     /// Writes the records turning tree `aRoot` (nil: empty) into `bRoot`; `base` is A's transaction.
+    /// In a sorted-duplicates database, a changed key is written as all its values (`putDuplicates`).
     static func write(from aRoot: TreeRoot?, to bRoot: TreeRoot, base: TransactionID?, pages: MappedPages,
                       into writer: inout ChangeStreamWriter) throws {
-        var diff = ChangeStreamDiff(pages: pages, base: base, a: TreeIterator(pages: pages, root: aRoot ?? .empty), depth: bRoot.depth)
+        var diff = ChangeStreamDiff(pages: pages, base: base, a: TreeIterator(pages: pages, root: aRoot ?? .empty), depth: bRoot.depth,
+                                    duplicates: bRoot.hasSortedDuplicates)
         try diff.a.first()
         if !bRoot.isEmpty { try diff.walk(bRoot.rootPointer, level: 0, &writer) }
         try diff.settleShared(&writer)
@@ -29,7 +31,11 @@ struct ChangeStreamDiff {
         }
     }
 
-    private init(pages: MappedPages, base: TransactionID?, a: TreeIterator, depth: Int) {
+    /// Whether the tree holds sorted duplicates: its leaf values are lists or duplicate trees.
+    private let duplicates: Bool
+
+    private init(pages: MappedPages, base: TransactionID?, a: TreeIterator, depth: Int, duplicates: Bool) {
+        self.duplicates = duplicates
         self.pages = pages
         self.base = base
         self.a = a
@@ -64,11 +70,24 @@ struct ChangeStreamDiff {
         }
         let bValue = try pages.valueBytes(b)
         if let e = try a.current(), compareBytes(e.key.start, e.key.count, b.key.start, b.key.count) == 0 {
-            if try !sameValue(e, b, bValue) { try writer.put(key: b.key, value: bValue) }
+            // The same bytes are the same values: an equal list, or the same duplicate tree (its
+            // descriptor records its root's checksum).
+            if try !sameValue(e, b, bValue) || e.isDuplicateTree != b.isDuplicateTree { try put(b, bValue, &writer) }
             try a.next()
         } else {
-            try writer.put(key: b.key, value: bValue)
+            try put(b, bValue, &writer)
         }
+    }
+
+    /// Writes B's entry `b` (value `bValue`): a put, or in a sorted-duplicates database all the key's values.
+    private func put(_ b: LeafEntry, _ bValue: UnsafeRawBufferPointer, _ writer: inout ChangeStreamWriter) throws {
+        guard duplicates else { return try writer.put(key: b.key, value: bValue) }
+        var values: [[UInt8]] = []
+        try pages.forEachDuplicate(try pages.duplicateSet(b), from: nil, maxLength: pages.pageSize / 4) { v in
+            values.append(Array(v))
+            return true
+        }
+        try writer.putDuplicates(key: b.key, values: values)
     }
 
     /// Settles the pending run of skipped subtrees: A's keys before it were deleted; A's keys in

@@ -19,6 +19,10 @@
 ///   03 delete   u32 key length, key
 ///   04 create   u16 length, name: a named database, created empty
 ///   05 drop     u16 length, name: a named database, dropped
+///   06 create-duplicates  u16 length, name: a named database with sorted duplicates, created empty
+///   07 put-duplicates     u32 key length, key, u32 count n, then n × (u16 length, value): the
+///                         key's values in the selected sorted-duplicates database, replacing
+///                         all it had (ascending, unique, each 1 ... P/4 bytes)
 ///   ff end      u64 records before this one, u32 CRC32C of every byte of the stream before it
 /// ```
 enum ChangeStreamFormat {
@@ -28,7 +32,9 @@ enum ChangeStreamFormat {
     static let fixedHeaderSize = 74
 
     enum Kind: UInt8 {
-        case select = 0x01, put = 0x02, delete = 0x03, create = 0x04, drop = 0x05, end = 0xFF
+        case select = 0x01, put = 0x02, delete = 0x03, create = 0x04, drop = 0x05
+        case createDuplicates = 0x06, putDuplicates = 0x07
+        case end = 0xFF
     }
 }
 

@@ -37,6 +37,26 @@ struct ChangeStreamWriter {
         try append(value)
     }
 
+    /// A key's values in a sorted-duplicates database, replacing all it had.
+    mutating func putDuplicates(key: UnsafeRawBufferPointer, values: [[UInt8]]) throws {
+        records += 1
+        var r: [UInt8] = [ChangeStreamFormat.Kind.putDuplicates.rawValue]
+        r.appendLE(UInt32(key.count))
+        try append(r)
+        try append(key)
+        r.removeAll(keepingCapacity: true)
+        r.appendLE(UInt32(values.count))
+        for v in values {
+            r.appendLE(UInt16(v.count))
+            r += v
+            if r.count >= 1 << 16 {
+                try append(r)
+                r.removeAll(keepingCapacity: true)
+            }
+        }
+        try append(r)
+    }
+
     mutating func delete(key: UnsafeRawBufferPointer) throws {
         records += 1
         var r: [UInt8] = [ChangeStreamFormat.Kind.delete.rawValue]

@@ -23,7 +23,9 @@ import Darwin
 /// What is spilled (`WriteState.spillOverBudget`): only pages whose bytes are final until they change
 /// again — overflow runs, leaves, and branches none of whose children are still dirty in memory (the
 /// cells of their spilled children are given those children's checksums as they are written; a
-/// branch with a dirty child is not final: commit fills its cells bottom-up). Never: a tree's root,
+/// branch with a dirty child is not final: commit fills its cells bottom-up). A leaf of a
+/// sorted-duplicates database that holds duplicate trees is treated as a branch: final once the
+/// roots of those trees are, whose checksums its cells then record. Never: a tree's root,
 /// a page of the put hint's path or of the current operation's path, or a page rewritten in place
 /// for a commit still waiting for its meta (group commit, FORMAT.md §14.1: writing it early would
 /// change that commit's page before this transaction is known to commit).
@@ -230,7 +232,9 @@ extension WriteState {
             let c = SpillCandidate(page: page, buffer: d.buffer, pageCount: d.pageCount, checksum: 0)
             switch PageView(base: UnsafeRawPointer(d.buffer), pageSize: pageSize, number: page).kindByte {
             case PageKind.overflow.rawValue: overflow.append(c)
-            case PageKind.leaf.rawValue where d.pageCount == 1: leaves.append(c)
+            case PageKind.leaf.rawValue where d.pageCount == 1:
+                // A leaf holding duplicate trees is final only once their roots are: with branches.
+                if Self.holdsDuplicateTrees(c.buffer, pageSize: pageSize) { branches.append(c) } else { leaves.append(c) }
             case PageKind.branch.rawValue where d.pageCount == 1: branches.append(c)
             default: break
             }
@@ -247,13 +251,37 @@ extension WriteState {
         }
         for c in overflow where held > target { choose(c) }
         for c in leaves where held > target { choose(c) }
-        // Branches whose dirty children are all chosen or spilled, level by level upwards.
+        // Branches whose dirty children are all chosen or spilled, level by level upwards; and
+        // leaves of sorted-duplicates databases whose dirty duplicate-tree roots are (their cells
+        // then record those roots' checksums, as commit's `finalizePage` would).
         var progress = true
         var taken = Set<PageNumber>()
         while held > target && progress {
             progress = false
             for c in branches where held > target && !taken.contains(c.page) {
                 let m = MutablePage(base: c.buffer, pageSize: pageSize)
+                if PageView(base: UnsafeRawPointer(c.buffer), pageSize: pageSize, number: c.page).kindByte == PageKind.leaf.rawValue {
+                    var final = true
+                    for i in 0..<m.count {
+                        if let (sub, _) = m.duplicateTreeReference(i), !sub.isEmpty, dirty[sub.root] != nil, checksums[sub.root] == nil {
+                            final = false
+                            break
+                        }
+                    }
+                    guard final else { continue }
+                    for i in 0..<m.count {
+                        guard let (sub, at) = m.duplicateTreeReference(i), !sub.isEmpty,
+                              let crc = checksums[sub.root] ?? spilled?[sub.root]?.checksum else { continue }
+                        var root = sub
+                        root.rootChecksum = crc
+                        root.rootBirth = txnID
+                        root.encode(to: at)
+                    }
+                    taken.insert(c.page)
+                    choose(c)
+                    progress = true
+                    continue
+                }
                 var final = true
                 for i in 0..<m.count {
                     let (child, recorded) = m.childReference(i)
@@ -290,6 +318,12 @@ extension WriteState {
             for t in trees.indices { trees[t].version &+= 1 }
         }
         for c in chosen { _ = dirty.drop(c.page) }
+    }
+
+    /// Whether the leaf in `buffer` has a cell whose value is a duplicate tree's root.
+    static func holdsDuplicateTrees(_ buffer: UnsafeMutableRawPointer, pageSize: Int) -> Bool {
+        let m = MutablePage(base: buffer, pageSize: pageSize)
+        return (0..<m.count).contains { m.duplicateTreeReference($0) != nil }
     }
 
     /// Whether any of `pages` pages from `page` holds the spilled version of a page (or run) that an

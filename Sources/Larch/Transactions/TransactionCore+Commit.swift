@@ -277,7 +277,7 @@ extension WriteState {
             }
             return
         }
-        trees[tree].root.rootChecksum = finalizePage(root.root, level: 0, depth: root.depth)
+        trees[tree].root.rootChecksum = finalizePage(root.root, level: 0, depth: root.depth, duplicates: root.hasSortedDuplicates)
         trees[tree].root.rootBirth = txnID
     }
 
@@ -286,15 +286,34 @@ extension WriteState {
     /// gets linked (copy-on-write, split, new root, merge or borrow) writes 0 or copies a cell that
     /// has it. So only cells recording 0 can point to dirty pages, and only those are looked up in
     /// the dirty table (a clean page whose checksum happens to be 0 is looked up and skipped).
-    private func finalizePage(_ page: PageNumber, level: Int, depth: Int) -> UInt32 {
+    ///
+    /// In a sorted-duplicates database, a leaf's duplicate trees whose root is dirty are finalized
+    /// first, and their checksum and birth recorded in the leaf cell, before the leaf's own checksum.
+    private func finalizePage(_ page: PageNumber, level: Int, depth: Int, duplicates: Bool = false) -> UInt32 {
         let buf = dirty[page]!.buffer
+        if duplicates && level == depth - 1 {
+            let m = MutablePage(base: buf, pageSize: pageSize)
+            for i in 0..<m.count {
+                guard let (sub, at) = m.duplicateTreeReference(i), !sub.isEmpty else { continue }
+                var final = sub
+                if dirty[sub.root] != nil {
+                    final.rootChecksum = finalizePage(sub.root, level: 0, depth: sub.depth)
+                } else if let e = spilled?[sub.root] {   // spilled: its checksum was taken when it was written
+                    final.rootChecksum = e.checksum
+                } else {
+                    continue
+                }
+                final.rootBirth = txnID
+                final.encode(to: at)
+            }
+        }
         if level < depth - 1 {
             let m = MutablePage(base: buf, pageSize: pageSize)
             for i in 0..<m.count {
                 let (child, recorded) = m.childReference(i)
                 assert(recorded == 0 || dirty[child] == nil, "dirty page \(child) linked with a nonzero checksum")
                 if recorded == 0 && dirty[child] != nil {
-                    m.setChildChecksum(i, finalizePage(child, level: level + 1, depth: depth), birth: txnID)
+                    m.setChildChecksum(i, finalizePage(child, level: level + 1, depth: depth, duplicates: duplicates), birth: txnID)
                 } else if recorded == 0, let e = spilled?[child] {
                     // Spilled: already in the file; its checksum was taken when it was written.
                     m.setChildChecksum(i, e.checksum, birth: txnID)

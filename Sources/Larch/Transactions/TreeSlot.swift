@@ -4,7 +4,11 @@ enum TreeIndex {
     static let catalog = 1
     static let free = 2
     static let snapshots = 3
-    static let firstNamed = 4
+    /// The duplicate tree of one key of a sorted-duplicates database, loaded here while an
+    /// operation changes it (`WriteState+Duplicates.swift`); its descriptor lives in that key's
+    /// leaf cell, never in the catalog.
+    static let duplicates = 4
+    static let firstNamed = 5
 
     /// Whether snapshots can reach `tree`'s pages: the user's trees (main, catalog, named
     /// databases) yes; the free tree and the snapshots tree, which belong to the current state only, no.

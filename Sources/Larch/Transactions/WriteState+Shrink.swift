@@ -44,6 +44,8 @@ extension WriteState {
             }
             moved += OverflowLayout.pageCount(valueLength: value.count, pageSize: pageSize)
         }
+        // A sorted-duplicates database: its keys' duplicate trees.
+        moved += try relocateDuplicates(tree: tree, above: boundary, budget: budget - moved)
         return moved
     }
 
@@ -130,6 +132,8 @@ extension WriteState {
                 guard let value else { continue }
                 try withBytes(k) { kb throws(LarchError) in try withBytes(value) { v throws(LarchError) in try put(tree: tree, key: kb, value: v) } }
             }
+            // The duplicate trees of this leaf's keys (sorted-duplicates databases).
+            _ = try relocateDuplicates(tree: tree, above: boundary, from: next, below: result.last + [0], budget: 4 * leaves)
             guard let nextLeafKey = result.nextLeafKey else { return nil }
             next = nextLeafKey
         }

@@ -83,7 +83,7 @@ struct WriteState: ~Copyable {
             switch error {
             case .keyExists, .emptyKey, .keyTooLarge, .valueTooLarge, .databaseNotFound, .invalidDatabaseName,
                  .snapshotNotFound, .snapshotExists, .invalidSnapshotName, .snapshotNotAllowed,
-                 .changeStreamBaseMismatch:
+                 .changeStreamBaseMismatch, .incompatibleDatabase, .duplicateExists, .duplicateValueSize:
                 break // rejected before anything changed
             default:
                 failure = error

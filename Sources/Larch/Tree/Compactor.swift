@@ -76,6 +76,19 @@ struct Compactor: ~Copyable {
         return copied
     }
 
+    /// Copies the duplicate tree `root` of a key (FORMAT.md §20), its level buffers after those of
+    /// the tree holding it (`bufferBase`); returns its new descriptor.
+    private mutating func copyDuplicateTree(_ root: TreeRoot, bufferBase: Int, page: PageNumber) throws(LarchError) -> TreeRoot {
+        guard !root.isEmpty, root.depth >= 1 && root.depth <= 64 else {
+            throw .corruptPage(page: page.rawValue, reason: "duplicate tree of implausible depth \(root.depth)")
+        }
+        var copied = root
+        copied.rootBirth = copyTransaction
+        (copied.root, copied.rootChecksum) = try copyNode(root.root, checksum: root.rootChecksum, level: 0, depth: root.depth,
+                                                          catalog: false, bufferBase: bufferBase)
+        return copied
+    }
+
     private mutating func buffer(level: Int) -> UnsafeMutableRawPointer {
         while levelBuffers.count <= level {
             levelBuffers.append(UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: 16))
@@ -85,13 +98,14 @@ struct Compactor: ~Copyable {
 
     /// Verifies source page `page`, copies its children (or overflow runs) first, then the page
     /// itself; returns its new number and checksum.
+    /// `bufferBase`: the level buffers below it belong to the trees holding this one.
     private mutating func copyNode(_ page: PageNumber, checksum: UInt32, level: Int, depth: Int,
-                                   catalog: Bool) throws(LarchError) -> (PageNumber, UInt32) {
+                                   catalog: Bool, bufferBase: Int = 0) throws(LarchError) -> (PageNumber, UInt32) {
         let source = try sourcePages(page, count: 1, checksum: checksum)
         let isLeaf = level == depth - 1
         let view = PageView(base: source, pageSize: pageSize, number: page)
         try view.validateNode(kind: isLeaf ? .leaf : .branch)
-        let copy = MutablePage(base: buffer(level: level), pageSize: pageSize)
+        let copy = MutablePage(base: buffer(level: bufferBase + level), pageSize: pageSize)
         copy.copyPage(from: source)
         for i in 0..<view.count {
             if isLeaf {
@@ -100,6 +114,12 @@ struct Compactor: ~Copyable {
                 case let .overflow(first, runChecksum, length, _):
                     let (newFirst, newChecksum) = try copyRun(first, checksum: runChecksum, length: length)
                     copy.setOverflowReference(i, first: newFirst, checksum: newChecksum, birth: copyTransaction)
+                case .inline(let value) where cell.isDuplicateTree:
+                    guard value.count == TreeRoot.encodedSize else {
+                        throw .corruptPage(page: page.rawValue, reason: "duplicate-tree reference \(i) of \(value.count) bytes")
+                    }
+                    let sub = try copyDuplicateTree(TreeRoot(decoding: value.baseAddress!), bufferBase: bufferBase + depth, page: page)
+                    copy.replaceInlineValue(i, with: sub.encoded)
                 case .inline(let value):
                     guard catalog else { continue }
                     guard value.count == TreeRoot.encodedSize, let root = newDescriptors[Array(cell.key)] else {
@@ -109,7 +129,8 @@ struct Compactor: ~Copyable {
                 }
             } else {
                 let (child, childChecksum) = try view.child(i)
-                let (newChild, newChecksum) = try copyNode(child, checksum: childChecksum, level: level + 1, depth: depth, catalog: catalog)
+                let (newChild, newChecksum) = try copyNode(child, checksum: childChecksum, level: level + 1, depth: depth, catalog: catalog,
+                                                           bufferBase: bufferBase)
                 copy.setChild(i, ChildPointer(page: newChild, checksum: newChecksum, birth: copyTransaction))
             }
         }

@@ -1,12 +1,14 @@
 /// Creating, clearing and dropping databases.
 extension WriteState {
-    /// Records a new, empty named database in the catalog.
-    mutating func createNamed(index: Int, name: String) throws(LarchError) {
-        let record = TreeRoot.empty.encoded
+    /// Records a new, empty named database in the catalog (`flags`: `TreeRoot.flagSortedDuplicates`
+    /// for a database with sorted duplicates).
+    mutating func createNamed(index: Int, name: String, flags: UInt16 = 0) throws(LarchError) {
+        let empty = TreeRoot.empty(flags: flags)
+        let record = empty.encoded
         try withBytes(name) { k throws(LarchError) in
             try withBytes(record) { v throws(LarchError) in try put(tree: TreeIndex.catalog, key: k, value: v, overwrite: false) }
         }
-        trees[index] = TreeSlot(root: .empty, status: .present, existenceChanged: true, name: name)
+        trees[index] = TreeSlot(root: empty, status: .present, existenceChanged: true, name: name)
     }
 
     /// Frees every page of `tree` and leaves it empty.
@@ -14,7 +16,8 @@ extension WriteState {
         beginChange(tree: tree)
         let root = trees[tree].root
         if !root.isEmpty { try releaseSubtree(tree: tree, root.rootPointer, level: 0, depth: root.depth) }
-        trees[tree].root = TreeRoot()
+        if root.hasSortedDuplicates && hint.tree == TreeIndex.duplicates { hint.tree = -1 }
+        trees[tree].root = .empty(flags: root.flags)
     }
 
     /// Frees every page of named database `tree` and deletes its catalog record.
@@ -25,7 +28,8 @@ extension WriteState {
         trees[tree] = TreeSlot(root: .empty, status: .missing, existenceChanged: true, name: name)
     }
 
-    private mutating func releaseSubtree(tree: Int, _ pointer: ChildPointer, level: Int, depth: Int) throws(LarchError) {
+    /// Frees the pages below `pointer`: its subtree, overflow runs, and duplicate trees.
+    mutating func releaseSubtree(tree: Int, _ pointer: ChildPointer, level: Int, depth: Int) throws(LarchError) {
         let v = try node(pointer.page, checksum: pointer.checksum, kind: TransactionCore.kind(level: level, depth: depth))
         if level < depth - 1 {
             for i in 0..<v.count {
@@ -33,8 +37,11 @@ extension WriteState {
             }
         } else {
             for i in 0..<v.count {
-                if case let .overflow(first, _, length, birth) = try v.leafCell(i).value {
+                let e = try v.leafCell(i)
+                if case let .overflow(first, _, length, birth) = e.value {
                     release(first, count: OverflowLayout.pageCount(valueLength: length, pageSize: pageSize), birth: birth, tree: tree)
+                } else if e.isDuplicateTree, case .tree(let sub) = try duplicateSet(e) {
+                    try releaseSubtree(tree: tree, sub.rootPointer, level: 0, depth: sub.depth)
                 }
             }
         }

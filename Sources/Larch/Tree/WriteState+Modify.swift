@@ -50,8 +50,10 @@ extension WriteState {
     // MARK: Put
 
     /// Inserts or replaces `key`. With `overwrite: false`, an existing key throws `keyExists`.
-    /// The key and value must be valid (`TransactionCore.put` checks them).
-    mutating func put(tree: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, overwrite: Bool = true) throws(LarchError) {
+    /// The key and value must be valid (`TransactionCore.put` checks them). `cellFlags` are the
+    /// leaf cell's flags for an inline value (`LeafCell.flagDuplicateTree` for a duplicate tree's root).
+    mutating func put(tree: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, overwrite: Bool = true,
+                      cellFlags: UInt16 = 0) throws(LarchError) {
         path.beginOperation()
         let inline = limits.isInline(keyLength: key.count, valueLength: value.count)
         let cellSize = LeafCell.size(keyLength: key.count, valueLength: value.count, overflow: !inline)
@@ -104,10 +106,12 @@ extension WriteState {
             let leaf = hinted ? MutablePage(base: hint.leaf!, pageSize: pageSize) : mutable(path.leaf)
             if exact {
                 if try leaf.overwriteInlineValue(index, with: value) {
+                    leaf.setLeafFlags(index, cellFlags)
                     keepAsHint = true
                     return
                 }
             } else if leaf.insertLeafCell(at: index, key: key, inlineValue: value) {
+                if cellFlags != 0 { leaf.setLeafFlags(index, cellFlags) }
                 trees[tree].root.entries += 1
                 keepAsHint = true
                 return
@@ -124,6 +128,7 @@ extension WriteState {
             // the single pages of copy-on-write keeps long free runs whole for it.
             if inline {
                 MutablePage.writeLeafCell(at: cell, key: key, inlineValue: value)
+                if cellFlags != 0 { cell.setU16(cellFlags, at: 0) }
             } else {
                 if exact { try releaseOverflow(tree: tree, index: index) }
                 let (first, checksum) = try writeOverflow(value: value)
@@ -133,7 +138,7 @@ extension WriteState {
             let cellBytes = UnsafeRawBufferPointer(start: cell, count: cellSize)
             if trees[tree].root.isEmpty {
                 let (p, leaf) = try newPage(kind: .leaf)
-                var root = TreeRoot()
+                var root = TreeRoot.empty(flags: trees[tree].root.flags)
                 root.root = p
                 root.depth = 1
                 root.leafPages = 1
@@ -148,6 +153,7 @@ extension WriteState {
             if exact {
                 // Same size, inline: overwrite the value bytes where they are.
                 if inline, try leaf.overwriteInlineValue(index, with: value) {
+                    leaf.setLeafFlags(index, cellFlags)
                     keepAsHint = true
                     return
                 }

@@ -11,7 +11,7 @@ extension WriteState {
         if level == 0 {
             if isLeaf && page.count == 0 {
                 release(pageNumber, count: 1, birth: txnID, tree: tree)   // dirty: back to the pool
-                trees[tree].root = TreeRoot()
+                trees[tree].root = .empty(flags: trees[tree].root.flags)
             } else if !isLeaf && page.count == 1 {
                 let child = try page.view.pointer(0)
                 release(pageNumber, count: 1, birth: txnID, tree: tree)   // dirty: back to the pool

@@ -7,9 +7,13 @@ struct DeleteCommand: LarchSubcommand {
         commandName: "del",
         abstract: "Delete a key. Exit status 1 when it was not there.",
         discussion: """
+            In a database with sorted duplicates, removes the key with all its values, or with \
+            --value only that (key, value) pair.
+
             Examples:
               larch del app.larch user:1
               larch del app.larch --db tags user:1
+              larch del app.larch --db byCity Paris --value user:7
               larch del app.larch --hex 00ff10
             """)
 
@@ -19,16 +23,20 @@ struct DeleteCommand: LarchSubcommand {
     var key: String
     @OptionGroup var database: DatabaseOption
     @OptionGroup var encoding: EncodingOption
+    @Option(name: .long, help: ArgumentHelp("In a database with sorted duplicates: delete only this value of the key.", valueName: "value"))
+    var value: String?
 
     func execute() throws {
         let keyBytes = try encoding.decode(key, what: "key")
+        let valueBytes = try value.map { try encoding.decode($0, what: "value") }
         let env = try file.openForWriting(create: false, wait: waiting)
         let deleted = try env.write { txn in
             let db = try database.database(in: &txn, create: false)
+            if let valueBytes { return try txn.deleteDuplicate(valueBytes, forKey: keyBytes, in: db) }
             return try txn.delete(keyBytes, in: db)
         }
         if !deleted {
-            printError("larch del: key not found: \(encoding.show(keyBytes))")
+            printError("larch del: \(valueBytes == nil ? "key" : "pair") not found: \(encoding.show(keyBytes))\(valueBytes.map { " " + encoding.show($0) } ?? "")")
             throw ExitCode(ExitStatus.negative)
         }
     }

@@ -16,7 +16,8 @@ struct DumpCommand: LarchSubcommand {
         abstract: "Write a database (or all of them) in the text format of LMDB's mdb_dump.",
         discussion: """
             The output is exactly what mdb_dump writes (VERSION=3, format=bytevalue or print, \
-            database=NAME for named databases, type=btree, HEADER=END, DATA=END), so mdb_load can \
+            database=NAME for named databases, type=btree, duplicates=1 and dupsort=1 for a database \
+            with sorted duplicates, whose keys repeat once per value, HEADER=END, DATA=END), so mdb_load can \
             load it into LMDB and larch load back into Larch. The whole dump is one snapshot. \
             With --all, the main database comes first when it has entries (or when there is nothing \
             else), then every named database; like mdb_dump -a for an LMDB file whose main \
@@ -61,16 +62,20 @@ struct DumpCommand: LarchSubcommand {
             if all {
                 let names = try txn.databaseNames()
                 if stats.main.entries > 0 || names.isEmpty { targets.append((nil, .main)) }
-                for name in names { targets.append((name, try txn.openDatabase(name))) }
+                for name in names { targets.append((name, try txn.openDatabase(name, duplicates: try txn.databaseKind(name)))) }
             } else {
                 targets.append((database.db, try database.database(in: txn)))
             }
             for (name, db) in targets {
-                try writer.header(database: name, mapSize: mapSize, maxReaders: stats.maxReaders, pageSize: stats.pageSize)
-                try txn.forEach(in: db) { key, value in
+                let duplicates = try txn.stats(db).hasSortedDuplicates
+                try writer.header(database: name, mapSize: mapSize, maxReaders: stats.maxReaders, pageSize: stats.pageSize,
+                                  duplicates: duplicates)
+                let record = { (key: RawSpan, value: RawSpan) throws -> Bool in
                     try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try writer.record(key: k, value: v) } }
                     return true
                 }
+                // A database with sorted duplicates: one record per (key, value) pair, as mdb_dump writes.
+                if duplicates { try txn.forEachDuplicate(in: db, record) } else { try txn.forEach(in: db, .all, reverse: false, record) }
                 try writer.end()
             }
         }

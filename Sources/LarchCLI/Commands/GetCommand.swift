@@ -18,7 +18,8 @@ struct GetCommand: LarchSubcommand {
             Prints the value followed by a newline: on a terminal as scan shows it (bytes outside \
             printable ASCII as a backslash and two hex digits, a backslash doubled), elsewhere (a pipe, \
             a file) as it is. --raw prints exactly the stored bytes, anywhere. Exit status 1 when the \
-            key is absent.
+            key is absent. In a database with sorted duplicates, prints every value of the key, one \
+            per line, in order (--raw: the first value only).
 
             Examples:
               larch get app.larch user:1
@@ -43,12 +44,21 @@ struct GetCommand: LarchSubcommand {
     func execute() throws {
         let keyBytes = try encoding.decode(key, what: "key")
         let env = try file.openForReading()
-        let value = try snapshot.read(env) { txn in try txn.get(keyBytes, in: try database.database(in: txn)) }
-        guard let value else {
+        let values = try snapshot.read(env) { txn -> [[UInt8]] in
+            let db = try database.database(in: txn)
+            if !raw, try txn.stats(db).hasSortedDuplicates { return try txn.values(forKey: keyBytes, in: db) }
+            return try txn.get(keyBytes, in: db).map { [$0] } ?? []
+        }
+        guard !values.isEmpty else {
             printError("larch get: key not found: \(encoding.show(keyBytes))")
             throw ExitCode(ExitStatus.negative)
         }
         let out = BufferedOutput()
+        for value in values { try write(value, to: out) }
+        try out.flush()
+    }
+
+    private func write(_ value: [UInt8], to out: BufferedOutput) throws {
         if raw {
             try out.write(value)
         } else if encoding.hex {
@@ -60,6 +70,5 @@ struct GetCommand: LarchSubcommand {
             try out.write(value)
             try out.write("\n")
         }
-        try out.flush()
     }
 }

@@ -10,7 +10,9 @@ struct LoadCommand: LarchSubcommand {
         discussion: """
             Reads every section of the input: each goes to the database its database= line names \
             (created if needed), or to the main database, or to --db NAME when given. Existing keys \
-            are overwritten unless --no-overwrite. The file is created if missing, with the page size \
+            are overwritten unless --no-overwrite. A section with duplicates=1 (mdb_dump of an \
+            MDB_DUPSORT database: a key repeated once per value) goes to a named database with \
+            sorted duplicates, which gains each (key, value) pair; its values are limited like keys. The file is created if missing, with the page size \
             of --page-size, else the dump's db_pagesize when Larch supports it, else 4096. \
             The whole input is one transaction, all or nothing: if the input turns out to be malformed, \
             or the load is interrupted (Ctrl-C, SIGTERM, SIGHUP: it stops at the next record and exits \
@@ -47,11 +49,14 @@ struct LoadCommand: LarchSubcommand {
 
     /// Opens (creating) the database `name`, given on input line `line` (0: by --db); a name Larch
     /// cannot take is reported with its line, cut.
-    static func open(_ name: String, in txn: inout WriteTransaction, line: Int) throws -> Database {
+    /// `duplicates`: the section holds sorted duplicates (`duplicates=1`), and so must the database.
+    static func open(_ name: String, in txn: inout WriteTransaction, line: Int, duplicates: Bool) throws -> Database {
         do {
-            return try txn.openDatabase(name, create: true)
+            return try txn.openDatabase(name, create: true, duplicates: duplicates ? .sorted : .none)
         } catch LarchError.invalidDatabaseName(_, let reason) {
             throw CLIError("\(line > 0 ? "line \(line): " : "")invalid database name \(ByteEncoding.quoted(name)): \(reason)")
+        } catch LarchError.incompatibleDatabase(_, let reason) {
+            throw CLIError("\(line > 0 ? "line \(line): " : "")database \(ByteEncoding.quoted(name)) exists and \(reason); the section \(duplicates ? "holds sorted duplicates (duplicates=1)" : "has one value per key") — load it under another name with --db NAME")
         }
     }
 
@@ -93,6 +98,9 @@ struct LoadCommand: LarchSubcommand {
                 sections += 1
                 let name = try database.db ?? header.database.map { try Self.name($0, line: header.databaseLine) }
                 let nameLine = database.db == nil ? header.databaseLine : 0   // where the name came from
+                if header.duplicates && name == nil {
+                    throw CLIError("line \(reader.lineNumber): the section holds sorted duplicates (duplicates=1), which only a named database can hold in Larch: load it with --db NAME")
+                }
                 databases.insert(name ?? "")
                 var db = Database.main
                 var opened = false   // the section's database, in the transaction
@@ -101,11 +109,19 @@ struct LoadCommand: LarchSubcommand {
                     let (key, value) = record
                     if !opened {
                         if txn == nil { txn = try environment(header).beginWrite() }
-                        if let name { db = try Self.open(name, in: &txn!, line: nameLine) }
+                        if let name { db = try Self.open(name, in: &txn!, line: nameLine, duplicates: header.duplicates) }
                         opened = true
                     }
                     do {
-                        try txn!.put(value, forKey: key, in: db, overwrite: !noOverwrite)
+                        if header.duplicates {
+                            // One record per (key, value) pair; with --no-overwrite a present pair counts as kept.
+                            if try !txn!.putDuplicate(value, forKey: key, in: db), noOverwrite {
+                                skipped += 1
+                                continue
+                            }
+                        } else {
+                            try txn!.put(value, forKey: key, in: db, overwrite: !noOverwrite)
+                        }
                     } catch LarchError.keyExists {
                         skipped += 1
                         continue
@@ -116,7 +132,7 @@ struct LoadCommand: LarchSubcommand {
                 }
                 if !opened, let name {   // an empty section still creates its database
                     if txn == nil { txn = try environment(header).beginWrite() }
-                    _ = try Self.open(name, in: &txn!, line: nameLine)
+                    _ = try Self.open(name, in: &txn!, line: nameLine, duplicates: header.duplicates)
                 }
             }
             if let t = txn.take() {

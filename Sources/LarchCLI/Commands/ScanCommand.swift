@@ -10,7 +10,9 @@ struct ScanCommand: LarchSubcommand {
         discussion: """
             Prints one entry per line: the key, a tab, the value. Bytes outside printable ASCII are \
             shown as a backslash and two hex digits, a backslash as two backslashes (mdb_dump's print \
-            format), so every line is unambiguous; --hex shows hex instead.
+            format), so every line is unambiguous; --hex shows hex instead. In a database with \
+            sorted duplicates, each (key, value) pair is one entry: a key is listed once per value, \
+            values in order (reversed with --reverse).
 
             Examples:
               larch scan app.larch
@@ -49,6 +51,58 @@ struct ScanCommand: LarchSubcommand {
         if count && json { throw ValidationError("give --count or --json, not both") }
     }
 
+    /// Calls `visit` with each (key, value) pair of a sorted-duplicates database whose key is in
+    /// `range`, in order (or reverse), until it returns false.
+    static func scanDuplicates(_ c: DuplicateCursor<ReadOnly>, _ range: KeyRange, reverse: Bool,
+                               _ visit: (RawSpan, RawSpan) throws -> Bool) throws {
+        func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+            a.lexicographicallyPrecedes(b) ? -1 : a == b ? 0 : 1
+        }
+        func aboveLower(_ k: [UInt8]) -> Bool {
+            switch range.lower {
+            case .unbounded: return true
+            case .included(let b): return compare(k, b) >= 0
+            case .excluded(let b): return compare(k, b) > 0
+            }
+        }
+        func belowUpper(_ k: [UInt8]) -> Bool {
+            switch range.upper {
+            case .unbounded: return true
+            case .included(let b): return compare(k, b) <= 0
+            case .excluded(let b): return compare(k, b) < 0
+            }
+        }
+        var on: Bool
+        if reverse {
+            switch range.upper {
+            case .unbounded:
+                on = try c.last()
+            case .included(let b), .excluded(let b):
+                // The last pair below (or at) the bound: from the first key at or after it, step back.
+                if case .included = range.upper, try c.seek(toKey: b) {
+                    on = try c.lastDuplicate()
+                } else if try c.seek(atLeastKey: b) {
+                    on = try c.previousKey()
+                } else {
+                    on = try c.last()
+                }
+            }
+        } else {
+            switch range.lower {
+            case .unbounded: on = try c.first()
+            case .included(let b), .excluded(let b): on = try c.seek(atLeastKey: b)
+            }
+        }
+        while on, let k = try c.key, let v = try c.value {
+            guard reverse ? aboveLower(k) : belowUpper(k) else { return }
+            if reverse ? belowUpper(k) : aboveLower(k) {
+                let more = try k.withUnsafeBytes { kb in try v.withUnsafeBytes { vb in try visit(kb.bytes, vb.bytes) } }
+                guard more else { return }
+            }
+            on = reverse ? try c.previous() : try c.next()
+        }
+    }
+
     /// One entry of the JSON output.
     struct Entry: Encodable {
         var key: String
@@ -71,7 +125,7 @@ struct ScanCommand: LarchSubcommand {
         let keysOnly = keysOnly, count = count, json = json, limit = limit
         try snapshot.read(env) { txn in
             let db = try database.database(in: txn)
-            try txn.forEach(in: db, range, reverse: reverse) { key, value in
+            let visit = { (key: RawSpan, value: RawSpan) throws -> Bool in
                 if let limit, seen >= limit { return false }
                 seen += 1
                 if count { return true }
@@ -90,6 +144,11 @@ struct ScanCommand: LarchSubcommand {
                     buf.append(UInt8(ascii: "\n"))
                 }
                 return true
+            }
+            if try txn.stats(db).hasSortedDuplicates {
+                try Self.scanDuplicates(txn.duplicateCursor(db), range, reverse: reverse, visit)
+            } else {
+                try txn.forEach(in: db, range, reverse: reverse, visit)
             }
         }
         if json {

@@ -30,7 +30,10 @@ struct StatCommand: LarchSubcommand {
         var leafPages: UInt64
         var overflowPages: UInt64
         var entries: UInt64
+        /// Sorted duplicates: `entries` counts (key, value) pairs, the pages include the duplicate trees'.
+        var sortedDuplicates: Bool
         init(name: String?, _ s: DatabaseStats) {
+            sortedDuplicates = s.hasSortedDuplicates
             self.name = name
             depth = s.depth
             branchPages = s.branchPages
@@ -71,12 +74,12 @@ struct StatCommand: LarchSubcommand {
         var databases: [DatabaseReport] = []
         try env.read { txn in
             if let name = database.db {
-                databases.append(DatabaseReport(name: name, try txn.stats(try txn.openDatabase(name))))
+                databases.append(DatabaseReport(name: name, try txn.stats(try database.database(in: txn))))
             } else {
                 databases.append(DatabaseReport(name: nil, s.main))
                 if all {
                     for name in try txn.databaseNames() {
-                        databases.append(DatabaseReport(name: name, try txn.stats(try txn.openDatabase(name))))
+                        databases.append(DatabaseReport(name: name, try txn.stats(try txn.openDatabase(name, duplicates: try txn.databaseKind(name)))))
                     }
                 }
             }
@@ -101,7 +104,7 @@ struct StatCommand: LarchSubcommand {
         ]
         for d in databases {
             let title = d.name.map { "Database \"\(ByteEncoding.printable($0.utf8))\":" } ?? "Main database:"
-            lines.append(title.padding(19) + "\(g(d.entries)) entries, depth \(d.depth), \(g(d.pages)) pages " +
+            lines.append(title.padding(19) + "\(g(d.entries)) \(d.sortedDuplicates ? "(key, value) pairs (sorted duplicates)" : "entries"), depth \(d.depth), \(g(d.pages)) pages " +
                          "(\(g(d.branchPages)) branch, \(g(d.leafPages)) leaf, \(g(d.overflowPages)) overflow)")
         }
         let out = BufferedOutput()

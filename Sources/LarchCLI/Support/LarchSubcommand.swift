@@ -167,13 +167,15 @@ struct DatabaseOption: ParsableArguments {
     /// The database in a read transaction (must exist).
     func database(in txn: borrowing ReadTransaction) throws -> Database {
         guard let db else { return .main }
-        return try txn.openDatabase(db)
+        return try txn.openDatabase(db, duplicates: try txn.databaseKind(db))
     }
 
-    /// The database in a write transaction, created when `create` is set.
+    /// The database in a write transaction, created (without duplicates) when `create` is set.
     func database(in txn: inout WriteTransaction, create: Bool) throws -> Database {
         guard let db else { return .main }
-        return try txn.openDatabase(db, create: create)
+        let kind: Duplicates
+        do { kind = try txn.databaseKind(db) } catch LarchError.databaseNotFound { kind = .none }
+        return try txn.openDatabase(db, create: create, duplicates: kind)
     }
 }
 
