@@ -10,7 +10,7 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
 /// recovery, pass the checker, and hold exactly the last acknowledged commit or the one in progress.
 @Suite(.serialized) struct CrashLabTests {
     func run(_ durability: Durability, seed: UInt64, transactions: Int, random: Int = 2, readerSpan: Int = 0,
-             snapshots: Bool = false, duplicates: Bool = false) throws -> CrashLabReport {
+             snapshots: Bool = false, duplicates: Bool = false) async throws -> CrashLabReport {
         var config = CrashLabConfiguration()
         config.readerSpan = readerSpan
         config.snapshots = snapshots
@@ -19,15 +19,15 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
         config.transactions = transactions * crashScale
         config.durability = durability
         config.randomImagesPerPoint = random
-        let report = try CrashLab.run(config)
+        let report = try await onOwnThread { [config] in try CrashLab.run(config) }
         print(report)
         return report
     }
 
-    @Test func fullDurabilityNeverCorruptsOrLoses() throws {
+    @Test func fullDurabilityNeverCorruptsOrLoses() async throws {
         var images = 0
         for seed in 1...UInt64(crashScale) {
-            let r = try run(.full, seed: seed, transactions: 120)
+            let r = try await run(.full, seed: seed, transactions: 120)
             #expect(r.corrupt == 0, "\(r)")
             #expect(r.lost == 0, "\(r)")
             #expect((r.outcomes[.oldState] ?? 0) > 0 && (r.outcomes[.newState] ?? 0) > 0,
@@ -42,10 +42,10 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
     /// Readers held across many commits pin the pages those commits free: the meta's free list
     /// fills and moves into the free tree (FORMAT.md §4.1), and after each reader ends its pages
     /// come back into use. Every crash image along the way opens whole.
-    @Test func longReadersMoveTheFreeListIntoTheFreeTree() throws {
+    @Test func longReadersMoveTheFreeListIntoTheFreeTree() async throws {
         var images = 0, spills = 0
         for seed in 1...UInt64(crashScale) {
-            let r = try run(.full, seed: 100 + seed, transactions: 300, random: 1, readerSpan: 150)
+            let r = try await run(.full, seed: 100 + seed, transactions: 300, random: 1, readerSpan: 150)
             #expect(r.corrupt == 0, "\(r)")
             #expect(r.lost == 0, "\(r)")
             images += r.images
@@ -57,7 +57,7 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
 
     /// Named snapshots created and dropped among the commits: every crash image opens whole, with
     /// every snapshot of its commit readable and holding exactly its state.
-    @Test func snapshotCreateAndDropNeverCorruptOrLose() throws {
+    @Test func snapshotCreateAndDropNeverCorruptOrLose() async throws {
         var images = 0, creates = 0, drops = 0
         for seed in 1...UInt64(crashScale) {
             let workload = Workload(seed: 200 + seed, transactionCount: 120 * crashScale, snapshots: true)
@@ -67,7 +67,7 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
                     if case .dropSnapshot = op { drops += 1 }
                 }
             }
-            let r = try run(.full, seed: 200 + seed, transactions: 120, random: 1, snapshots: true)
+            let r = try await run(.full, seed: 200 + seed, transactions: 120, random: 1, snapshots: true)
             #expect(r.corrupt == 0, "\(r)")
             #expect(r.lost == 0, "\(r)")
             images += r.images
@@ -79,12 +79,12 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
     /// A database with sorted duplicates among the workload's changes (inline lists, duplicate
     /// trees grown 200 values at a time, pair deletes): every crash image opens whole with exactly
     /// the pairs of its commit.
-    @Test func sortedDuplicatesNeverCorruptOrLose() throws {
+    @Test func sortedDuplicatesNeverCorruptOrLose() async throws {
         var images = 0, pairs = 0
         for seed in 1...UInt64(crashScale) {
             let workload = Workload(seed: 400 + seed, transactionCount: 45 * crashScale, duplicates: true)
             pairs = max(pairs, workload.models.last?.databases[Model.duplicatesDatabase]?.count ?? 0)
-            let r = try run(.full, seed: 400 + seed, transactions: 45, random: 1, duplicates: true)
+            let r = try await run(.full, seed: 400 + seed, transactions: 45, random: 1, duplicates: true)
             #expect(r.corrupt == 0, "\(r)")
             #expect(r.lost == 0, "\(r)")
             images += r.images
@@ -95,14 +95,14 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
 
     /// A replica receiving a primary's change streams (and dropping the snapshot before each):
     /// every crash image holds one received state whole, with its snapshot readable.
-    @Test func receivingStreamsNeverCorruptsOrLoses() throws {
+    @Test func receivingStreamsNeverCorruptsOrLoses() async throws {
         var images = 0, commits = 0
         for seed in 1...UInt64(crashScale) {
             var config = CrashLabConfiguration()
             config.seed = 300 + seed
             config.transactions = 40 * crashScale
             config.randomImagesPerPoint = 1
-            let r = try CrashLab.runReplica(config)
+            let r = try await onOwnThread { [config] in try CrashLab.runReplica(config) }
             print(r)
             #expect(r.corrupt == 0, "\(r)")
             #expect(r.lost == 0, "\(r)")
@@ -116,7 +116,7 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
 
     /// Shrinking between the workload's transactions (relocation, the cut of the free tail, the
     /// file's truncation): every crash image opens whole at one commit, its contents exact.
-    @Test func shrinkingNeverCorruptsOrLoses() throws {
+    @Test func shrinkingNeverCorruptsOrLoses() async throws {
         var images = 0, shrinks = 0, pages: UInt64 = 0
         for seed in 1...UInt64(crashScale) {
             var config = CrashLabConfiguration()
@@ -124,7 +124,7 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
             config.transactions = 90 * crashScale
             config.randomImagesPerPoint = 1
             config.shrinkEvery = 15
-            let r = try CrashLab.run(config)
+            let r = try await onOwnThread { [config] in try CrashLab.run(config) }
             print(r)
             #expect(r.corrupt == 0, "\(r)")
             #expect(r.lost == 0, "\(r)")
@@ -140,7 +140,7 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
     /// A dirty budget of two pages (issue 14): the workload's transactions write leaves and overflow
     /// runs to the file before their commits (and aborted ones give the file's growth back). Crashes
     /// among those early writes, and among the commits' writes, all open whole at one commit.
-    @Test func spillingBeforeCommitNeverCorruptsOrLoses() throws {
+    @Test func spillingBeforeCommitNeverCorruptsOrLoses() async throws {
         var images = 0, spilled = 0
         for seed in 1...UInt64(crashScale) {
             var config = CrashLabConfiguration()
@@ -148,7 +148,7 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
             config.transactions = 100 * crashScale
             config.randomImagesPerPoint = 1
             config.maxDirtyBytes = 2 * 4096
-            let r = try CrashLab.run(config)
+            let r = try await onOwnThread { [config] in try CrashLab.run(config) }
             print(r)
             #expect(r.corrupt == 0, "\(r)")
             #expect(r.lost == 0, "\(r)")
@@ -162,8 +162,8 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
 
     /// With noMetaSync the last acknowledged commit may be lost (its meta was not synced), never more,
     /// and nothing is ever corrupt.
-    @Test func noMetaSyncLosesAtMostTheLastCommit() throws {
-        let r = try run(.noMetaSync, seed: 7, transactions: 60)
+    @Test func noMetaSyncLosesAtMostTheLastCommit() async throws {
+        let r = try await run(.noMetaSync, seed: 7, transactions: 60)
         #expect(r.corrupt == 0 && r.lost == 0, "\(r)")
         #expect(r.images >= 500)
     }
@@ -173,21 +173,21 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
     /// A process that exits after a `noMetaSync` commit leaves its meta in the page cache only; the
     /// next process must not reuse pages the previous meta (the one a power loss falls back to) can
     /// reach. Issue 10, hazard 3: open took the newest meta as durable.
-    @Test func noMetaSyncReopenedBetweenCommitsNeverCorrupts() throws {
+    @Test func noMetaSyncReopenedBetweenCommitsNeverCorrupts() async throws {
         var config = CrashLabConfiguration()
         config.seed = 7
         config.transactions = 40 * crashScale
         config.durability = .noMetaSync
         config.randomImagesPerPoint = 2
         config.reopenEvery = 1
-        let r = try CrashLab.run(config)
+        let r = try await onOwnThread { [config] in try CrashLab.run(config) }
         print(r)
         #expect(r.corrupt == 0 && r.lost == 0, "\(r)")
         #expect(r.images >= 500)
     }
 
-    @Test func noSyncSurvivesProcessCrashes() throws {
-        let r = try run(.noSync, seed: 11, transactions: 60)
+    @Test func noSyncSurvivesProcessCrashes() async throws {
+        let r = try await run(.noSync, seed: 11, transactions: 60)
         #expect(r.corrupt == 0 && r.lost == 0, "\(r)")
     }
 
@@ -195,12 +195,12 @@ let crashScale = max(1, Int(ProcessInfo.processInfo.environment["LARCH_CRASH_SCA
     /// (a crash after the meta landed and before all the pages did), and a writer that overwrites
     /// pages the published meta still needs, are both caught.
     @Test(arguments: [(Environment.UnsafeTestBehaviour.skipCommitVerification, UInt64(3)), (.reuseFreedPagesAtOnce, 5)])
-    func brokenProtocolsAreCaught(unsafe: Environment.UnsafeTestBehaviour, seed: UInt64) throws {
+    func brokenProtocolsAreCaught(unsafe: Environment.UnsafeTestBehaviour, seed: UInt64) async throws {
         var config = CrashLabConfiguration()
         config.seed = seed
         config.transactions = 40
         config.unsafe = unsafe
-        let r = try CrashLab.run(config)
+        let r = try await onOwnThread { [config] in try CrashLab.run(config) }
         print(r)
         #expect(r.corrupt + r.lost > 0, "a broken protocol must produce corrupt or lost images: \(r)")
     }

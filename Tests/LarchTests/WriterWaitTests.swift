@@ -38,7 +38,10 @@ private final class StartedFlag: Sendable {
     /// The reproduction: one task holds an explicit write transaction across a sleep while
     /// four tasks ask for the writer (and two threads block in the synchronous `write`). Every
     /// writer gets its turn and every commit lands.
-    @Test(.timeLimit(.minutes(1)))
+    // The limit catches a deadlock, not slowness: in the whole suite, run in parallel on a
+    // 2-core machine, an async test waits for the cooperative pool's two threads behind long
+    // synchronous tests (84 s measured in a green run), so it is well above that.
+    @Test(.timeLimit(.minutes(5)))
     func writersWaitingWhileATaskHoldsTheWriterAcrossAnAwait() async throws {
         let dir = try TemporaryDirectory("async-writers")
         let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
@@ -82,7 +85,10 @@ private final class StartedFlag: Sendable {
     }
 
     /// Many writers queued at once (the queue is compacted as they are served): each gets its turn.
-    @Test(.timeLimit(.minutes(1)))
+    // The limit catches a deadlock, not slowness: in the whole suite, run in parallel on a
+    // 2-core machine, an async test waits for the cooperative pool's two threads behind long
+    // synchronous tests (84 s measured in a green run), so it is well above that.
+    @Test(.timeLimit(.minutes(5)))
     func manyQueuedWritersAreAllServed() async throws {
         let dir = try TemporaryDirectory("queued-writers")
         let env = try Environment(path: dir.file(), options: Options(durability: .noSync))
