@@ -64,9 +64,11 @@ extension Environment {
             guard case .success = MetaPage.decode(bytes) else {
                 throw .corruptPage(page: UInt64(slot), reason: "the upgraded meta does not decode; the file was left as it was")
             }
-            // Only the version and the checksum differ: the rest of the page is unchanged.
-            try Self.write(file, Array(bytes[8..<12]), at: slot * pageSize + 8)
-            try Self.write(file, Array(bytes[MetaPage.checksumOffset..<(MetaPage.checksumOffset + 4)]), at: slot * pageSize + MetaPage.checksumOffset)
+            // Only the version (bytes 8–11) and the checksum (268–271) differ: one write covers
+            // both, within the page's first 512-byte sector, so no crash (a kill between two
+            // writes, or a torn page) can leave a new version under an old checksum — a meta that
+            // fails, while the other one still holds the older commit.
+            try Self.write(file, Array(bytes[8..<(MetaPage.checksumOffset + 4)]), at: slot * pageSize + 8)
             try file.sync()
             rewritten += 1
         }
