@@ -26,25 +26,27 @@ struct ChangeStreamWriter {
     }
 
     mutating func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws {
-        records += 1
-        var r: [UInt8] = [ChangeStreamFormat.Kind.put.rawValue]
-        r.appendLE(UInt32(key.count))
-        try append(r)
-        try append(key)
-        r.removeAll(keepingCapacity: true)
+        try beginKeyedRecord(.put, key: key)
+        var r: [UInt8] = []
         r.appendLE(UInt32(value.count))
         try append(r)
         try append(value)
     }
 
-    /// A key's values in a sorted-duplicates database, replacing all it had.
-    mutating func putDuplicates(key: UnsafeRawBufferPointer, values: [[UInt8]]) throws {
+    /// Counts a record and writes its kind byte, the key's length and the key: how put, delete
+    /// and duplicate-set records begin.
+    private mutating func beginKeyedRecord(_ kind: ChangeStreamFormat.Kind, key: UnsafeRawBufferPointer) throws {
         records += 1
-        var r: [UInt8] = [ChangeStreamFormat.Kind.putDuplicates.rawValue]
+        var r: [UInt8] = [kind.rawValue]
         r.appendLE(UInt32(key.count))
         try append(r)
         try append(key)
-        r.removeAll(keepingCapacity: true)
+    }
+
+    /// A key's values in a sorted-duplicates database, replacing all it had.
+    mutating func putDuplicates(key: UnsafeRawBufferPointer, values: [[UInt8]]) throws {
+        try beginKeyedRecord(.putDuplicates, key: key)
+        var r: [UInt8] = []
         r.appendLE(UInt32(values.count))
         for v in values {
             r.appendLE(UInt16(v.count))
@@ -58,11 +60,7 @@ struct ChangeStreamWriter {
     }
 
     mutating func delete(key: UnsafeRawBufferPointer) throws {
-        records += 1
-        var r: [UInt8] = [ChangeStreamFormat.Kind.delete.rawValue]
-        r.appendLE(UInt32(key.count))
-        try append(r)
-        try append(key)
+        try beginKeyedRecord(.delete, key: key)
     }
 
     mutating func database(_ kind: ChangeStreamFormat.Kind, _ name: [UInt8]) throws {
