@@ -27,25 +27,27 @@ extension Environment {
     /// A page write of a transaction that rewrote waiting commits' pages in place failed: those
     /// commits may be damaged, and none of them may be published.
     func failWaitingCommits(_ error: LarchError) {
-        committed.withLock { c in
+        CommitWaiter.wake(committed.withLock { c in
             c.queue.failure = error
             c.failure = "a page write failed after pages of commits waiting for their sync were rewritten: \(error)"
             c.queue.pendingEvents.removeAll()
-            c.queue.wakeAll()
-        }
+            return c.queue.takeAll()
+        })
     }
 
     /// The write transaction ended (committed into the queue, or aborted): releases the file's
     /// writer lock unless this process still needs it.
     func writerEnded() {
-        committed.withLock { c in
+        CommitWaiter.wake(committed.withLock { c in
             c.queue.writerActive = false
+            var woken: [CommitWaiter] = []
             if c.queue.rewritingWriterActive {
                 c.queue.rewritingWriterActive = false
-                c.queue.wakeCovered(upTo: c.meta.txnID)   // a group may form now: wake a leader
+                woken = c.queue.takeCovered(upTo: c.meta.txnID)   // a group may form now: wake a leader
             }
             releaseFileLockIfIdle(&c)
-        }
+            return woken
+        })
     }
 
     /// Releases the file's writer lock when no write transaction of this process is open and no
@@ -143,18 +145,18 @@ extension Environment {
             }
             if options.durability != .noSync { try file.sync() }
         } catch {
-            committed.withLock { c in
+            CommitWaiter.wake(committed.withLock { c in
                 c.queue.failure = error
                 c.failure = "committing transaction \(group.meta.txnID) failed after writing its meta page: \(error)"
                 c.queue.pendingEvents.removeAll()
                 c.queue.inFlight = nil
                 releaseFileLockIfIdle(&c)
-                c.queue.wakeAll()
-            }
+                return c.queue.takeAll()
+            })
             throw error
         }
         readers.publish(upTo: group.meta.txnID)
-        return committed.withLock { c -> Int in
+        let (covered, woken) = committed.withLock { c -> (Int, [CommitWaiter]) in
             // Another process may have published past this group meanwhile (it synced it first).
             let covered = group.meta.txnID > c.meta.txnID ? Int(group.meta.txnID.rawValue - c.meta.txnID.rawValue) : 1
             c.queue.inFlight = nil
@@ -174,9 +176,10 @@ extension Environment {
                 c.queue.pendingEvents.removeFirst(published.count)
             }
             releaseFileLockIfIdle(&c)
-            c.queue.wakeCovered(upTo: c.meta.txnID)
-            return max(covered, 1)
+            return (max(covered, 1), c.queue.takeCovered(upTo: c.meta.txnID))
         }
+        CommitWaiter.wake(woken)
+        return covered
     }
 
     /// Waits until every commit of this process is published (for `close`).

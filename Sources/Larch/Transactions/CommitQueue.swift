@@ -40,33 +40,42 @@ struct CommitQueue {
     /// reported to `Environment.commits` subscribers when their group is published.
     var pendingEvents: [PendingCommitEvent] = []
 
-    /// Wakes every waiter (each checks again whether its commit is covered, or leads).
-    mutating func wakeAll() {
-        for w in waiters { w.waiter.wake() }
+    /// Takes every waiter, to be woken (each checks again whether its commit is covered, or leads).
+    /// The caller wakes them after releasing the lock (`CommitWaiter.wake(_:)`).
+    mutating func takeAll() -> [CommitWaiter] {
+        let all = waiters.map(\.waiter)
         waiters.removeAll(keepingCapacity: true)
+        return all
     }
 
-    /// After a group is published: wakes the waiters whose commits it covered, and, when commits
-    /// wait for a meta and no sync runs, the oldest other waiter, to lead them. The rest sleep on:
-    /// waking every waiter after every group cost a context switch per waiter on two cores.
-    mutating func wakeCovered(upTo published: TransactionID) {
+    /// After a group is published: takes the waiters whose commits it covered, and, when commits
+    /// wait for a meta and no sync runs, the oldest other waiter, to lead them; the caller wakes
+    /// them after releasing the lock. The rest sleep on: waking every waiter after every group
+    /// cost a context switch per waiter on two cores.
+    mutating func takeCovered(upTo published: TransactionID) -> [CommitWaiter] {
         var leaderWoken = !(waitingForMeta && inFlight == nil && !rewritingWriterActive)
+        var woken: [CommitWaiter] = []
         var kept: [(txn: TransactionID, waiter: CommitWaiter)] = []
         for w in waiters {
             if w.txn <= published {
-                w.waiter.wake()
+                woken.append(w.waiter)
             } else if !leaderWoken {
                 leaderWoken = true
-                w.waiter.wake()
+                woken.append(w.waiter)
             } else {
                 kept.append(w)
             }
         }
         waiters = kept
+        return woken
     }
 }
 
 /// A committer waiting in `CommitQueue`: a blocked thread or a suspended task.
+///
+/// Waiters are woken after the environment's lock is released, never under it: a woken thread
+/// may preempt the waker on its processor, and a lock holder descheduled there makes every other
+/// committer spin in the lock's slow path (a third of the processor time of 16 writer threads).
 enum CommitWaiter {
     case thread(DispatchSemaphore)
     case task(CheckedContinuation<Void, Never>)
@@ -76,6 +85,11 @@ enum CommitWaiter {
         case .thread(let s): s.signal()
         case .task(let c): c.resume()
         }
+    }
+
+    /// Wakes each of `waiters`.
+    static func wake(_ waiters: [CommitWaiter]) {
+        for w in waiters { w.wake() }
     }
 }
 
