@@ -2,6 +2,21 @@ import Foundation
 import Testing
 import Larch
 
+/// TransactionsAndConcurrency.md, "Actors": main-actor state changed by an async write.
+@MainActor final class Counter {
+    let env: Environment
+    var shown = 0
+    init(env: Environment) { self.env = env }
+
+    func increment() async throws {
+        shown = try await env.write { txn in
+            let next = (try txn.getString("count").flatMap { Int($0) } ?? 0) + 1
+            try txn.put(String(next), forKey: "count")
+            return next
+        }
+    }
+}
+
 /// Every Swift snippet of the DocC catalog (Sources/Larch/Larch.docc) is here, verbatim, in code
 /// that compiles and runs; `everySnippetIsHere` fails when an article's snippet is not.
 @Suite struct DocCSnippetTests {
@@ -109,6 +124,16 @@ import Larch
     }
 
     /// Each ```swift block of every article, line by line (indentation aside), appears in this file.
+    @MainActor @Test func mainActorCounter() async throws {
+        let dir = try TemporaryDirectory("docc-counter")
+        let counter = Counter(env: try Environment(path: dir.file()))
+        try await counter.increment()
+        try await counter.increment()
+        #expect(counter.shown == 2)
+        let stored = try await counter.env.read { try $0.getString("count") }
+        #expect(stored == "2")
+    }
+
     @Test func everySnippetIsHere() throws {
         let here = URL(fileURLWithPath: #filePath)
         let catalog = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

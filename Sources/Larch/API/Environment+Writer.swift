@@ -202,14 +202,14 @@ extension Environment {
 
     /// Runs `body` in a read transaction and ends it (the async form of `read(_:)`: a read never
     /// waits, but this overload lets async code call `read` without a blocking-call warning).
-    public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) async throws -> R {
+    nonisolated(nonsending) public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) async throws -> R {
         let txn = try beginRead()
         return try body(txn)
     }
 
     /// Runs `body` in a read transaction and ends it. `body` may suspend; the snapshot stays
     /// pinned until it returns (a long suspension keeps pages from being reused, like any long reader).
-    public func read<R>(_ body: (borrowing ReadTransaction) async throws -> R) async throws -> R {
+    nonisolated(nonsending) public func read<R>(_ body: (borrowing ReadTransaction) async throws -> R) async throws -> R {
         let txn = try beginRead()
         return try await body(txn)
     }
@@ -229,7 +229,7 @@ extension Environment {
     /// another write transaction is open, and while the sync that makes the commit durable runs,
     /// the calling task suspends — it never blocks its thread — and writers are served in the
     /// order they arrived. (Swift picks this form for a synchronous `body` in async code.)
-    public func write<R>(_ body: (inout WriteTransaction) throws -> R) async throws -> R {
+    nonisolated(nonsending) public func write<R>(_ body: (inout WriteTransaction) throws -> R) async throws -> R {
         var txn = try await beginWriteAsync(rewriting: true)
         let result = try body(&txn)
         try await txn.commit()
@@ -241,7 +241,7 @@ extension Environment {
     /// the calling task suspends — it never blocks its thread — and writers are served in the
     /// order they arrived. `body` may suspend too, holding the writer turn meanwhile: other
     /// writers wait (suspended) until it returns, readers do not.
-    public func write<R>(_ body: (inout WriteTransaction) async throws -> R) async throws -> R {
+    nonisolated(nonsending) public func write<R>(_ body: (inout WriteTransaction) async throws -> R) async throws -> R {
         var txn = try await beginWriteAsync(rewriting: false)
         let result = try await body(&txn)
         try await txn.commit()

@@ -47,7 +47,7 @@ extension Transaction where Mode == ReadWrite {
     /// `nested(_:)` for a body that suspends, in an async `Environment.write` (or any async
     /// code holding the write transaction): the child commits into this transaction when `body`
     /// returns and is rolled back alone when it throws. Other writers keep waiting meanwhile.
-    public mutating func nested<R>(_ body: (inout WriteTransaction) async throws -> R) async throws -> R {
+    nonisolated(nonsending) public mutating func nested<R>(_ body: nonisolated(nonsending) (inout WriteTransaction) async throws -> R) async throws -> R {
         let childCore = try core.beginNested()
         var child = WriteTransaction(core: childCore)
         let result: R

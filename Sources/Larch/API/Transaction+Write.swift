@@ -88,7 +88,7 @@ extension Transaction where Mode == ReadWrite {
 
     /// `commit()` for async code: the task suspends while the sync runs, without blocking its thread.
     @discardableResult
-    public consuming func commit() async throws(LarchError) -> CommitStats {
+    nonisolated(nonsending) public consuming func commit() async throws(LarchError) -> CommitStats {
         try await core.commitAndEndAsync()
     }
 }

@@ -27,7 +27,7 @@ extension TransactionCore {
     }
 
     /// `commitAndEnd` for async code: the task suspends while it waits for the sync.
-    func commitAndEndAsync() async throws(LarchError) -> CommitStats {
+    nonisolated(nonsending) func commitAndEndAsync() async throws(LarchError) -> CommitStats {
         var stats = try commitPagesAndEnd()
         let (syncs, group, ledMeta) = try await env.awaitDurableAsync(TransactionID(stats.transactionID))
         stats.finish(syncs: syncs, groupSize: group, ledMeta: ledMeta, pageSize: pageSize)
