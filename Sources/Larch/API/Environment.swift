@@ -218,9 +218,10 @@ public final class Environment: Sendable {
     }
 
     /// The size to grow the file to when a commit needs `required` bytes and it has `current`:
-    /// an eighth more (at most 64 MiB), so that growing — an `ftruncate`, and a sync that must then
-    /// also flush the file's size, several times slower than one that need not — happens once in
-    /// many commits rather than at each. Never beyond `maxSize` (unless `required` is).
+    /// an eighth more (at most 64 MiB), so that growing — an `ftruncate` and zeros written over the
+    /// new part (`StorageDevice.grow`), and a sync that must then also flush the file's size and
+    /// its new blocks, several times slower than one that need not — happens once in many commits
+    /// rather than at each. Never beyond `maxSize` (unless `required` is).
     static func grownSize(current: Int, required: Int, options: Options, pageSize: Int) -> Int {
         let step = min(current / 8, 64 << 20)
         let wanted = (max(required, current + step) + pageSize - 1) / pageSize * pageSize

@@ -243,6 +243,13 @@ final class DataFile: StorageDevice {
     }
     /// Sets the file's size.
     package func resize(to size: Int) throws(LarchError) { try whileOpen { () throws(LarchError) in try openResize(to: size) } }
+    /// Grows the file to `size`, writing zeros from `start` on (see `StorageDevice.grow`).
+    package func grow(to size: Int, writingZerosFrom start: Int) throws(LarchError) {
+        try whileOpen { () throws(LarchError) in
+            try openResize(to: size)
+            try openWriteZeros(from: start, to: size)
+        }
+    }
 
     /// The file's size in bytes: the end offset from `lseek`, not `fstat`. Asking for the
     /// timestamps (as `fstat` does) makes Linux give the file's next write a fine-grained
@@ -351,6 +358,24 @@ final class DataFile: StorageDevice {
         let fd = try Self.reopen(descriptor.rawValue, path: path, flags: O_RDONLY)
         defer { _ = Self.closeDescriptor(fd) }
         return try Mapping.map(descriptor: fd, path: path, sizeBytes: sizeBytes)
+    }
+
+    /// Writes zeros over `[start, end)`, 4 KiB per write. Not larger: the page cache keeps what
+    /// one write brings in as one folio (large folios, ext4 since Linux 6.16), and a later 4 KiB
+    /// page write into a large folio makes the whole folio dirty and written back with the commit
+    /// (measured with 1 MiB writes: 26–29 KB written per one-put commit instead of 17).
+    private func openWriteZeros(from start: Int, to end: Int) throws(LarchError) {
+        guard end > start else { return }
+        let chunk = min(end - start, 4096)
+        try withUnsafeTemporaryAllocation(byteCount: chunk, alignment: 16) { zeros throws(LarchError) in
+            zeros.initializeMemory(as: UInt8.self, repeating: 0)
+            var offset = start
+            while offset < end {
+                let n = min(chunk, end - offset)
+                try openWrite(UnsafeRawBufferPointer(rebasing: zeros[0..<n]), at: offset)
+                offset += n
+            }
+        }
     }
 
     /// Sets the file's size.

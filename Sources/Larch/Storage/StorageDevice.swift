@@ -31,6 +31,15 @@ package protocol StorageDevice: AnyObject, Sendable {
     func writeDurably(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError)
     /// Sets the size.
     func resize(to size: Int) throws(LarchError)
+    /// Grows the file to `size` bytes and writes zeros from `start` (the end of what the caller is
+    /// about to write itself) to `size`, so that the pages later written there overwrite
+    /// allocated blocks. A sync that carries a write into a hole (or an unwritten extent) must
+    /// also write the file system's allocation records — the inode, after the data and before
+    /// the flush: measured, 28% of one-put commits into a bulk-loaded file paid that write, and
+    /// one writer went 7.03k → 7.67k commits/s once the growth was written. A full disk fails
+    /// here, before any page of the commit is written. The default resizes only (a simulated
+    /// disk has no blocks to allocate).
+    func grow(to size: Int, writingZerosFrom start: Int) throws(LarchError)
     /// A read-only view of the current contents, `sizeBytes` long (past the end, never touched).
     func map(sizeBytes: Int) throws(LarchError) -> Mapping
     /// Releases the device (and its lock). Later calls do nothing.
@@ -58,5 +67,9 @@ extension StorageDevice {
     package func writeDurably(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
         try write(buffer, at: offset)
         try sync()
+    }
+
+    package func grow(to size: Int, writingZerosFrom start: Int) throws(LarchError) {
+        try resize(to: size)
     }
 }

@@ -136,8 +136,8 @@ final class SpilledPages {
             let current = try device.size()
             if requiredBytes > current {
                 let grown = Environment.grownSize(current: current, required: requiredBytes, options: options, pageSize: pageSize)
-                try device.resize(to: grown)
                 if grownFrom == nil { grownFrom = current }
+                try device.grow(to: grown, writingZerosFrom: requiredBytes)
                 fileBytes = grown
             } else {
                 fileBytes = current

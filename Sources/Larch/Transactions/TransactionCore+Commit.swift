@@ -129,8 +129,8 @@ extension TransactionCore {
             var grownTo = current
             if requiredBytes > current {
                 grownTo = Environment.grownSize(current: current, required: requiredBytes, options: env.options, pageSize: pageSize)
-                try env.file.resize(to: grownTo)
                 grownFrom = current
+                try env.file.grow(to: grownTo, writingZerosFrom: requiredBytes)   // the commit writes up to there
             }
             if requiredBytes > snapshot.mapping.sizeBytes {
                 newMapping = try env.file.map(sizeBytes: Environment.reservation(fileSize: grownTo, options: env.options, pageSize: pageSize))
