@@ -228,6 +228,14 @@ public final class Environment: Sendable {
         return max(required, min(wanted, options.maxSize))
     }
 
+    /// Where a growth to `grown` bytes starts writing zeros, for a commit (or spill) that writes
+    /// up to `required`: there, when commits sync, so that later syncs write into allocated
+    /// blocks and no allocation record (`StorageDevice.grow`); nowhere under `.noSync`, where no
+    /// commit syncs and the zeros would only be written twice (8% of a random fill's time).
+    static func zerosStart(required: Int, grown: Int, options: Options) -> Int {
+        options.durability == .noSync ? grown : required
+    }
+
     /// Virtual address space to reserve: twice the file, at least 1 GiB (`minimumReservation`), at
     /// most `maxSize` (or the file, if it is larger).
     static func reservation(fileSize: Int, options: Options, pageSize: Int) -> Int {

@@ -137,7 +137,7 @@ final class SpilledPages {
             if requiredBytes > current {
                 let grown = Environment.grownSize(current: current, required: requiredBytes, options: options, pageSize: pageSize)
                 if grownFrom == nil { grownFrom = current }
-                try device.grow(to: grown, writingZerosFrom: requiredBytes)
+                try device.grow(to: grown, writingZerosFrom: Environment.zerosStart(required: requiredBytes, grown: grown, options: options))
                 fileBytes = grown
             } else {
                 fileBytes = current

@@ -130,7 +130,7 @@ extension TransactionCore {
             if requiredBytes > current {
                 grownTo = Environment.grownSize(current: current, required: requiredBytes, options: env.options, pageSize: pageSize)
                 grownFrom = current
-                try env.file.grow(to: grownTo, writingZerosFrom: requiredBytes)   // the commit writes up to there
+                try env.file.grow(to: grownTo, writingZerosFrom: Environment.zerosStart(required: requiredBytes, grown: grownTo, options: env.options))
             }
             if requiredBytes > snapshot.mapping.sizeBytes {
                 newMapping = try env.file.map(sizeBytes: Environment.reservation(fileSize: grownTo, options: env.options, pageSize: pageSize))
@@ -149,7 +149,8 @@ extension TransactionCore {
             throw error
         }
         if w.rewroteInPlace { env.pagesRewrittenInPlace.add(w.rewrittenInPlace, ordering: .relaxed) }
-        env.enqueue(newMeta, mapping: newMapping ?? snapshot.mapping, pages: w.dirty.singlePages(), changes: w.changedDatabases)
+        let rewritable = w.dirty.count <= CommitQueue.maxRewritablePages ? w.dirty.singlePages() : []
+        env.enqueue(newMeta, mapping: newMapping ?? snapshot.mapping, pages: rewritable, changes: w.changedDatabases)
         let spilled = w.spilled?.pagesWritten ?? 0
         return CommitStats(transactionID: w.txnID.rawValue, pagesWritten: written.pages + spilled,
                            bytesWritten: (written.pages + spilled) * pageSize, pageRuns: written.runs + (w.spilled?.runs ?? 0),
