@@ -127,7 +127,7 @@ extension Environment {
             throw LarchError.changeStreamBaseMismatch(reason: "this file holds the stream's snapshot already (as \(quotedForMessage(here.name))): the stream was received before")
         }
         try Self.checkBase(of: txn, incremental: incremental, baseID: baseID, baseTxn: baseTxn)
-        if try txn.snapshots().contains(where: { $0.name == targetNameString }) {
+        if try txn.snapshots().contains(where: { $0.name.utf8.elementsEqual(targetNameString.utf8) }) {
             throw LarchError.snapshotExists(name: targetNameString)
         }
         // Records.

@@ -56,7 +56,7 @@ public final class Environment: Sendable {
     /// the main one) and a key in it.
     let shrinkCursor = Mutex<(database: String?, key: [UInt8])>((nil, []))
     let buffers: PageBufferPool
-    let databases = Mutex<[String: Int]>([:])
+    let databases = Mutex<[[UInt8]: Int]>([:])
     /// Where groups led on behalf of tasks sync (a task never blocks a thread of the cooperative pool).
     let syncQueue = DispatchQueue(label: "larch.group-commit")
     let unsafeBehaviour: UnsafeTestBehaviour
@@ -344,12 +344,15 @@ public final class Environment: Sendable {
     /// The statistics of the last commit made through this environment.
     public var lastCommit: CommitStats? { committed.withLock { $0.lastCommit } }
 
-    /// The handle index of named database `name`, stable for the life of the environment.
+    /// The handle index of named database `name`, stable for the life of the environment. Keyed
+    /// by the name's UTF-8 bytes, as the catalog is: two names that are the same text in different
+    /// Unicode forms (`"caf\u{E9}"`, `"cafe\u{301}"`) are equal `String`s but two databases.
     func databaseIndex(_ name: String) -> Int {
-        databases.withLock { d in
-            if let i = d[name] { return i }
+        let key = Array(name.utf8)
+        return databases.withLock { d in
+            if let i = d[key] { return i }
             let i = TreeIndex.firstNamed + d.count
-            d[name] = i
+            d[key] = i
             return i
         }
     }

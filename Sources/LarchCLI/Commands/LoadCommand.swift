@@ -78,7 +78,7 @@ struct LoadCommand: LarchSubcommand {
         let reader = DumpReader(lines: try LineReader.open(input), noHeader: noHeader)
         var env: Environment? = nil
         var committed = 0, pending = 0, skipped = 0, sections = 0, commits = 0
-        var databases = Set<String>()
+        var databases = Set<[UInt8]>()   // names as bytes: distinct names may be equal Strings
         // The file is opened (created) when the first record or empty named database needs it: a
         // load that fails before then creates nothing.
         func environment(_ header: DumpReader.Header) throws -> Environment {
@@ -101,7 +101,7 @@ struct LoadCommand: LarchSubcommand {
                 if header.duplicates && name == nil {
                     throw CLIError("line \(reader.lineNumber): the section holds sorted duplicates (duplicates=1), which only a named database can hold in Larch: load it with --db NAME")
                 }
-                databases.insert(name ?? "")
+                databases.insert(Array((name ?? "").utf8))
                 var db = Database.main
                 var opened = false   // the section's database, in the transaction
                 while let record = try reader.nextRecord() {

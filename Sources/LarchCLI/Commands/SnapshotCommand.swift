@@ -95,7 +95,7 @@ struct SnapshotCommand: ParsableCommand {
 
         func execute() throws {
             let env = try file.openForWriting(create: false, wait: wait)
-            let held = try env.snapshots().first { $0.name == name }?.uniqueBytes
+            let held = try env.snapshots().first { $0.name.utf8.elementsEqual(name.utf8) }?.uniqueBytes
             try env.dropSnapshot(name)
             let out = BufferedOutput()
             try out.write("Dropped snapshot \(ByteEncoding.quoted(name))\(held.map { ", giving back \(Formatting.bytes(Int($0)))" } ?? "").\n")
