@@ -19,14 +19,16 @@ package enum ByteEncoding {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The print encoding.
-    package static func printable(_ bytes: some Collection<UInt8>, into out: inout [UInt8]) {
+    /// The print encoding. A backslash is written `\\`, or `\5c` with `backslashAsHex`: dumps do that,
+    /// because LMDB 0.9's `mdb_load` decodes a line in place and drops the byte of a `\\` that
+    /// follows another escape on the same line (`01 41 5c 42` came back as `01 41 31 42`).
+    package static func printable(_ bytes: some Collection<UInt8>, into out: inout [UInt8], backslashAsHex: Bool = false) {
         out.reserveCapacity(out.count + bytes.count)
         for b in bytes {
-            if b == UInt8(ascii: "\\") {
+            if b == UInt8(ascii: "\\") && !backslashAsHex {
                 out.append(b)
                 out.append(b)
-            } else if b >= 0x20 && b < 0x7f {
+            } else if b >= 0x20 && b < 0x7f && b != UInt8(ascii: "\\") {
                 out.append(b)
             } else {
                 out.append(UInt8(ascii: "\\"))

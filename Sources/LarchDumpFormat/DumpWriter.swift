@@ -56,7 +56,7 @@ package struct DumpWriter {
                 buf.append(UInt8(ascii: " "))
                 switch format {
                 case .bytevalue: ByteEncoding.hex(item, into: &buf)
-                case .print: ByteEncoding.printable(item, into: &buf)
+                case .print: ByteEncoding.printable(item, into: &buf, backslashAsHex: true)
                 }
                 buf.append(UInt8(ascii: "\n"))
             }
