@@ -49,6 +49,9 @@ public final class Environment: Sendable {
     let file: any StorageDevice
     /// The file's page size (`Options.pageSize` applies to a new file only; an existing one keeps its own).
     public let pageSize: Int
+    /// The longest key (and sorted-duplicate value) this file takes, in bytes: a quarter of the
+    /// page (1,024 at 4 KiB). Keys are 1 to `maxKeySize` bytes (LMDB's `mdb_env_get_maxkeysize`).
+    public var maxKeySize: Int { PageLimits(pageSize: pageSize).maxKeySize }
     let committed: Mutex<Committed>
     let readers: ReaderTable
     let writerLock = WriterLock()

@@ -53,7 +53,10 @@ struct ScanCommand: LarchSubcommand {
 
     /// Calls `visit` with each (key, value) pair of a sorted-duplicates database whose key is in
     /// `range`, in order (or reverse), until it returns false.
-    static func scanDuplicates(_ c: DuplicateCursor<ReadOnly>, _ range: KeyRange, reverse: Bool,
+    /// Scans the pairs of a sorted-duplicates database in `range`. Its bounds need not be keys (an
+    /// empty bound, or one longer than `maxKeySize`, is fine, as for other databases); the cursor
+    /// seeks only to keys, so such a bound is first replaced by one that selects the same keys.
+    static func scanDuplicates(_ c: DuplicateCursor<ReadOnly>, _ range: KeyRange, reverse: Bool, maxKeySize: Int,
                                _ visit: (RawSpan, RawSpan) throws -> Bool) throws {
         func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
             a.lexicographicallyPrecedes(b) ? -1 : a == b ? 0 : 1
@@ -72,25 +75,44 @@ struct ScanCommand: LarchSubcommand {
             case .excluded(let b): return compare(k, b) < 0
             }
         }
+        func bytes(_ b: KeyRange.Bound) -> [UInt8]? {
+            switch b {
+            case .unbounded: return nil
+            case .included(let k), .excluded(let k): return k
+            }
+        }
         var on: Bool
         if reverse {
-            switch range.upper {
-            case .unbounded:
-                on = try c.last()
-            case .included(let b), .excluded(let b):
-                // The last pair below (or at) the bound: from the first key at or after it, step back.
-                if case .included = range.upper, try c.seek(toKey: b) {
+            if let b = bytes(range.upper) {
+                if b.isEmpty {
+                    on = false   // no key is below the empty one
+                } else if b.count > maxKeySize {
+                    // No key is that long: those up to it are those up to its first maxKeySize bytes.
+                    let p = Array(b.prefix(maxKeySize))
+                    on = try c.seek(toKey: p) ? try c.lastDuplicate() : try c.seek(atLeastKey: p) ? try c.previousKey() : try c.last()
+                } else if case .included = range.upper, try c.seek(toKey: b) {
+                    // The last pair below (or at) the bound: from the first key at or after it, step back.
                     on = try c.lastDuplicate()
                 } else if try c.seek(atLeastKey: b) {
                     on = try c.previousKey()
                 } else {
                     on = try c.last()
                 }
+            } else {
+                on = try c.last()
             }
         } else {
-            switch range.lower {
-            case .unbounded: on = try c.first()
-            case .included(let b), .excluded(let b): on = try c.seek(atLeastKey: b)
+            if let b = bytes(range.lower), !b.isEmpty {   // every key is above the empty one
+                if b.count > maxKeySize {
+                    // The first key after its first maxKeySize bytes (a key equal to those is below it).
+                    let p = Array(b.prefix(maxKeySize))
+                    on = try c.seek(atLeastKey: p)
+                    if on, try c.key == p { on = try c.nextKey() }
+                } else {
+                    on = try c.seek(atLeastKey: b)
+                }
+            } else {
+                on = try c.first()
             }
         }
         while on, let k = try c.key, let v = try c.value {
@@ -146,7 +168,7 @@ struct ScanCommand: LarchSubcommand {
                 return true
             }
             if try txn.stats(db).hasSortedDuplicates {
-                try Self.scanDuplicates(txn.duplicateCursor(db), range, reverse: reverse, visit)
+                try Self.scanDuplicates(txn.duplicateCursor(db), range, reverse: reverse, maxKeySize: env.maxKeySize, visit)
             } else {
                 try txn.forEach(in: db, range, reverse: reverse, visit)
             }
