@@ -1,4 +1,10 @@
 import ArgumentParser
+import LarchDumpFormat
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `larch`: inspect, edit, move and verify Larch database files.
 @main
@@ -31,4 +37,19 @@ struct LarchCommand: ParsableCommand {
             ShrinkCommand.self, SnapshotCommand.self, SendCommand.self, ReceiveCommand.self, UpgradeCommand.self, DemoCommand.self,
         ]
     )
+
+    /// Refuses an argument that is not valid UTF-8 before parsing: Swift's command-line arguments
+    /// replace such bytes with U+FFFD, so `put` would store, `del` delete and `--db` name other
+    /// bytes than given (two different keys could become one). Binary keys, values and names go
+    /// through `--hex`.
+    static func main() {
+        for i in 1..<Int(CommandLine.argc) {
+            guard let arg = CommandLine.unsafeArgv[i] else { continue }
+            let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(arg).assumingMemoryBound(to: UInt8.self), count: strlen(arg)))
+            guard String(validating: bytes, as: UTF8.self) == nil else { continue }
+            printError("larch: argument \(i) (\(ByteEncoding.quoted(bytes))) is not valid UTF-8: arguments are text; give binary keys, values and database names in hex with --hex")
+            Self.exit(withError: ExitCode.validationFailure)
+        }
+        Self.main(nil)
+    }
 }

@@ -60,6 +60,25 @@ import Testing
         #expect(try CLI.larchOK(["dump", "u.larch", "--all"], in: s).stdout.split(separator: 0x0a).contains(ArraySlice(Array("database=café".utf8))))
     }
 
+    /// An argument that is not UTF-8 was decoded with U+FFFD in place of its bad bytes, so `put`
+    /// stored other bytes than given and `del` of a different key deleted it (found by a
+    /// differential run against LMDB). It is refused before anything runs, with exit status 64.
+    @Test func anArgumentThatIsNotUTF8IsRefused() throws {
+        let s = try Scratch("argv-bytes")
+        try CLI.larchOK(["put", "a.larch", "other", "x"], in: s)
+        // printf makes the bytes (Process takes its arguments as Strings): caf\xe9, val\xff, n\xe9.
+        for (i, args) in [#"put a.larch "$(printf 'caf\351')" v"#, #"put a.larch k "$(printf 'val\377')""#,
+                          #"del a.larch "$(printf 'caf\376')""#, #"put a.larch --db "$(printf 'n\351')" k v"#].enumerated() {
+            let r = try CLI.run("/bin/sh", ["-c", "eval exec \"$0\" \(args)", CLI.larchPath], in: s)
+            #expect(r.status == 64 && !r.crashed, "case \(i): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains("not valid UTF-8") && r.stderr.contains("--hex"), "case \(i): \(r.stderr)")
+            #expect(!r.stderr.contains("\u{FFFD}"), "case \(i): the bad byte is shown escaped: \(r.stderr)")
+        }
+        // Nothing was written: the file holds what it held.
+        #expect(try CLI.larchOK(["scan", "a.larch"], in: s).text == "other\tx\n")
+        #expect(try CLI.larchOK(["dump", "a.larch", "--all"], in: s).text.contains("database=") == false)
+    }
+
     /// Standard error holds no byte that a terminal would act on: no control character but the
     /// newline that ends each line, no DEL, no C1 control.
     static func expectInert(_ stderr: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
