@@ -140,6 +140,9 @@ package final class DumpReader {
         }
         if !noHeader {
             if line.elementsEqual("DATA=END".utf8) { return nil }
+            if line.elementsEqual("DATA=END\r".utf8) {
+                throw error("DATA=END ends in CR (\\r): the input has Windows (CRLF) line endings, which mdb_dump never writes; convert it first (tr -d '\\r')")
+            }
             guard line.first == UInt8(ascii: " ") else {
                 throw error("expected a data line starting with a space, or DATA=END")
             }

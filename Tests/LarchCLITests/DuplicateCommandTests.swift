@@ -115,6 +115,18 @@ import Testing
         #expect(try CLI.larchOK(["scan", "t.larch", "--db", "d", "--to", long, "--reverse", "--count"], in: s).text == "3\n")   // max, k, a
     }
 
+    /// `del --value` in a database without duplicates deletes the key only if that is its value
+    /// (it failed with `incompatible database ""`).
+    @Test func deleteWithAValueInAPlainDatabase() throws {
+        let s = try Scratch("del-value-plain")
+        try CLI.larchOK(["put", "t.larch", "a", "b"], in: s)
+        let wrong = try CLI.larch(["del", "t.larch", "a", "--value", "c"], in: s)
+        #expect(wrong.status == 1 && wrong.stderr.contains("pair not found"), "\(wrong.status) \(wrong.stderr)")
+        #expect(try CLI.larchOK(["get", "t.larch", "a"], in: s).text == "b\n")
+        try CLI.larchOK(["del", "t.larch", "a", "--value", "b"], in: s)
+        #expect(try CLI.larch(["get", "t.larch", "a"], in: s).status == 1)
+    }
+
     @Test func upgradeMarksVersionThreeFiles() throws {
         let s = try Scratch("upgrade")
         try CLI.larchOK(["put", "t.larch", "k", "v"], in: s)

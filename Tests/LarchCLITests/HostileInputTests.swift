@@ -79,6 +79,25 @@ import Testing
         #expect(try CLI.larchOK(["dump", "a.larch", "--all"], in: s).text.contains("database=") == false)
     }
 
+    /// Messages cut quoted input after 64 bytes and speak of the command line (found by a
+    /// differential run against LMDB): a bad hex key and a missing key were quoted whole; a load
+    /// into a database of the other kind said "open it with duplicates: .sorted"; a CRLF
+    /// `DATA=END` line got the generic message.
+    @Test func messagesCutInputAndSpeakOfTheCommandLine() throws {
+        let s = try Scratch("messages-cut")
+        try CLI.larchOK(["put", "f.larch", "a", "b"], in: s)
+        let z = String(repeating: "z", count: 300)
+        let badHex = try CLI.larch(["get", "f.larch", "--hex", z], in: s)
+        #expect(badHex.status == 2 && badHex.stderr.contains("...\" (300 bytes)") && badHex.stderr.utf8.count < 200, "\(badHex.stderr)")
+        let missing = try CLI.larch(["get", "f.larch", z], in: s)
+        #expect(missing.status == 1 && missing.stderr.contains("... (300 bytes)") && missing.stderr.utf8.count < 200, "\(missing.stderr)")
+        let clash = "VERSION=3\ndatabase=d\nduplicates=1\nHEADER=END\n 6b\n 01\nDATA=END\nVERSION=3\ndatabase=d\nHEADER=END\n 6b\n 02\nDATA=END\n"
+        let load = try CLI.larch(["load", "g.larch"], input: Array(clash.utf8), in: s)
+        #expect(load.status == 2 && load.stderr.contains("exists with sorted duplicates") && !load.stderr.contains(".sorted"), "\(load.stderr)")
+        let crlf = try CLI.larch(["load", "h.larch"], input: Array("VERSION=3\nHEADER=END\n 6b\n 00\nDATA=END\r\n".utf8), in: s)
+        #expect(crlf.status == 2 && crlf.stderr.contains("line 5: DATA=END ends in CR") && crlf.stderr.contains("CRLF"), "\(crlf.stderr)")
+    }
+
     /// Standard error holds no byte that a terminal would act on: no control character but the
     /// newline that ends each line, no DEL, no C1 control.
     static func expectInert(_ stderr: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {

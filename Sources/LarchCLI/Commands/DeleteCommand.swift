@@ -8,7 +8,8 @@ struct DeleteCommand: LarchSubcommand {
         abstract: "Delete a key. Exit status 1 when it was not there.",
         discussion: """
             In a database with sorted duplicates, removes the key with all its values, or with \
-            --value only that (key, value) pair.
+            --value only that (key, value) pair. In another database, --value removes the key only \
+            if that is its value.
 
             Examples:
               larch del app.larch user:1
@@ -23,7 +24,7 @@ struct DeleteCommand: LarchSubcommand {
     var key: String
     @OptionGroup var database: DatabaseOption
     @OptionGroup var encoding: EncodingOption
-    @Option(name: .long, help: ArgumentHelp("In a database with sorted duplicates: delete only this value of the key.", valueName: "value"))
+    @Option(name: .long, help: ArgumentHelp("Delete only the pair (key, value): with sorted duplicates, that value of the key; otherwise the key, if this is its value.", valueName: "value"))
     var value: String?
 
     func execute() throws {
@@ -32,11 +33,14 @@ struct DeleteCommand: LarchSubcommand {
         let env = try file.openForWriting(create: false, wait: waiting)
         let deleted = try env.write { txn in
             let db = try database.database(in: &txn, create: false)
-            if let valueBytes { return try txn.deleteDuplicate(valueBytes, forKey: keyBytes, in: db) }
+            if let valueBytes {
+                if try txn.stats(db).hasSortedDuplicates { return try txn.deleteDuplicate(valueBytes, forKey: keyBytes, in: db) }
+                guard try txn.get(keyBytes, in: db) == valueBytes else { return false }   // the pair is not there
+            }
             return try txn.delete(keyBytes, in: db)
         }
         if !deleted {
-            printError("larch del: \(valueBytes == nil ? "key" : "pair") not found: \(encoding.show(keyBytes))\(valueBytes.map { " " + encoding.show($0) } ?? "")")
+            printError("larch del: \(valueBytes == nil ? "key" : "pair") not found: \(encoding.quoted(keyBytes))\(valueBytes.map { " " + encoding.quoted($0) } ?? "")")
             throw ExitCode(ExitStatus.negative)
         }
     }

@@ -50,7 +50,7 @@ struct GetCommand: LarchSubcommand {
             return try txn.get(keyBytes, in: db).map { [$0] } ?? []
         }
         guard !values.isEmpty else {
-            printError("larch get: key not found: \(encoding.show(keyBytes))")
+            printError("larch get: key not found: \(encoding.quoted(keyBytes))")
             throw ExitCode(ExitStatus.negative)
         }
         let out = BufferedOutput()

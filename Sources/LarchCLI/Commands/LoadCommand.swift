@@ -55,8 +55,9 @@ struct LoadCommand: LarchSubcommand {
             return try txn.openDatabase(name, create: true, duplicates: duplicates ? .sorted : .none)
         } catch LarchError.invalidDatabaseName(_, let reason) {
             throw CLIError("\(line > 0 ? "line \(line): " : "")invalid database name \(ByteEncoding.quoted(name)): \(reason)")
-        } catch LarchError.incompatibleDatabase(_, let reason) {
-            throw CLIError("\(line > 0 ? "line \(line): " : "")database \(ByteEncoding.quoted(name)) exists and \(reason); the section \(duplicates ? "holds sorted duplicates (duplicates=1)" : "has one value per key") — load it under another name with --db NAME")
+        } catch LarchError.incompatibleDatabase {
+            let kind = duplicates ? "without sorted duplicates" : "with sorted duplicates"
+            throw CLIError("\(line > 0 ? "line \(line): " : "")database \(ByteEncoding.quoted(name)) exists \(kind); the section \(duplicates ? "holds sorted duplicates (duplicates=1)" : "has one value per key") — load it under another name with --db NAME")
         }
     }
 

@@ -48,7 +48,7 @@ struct PutCommand: LarchSubcommand {
                 try txn.put(valueBytes, forKey: keyBytes, in: db, overwrite: !noOverwrite)
             }
         } catch LarchError.keyExists {
-            printError("larch put: key exists: \(encoding.show(keyBytes)) (not overwritten)")
+            printError("larch put: key exists: \(encoding.quoted(keyBytes)) (not overwritten)")
             throw ExitCode(ExitStatus.negative)
         }
     }

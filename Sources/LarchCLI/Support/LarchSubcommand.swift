@@ -188,12 +188,18 @@ struct EncodingOption: ParsableArguments {
     func decode(_ text: String, what: String) throws -> [UInt8] {
         guard hex else { return Array(text.utf8) }
         do { return try ByteEncoding.decodeHex(text) } catch {
-            throw CLIError("bad hex in the \(what) \"\(text)\": \(error)")
+            throw CLIError("bad hex in the \(what) \(ByteEncoding.quoted(text)): \(error)")
         }
     }
 
     /// The text shown for a key or value: hex, or the print encoding (printable ASCII as is).
     func show(_ bytes: some Collection<UInt8>) -> String {
         hex ? ByteEncoding.hex(bytes) : ByteEncoding.printable(bytes)
+    }
+
+    /// A key or value in a message: as `show` has it, cut after 64 bytes with the whole length given.
+    func quoted(_ bytes: some Collection<UInt8>, limit: Int = 64) -> String {
+        guard bytes.count > limit else { return show(bytes) }
+        return show(bytes.prefix(limit)) + "... (\(Formatting.grouped(bytes.count)) bytes)"
     }
 }
