@@ -22,10 +22,10 @@ package enum Formatting {
     /// `12582912` → `12.0 MiB`.
     package static func bytes(_ n: some BinaryInteger) -> String {
         let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
-        var v = Double(Int64(n))
+        var v = Double(n)   // any size, a forged one too, without a trap
         var u = 0
         while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
-        return u == 0 ? "\(Int64(n)) bytes" : fixed(v, 1) + " " + units[u]
+        return u == 0 ? "\(n) bytes" : fixed(v, 1) + " " + units[u]
     }
 
     /// `x` with `places` decimals.

@@ -649,7 +649,10 @@ private func corruptionError(_ body: () throws -> Void) -> LarchError? {
     }
 
     /// A meta with a valid checksum whose main-tree descriptor is wrong (depth or root page out of
-    /// line with the file): reads and the checker report errors, nothing traps. Child process.
+    /// line with the file): reads and the checker report errors, nothing traps. A descriptor of a
+    /// shape no tree has (depth 0 with a root, a root page outside 2 ..< pageCount) makes the meta
+    /// invalid, like a malformed free list: open passes it over for the commit before, and says
+    /// why. Child process.
     @Test(arguments: ["depth0", "depth9", "rootPastEnd", "rootIsMeta", "rootIsOverflow"])
     func inconsistentTreeDescriptorIsAnError(mutation: String) async {
         await #expect(processExitsWith: .success) { [mutation] in
@@ -678,6 +681,16 @@ private func corruptionError(_ body: () throws -> Void) -> LarchError? {
                 MetaPage.seal(b.baseAddress!)
             }
             try RawFileIO.write(path, meta, at: current * 4096)
+            if ["depth0", "rootPastEnd", "rootIsMeta"].contains(mutation) {
+                let env = try Environment(path: path)
+                let status = try env.metaPages()
+                guard let passed = status.first(where: { $0.page == current }), passed.transactionID == nil,
+                      passed.problem?.contains("it records as its main tree") == true,
+                      status.first(where: { $0.page != current })?.isCurrent == true else { dir.remove(); exit(7) }
+                guard try env.check().isClean else { dir.remove(); exit(8) }   // the commit before, whole
+                dir.remove()
+                exit(0)
+            }
             for verify in [false, true] {
                 let env = try Environment(path: path, options: Options(verifyChecksums: verify))
                 if try env.check().isClean { dir.remove(); exit(5) }

@@ -44,6 +44,11 @@ extension Transaction {
                                        count: Int(source.pageCount) - 2)
                 var m = source
                 m.txnID = source.txnID.next
+                // Synced whole before its meta (FORMAT.md §4): no page of it is the newest commit's
+                // to verify at open. Keeping the source's base would make open verify pages born
+                // since then, and one damaged page would leave the copy unopenable, as both of its
+                // meta pages hold this meta.
+                m.durableBase = m.txnID
                 meta = m
             }
             try core.checkNotExpired()   // the pages copied were the snapshot's, not reused ones

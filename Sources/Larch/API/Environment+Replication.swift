@@ -81,7 +81,12 @@ extension Environment {
                 failure = .corruptPage(page: catalog.root.rawValue, reason: "catalog record of \(v.count) bytes")
                 return false
             }
-            out[Array(e.key)] = TreeRoot(decoding: v.baseAddress!)
+            let root = TreeRoot(decoding: v.baseAddress!)
+            if let why = root.shapeProblem(pageCount: .max) {
+                failure = .corruptPage(page: catalog.root.rawValue, reason: "catalog record describes \(why)")
+                return false
+            }
+            out[Array(e.key)] = root
             return true
         }
         if let failure { throw failure }

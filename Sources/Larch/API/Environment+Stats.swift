@@ -26,6 +26,6 @@ extension Environment {
             freeTreePages: freeTree.branchPages + freeTree.leafPages + freeTree.overflowPages,
             metaFreeListEntries: core.meta.freeList.count,
             transactionID: core.meta.txnID.rawValue, readers: readers.activeCount - 1, maxReaders: readers.capacity,
-            fileSizeBytes: fileSize, main: DatabaseStats(core.meta.main), databaseCount: Int(core.meta.catalog.entries))
+            fileSizeBytes: fileSize, main: DatabaseStats(core.meta.main), databaseCount: Int(clamping: core.meta.catalog.entries))
     }
 }

@@ -321,7 +321,7 @@ struct Checker {
         if isLeaf {
             for i in 0..<v.count {
                 guard let e = try? v.leafCell(i) else { continue }
-                tally.entries += 1
+                tally.entries &+= 1
                 let flags = (try? v.leafFlags(i)) ?? 0
                 if flags & ~(LeafCell.flagOverflow | LeafCell.flagDuplicateTree) != 0 {
                     problem(n, "\(name): cell \(i) has unknown flag bits \(flags)")
@@ -408,7 +408,7 @@ extension Checker {
         guard e.isDuplicateTree else {
             let (count, why) = DuplicateList.validate(bytes, maxLength: core.limits.maxKeySize)
             if let why { problem(n, "\(keyName): \(why)") }
-            tally.entries += UInt64(max(count, 1) - 1)
+            tally.entries &+= UInt64(max(count, 1) - 1)
             return
         }
         guard bytes.count == TreeRoot.encodedSize else {
@@ -434,7 +434,7 @@ extension Checker {
         tally.branch += sub.branch
         tally.leaf += sub.leaf
         tally.overflow += sub.overflow
-        tally.entries += root.entries - 1
+        tally.entries &+= root.entries &- 1   // counts from the file: wrapping, compared afterwards
     }
 }
 

@@ -60,6 +60,8 @@ struct MetaPage: Equatable, Sendable {
         /// The meta's free list is malformed (too many entries, an extent outside the pages in use,
         /// a transaction newer than the meta's).
         case badFreeList(String)
+        /// A tree descriptor, the transaction id or the page count cannot be (FORMAT.md §4).
+        case implausible(String)
 
         var description: String {
             switch self {
@@ -69,6 +71,7 @@ struct MetaPage: Equatable, Sendable {
             case .checksumMismatch(let e, let f): return "checksum mismatch: stored \(hex32(e)), computed \(hex32(f))"
             case .badDurableBase(let b): return "durable base \(b) is not older than the meta's transaction"
             case .badFreeList(let why): return "its free list is malformed: \(why)"
+            case .implausible(let why): return "it records \(why)"
             case .truncated(let required, let size): return "it needs \(required) bytes but the file has only \(size)"
             case .pageSizeMismatch(let found, let expected): return "page size \(found), but page 0 records \(expected)"
             }
@@ -145,6 +148,15 @@ struct MetaPage: Equatable, Sendable {
             durableBase: TransactionID(p.u64(at: 256)))
         meta.snapshots = TreeRoot(decoding: p + 200)
         guard meta.durableBase <= meta.txnID else { return .failure(.badDurableBase(meta.durableBase.rawValue)) }
+        // Counted up from 1 by one per commit: 2⁶² is out of reach, and leaves room for `next`.
+        guard meta.txnID.rawValue < 1 << 62 else { return .failure(.implausible("transaction id \(meta.txnID.rawValue)")) }
+        // The file's byte size must be an Int (offsets and the map are computed from it).
+        guard meta.pageCount <= UInt64(Int.max) / UInt64(meta.pageSize) else {
+            return .failure(.implausible("a page count of \(meta.pageCount)"))
+        }
+        for (name, tree) in [("main tree", meta.main), ("catalog", meta.catalog), ("free tree", meta.free), ("snapshots tree", meta.snapshots)] {
+            if let why = tree.shapeProblem(pageCount: meta.pageCount) { return .failure(.implausible("as its \(name) \(why)")) }
+        }
         meta.freeList.reserveCapacity(entries)
         for i in 0..<entries {
             let e = FreeListEntry(decoding: p + freeListOffset + i * FreeListEntry.encodedSize)

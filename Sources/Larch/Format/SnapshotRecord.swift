@@ -85,7 +85,8 @@ struct SnapshotRecord: Equatable, Sendable {
         self.catalog = catalog
     }
 
-    /// Decodes a record value; nil when it has the wrong size.
+    /// Decodes a record value; nil when it has the wrong size, or a tree descriptor of a shape no
+    /// tree has (`TreeRoot.shapeProblem`).
     init?(decoding value: UnsafeRawBufferPointer) {
         guard value.count == Self.encodedSize, let p = value.baseAddress else { return nil }
         txn = TransactionID(p.u64(at: 0))
@@ -94,6 +95,7 @@ struct SnapshotRecord: Equatable, Sendable {
         pageCount = p.u64(at: 32)
         main = TreeRoot(decoding: p + 40)
         catalog = TreeRoot(decoding: p + 96)
+        guard main.shapeProblem(pageCount: pageCount) == nil, catalog.shapeProblem(pageCount: pageCount) == nil else { return nil }
     }
 
     var encoded: [UInt8] {

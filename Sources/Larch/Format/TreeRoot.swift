@@ -34,6 +34,22 @@ struct TreeRoot: Equatable, Sendable {
 
     var isEmpty: Bool { root == .none }
 
+    /// The deepest tree a descriptor may claim: far more than any file holds (a tree of depth 64
+    /// with two keys per branch has 2⁶³ leaves), and a bound for every walk that recurses per level.
+    static let maxDepth = 64
+
+    /// Why this descriptor, read from a file of `pageCount` pages, cannot describe a tree; nil
+    /// when its shape is plausible. Walks recurse once per level and `descend` loops `depth - 1`
+    /// times: a forged depth (0 with a root, or 65,535) must be refused before any of them runs.
+    func shapeProblem(pageCount: UInt64) -> String? {
+        if isEmpty { return depth == 0 ? nil : "an empty tree of depth \(depth)" }
+        guard depth >= 1 && depth <= Self.maxDepth else { return "a tree of implausible depth \(depth)" }
+        guard root.rawValue >= 2 && root.rawValue < pageCount else {
+            return "a root page \(root.rawValue) outside the file's pages 2 ..< \(pageCount)"
+        }
+        return nil
+    }
+
     /// `flags` bit 0: the tree holds sorted duplicates (FORMAT.md §20).
     static let flagSortedDuplicates: UInt16 = 1
     /// The flag bits this version knows.

@@ -148,8 +148,8 @@ struct DirtyTable: ~Copyable {
             var i = DirtyTable.slot(for: key, mask: mask)
             while true {
                 let k = keys[i]
+                if k == 0 { return nil }   // before the match: 0 marks an empty slot, and a forged pointer may name page 0
                 if k == key { return values[i] }
-                if k == 0 { return nil }
                 i = (i + 1) & mask
             }
         }

@@ -28,7 +28,7 @@ extension PageReader where Self: ~Copyable {
     /// How many values `set` holds.
     func duplicateCount(_ set: DuplicateSet, maxLength: Int) throws(LarchError) -> Int {
         switch set {
-        case .tree(let root): return Int(root.entries)
+        case .tree(let root): return Int(clamping: root.entries)
         case .list(let list):
             var n = 0
             try DuplicateList.forEach(list, maxLength: maxLength, page: .none) { _ in n += 1; return true }

@@ -43,14 +43,19 @@ extension PageReader where Self: ~Copyable {
     func forEachEntry(root: TreeRoot, from lower: [UInt8], below upper: [UInt8]?,
                       _ body: (LeafEntry) throws(LarchError) -> Bool) throws(LarchError) {
         guard !root.isEmpty else { return }
+        var previous: UnsafeRawBufferPointer? = nil
         _ = try withBytes(lower) { lo throws(LarchError) in
-            try forEachEntry(root.rootPointer, level: 0, depth: root.depth, lower: lo, upper: upper, first: true, body)
+            try forEachEntry(root.rootPointer, level: 0, depth: root.depth, lower: lo, upper: upper, first: true, previous: &previous, body)
         }
     }
 
     /// `forEachEntry` below `pointer`; returns false once the range has ended (or `body` stopped).
+    /// `previous` is the last key of the leaf before: the next leaf's first key must follow it, or
+    /// a page reached twice (a forged file) would repeat entries — exponentially, down a chain of
+    /// shared children — instead of being reported.
     private func forEachEntry(_ pointer: ChildPointer, level: Int, depth: Int, lower: UnsafeRawBufferPointer, upper: [UInt8]?,
-                              first: Bool, _ body: (LeafEntry) throws(LarchError) -> Bool) throws(LarchError) -> Bool {
+                              first: Bool, previous: inout UnsafeRawBufferPointer?,
+                              _ body: (LeafEntry) throws(LarchError) -> Bool) throws(LarchError) -> Bool {
         func belowUpper(_ key: UnsafeRawBufferPointer) -> Bool {
             guard let upper else { return true }
             return upper.withUnsafeBytes { compareBytes(key.start, key.count, $0.start, $0.count) < 0 }
@@ -58,6 +63,13 @@ extension PageReader where Self: ~Copyable {
         if level == depth - 1 {
             let leaf = try node(pointer.page, checksum: pointer.checksum, kind: .leaf)
             var i = first ? try leaf.leafSearch(lower).index : 0
+            if let previous, i < leaf.count {
+                let k = try leaf.leafKey(i)
+                guard compareBytes(k.start, k.count, previous.start, previous.count) > 0 else {
+                    throw .corruptPage(page: pointer.page.rawValue, reason: "its first key does not follow the last key of the leaf before it (a page reached twice?)")
+                }
+            }
+            if leaf.count > 0 { previous = try leaf.leafKey(leaf.count - 1) }
             while i < leaf.count {
                 let e = try leaf.leafCell(i)
                 guard belowUpper(e.key) else { return false }
@@ -71,7 +83,8 @@ extension PageReader where Self: ~Copyable {
         var firstChild = first
         while i < branch.count {
             if i > 0, !belowUpper(try branch.branchKey(i)) { return false }
-            guard try forEachEntry(try branch.pointer(i), level: level + 1, depth: depth, lower: lower, upper: upper, first: firstChild, body) else { return false }
+            guard try forEachEntry(try branch.pointer(i), level: level + 1, depth: depth, lower: lower, upper: upper, first: firstChild,
+                                   previous: &previous, body) else { return false }
             firstChild = false
             i += 1
         }
@@ -87,6 +100,10 @@ extension PageReader where Self: ~Copyable {
         guard value.count == TreeRoot.encodedSize else {
             throw .corruptPage(page: 0, reason: "catalog record for database \"\(name)\" is \(value.count) bytes, expected \(TreeRoot.encodedSize)")
         }
-        return TreeRoot(decoding: value.baseAddress!)
+        let root = TreeRoot(decoding: value.baseAddress!)
+        if let why = root.shapeProblem(pageCount: .max) {
+            throw .corruptPage(page: catalog.root.rawValue, reason: "catalog record for database \(quotedForMessage(name)) describes \(why)")
+        }
+        return root
     }
 }

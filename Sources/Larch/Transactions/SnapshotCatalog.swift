@@ -118,12 +118,19 @@ enum SnapshotCatalog {
         var out: [SnapshotInfo] = []
         for (s, (previous, next)) in zip(all, allNeighbours(of: all)) {
             var unique: UInt64 = 0
-            try forEachUniqueExtent(of: s.record.txn, previous: previous, next: next, in: root, reader: reader) { _, e in unique += UInt64(e.count) }
+            try forEachUniqueExtent(of: s.record.txn, previous: previous, next: next, in: root, reader: reader) { _, e in unique &+= UInt64(e.count) }
             let referenced = try referencedPages(of: s.record, reader: reader)
             out.append(SnapshotInfo(name: String(decoding: s.name, as: UTF8.self), transactionID: s.record.txn.rawValue,
                                     createdNanoseconds: s.record.createdNanoseconds, id: s.record.id,
-                                    referencedBytes: referenced * UInt64(pageSize), uniqueBytes: unique * UInt64(pageSize)))
+                                    referencedBytes: Self.bytes(referenced, pageSize), uniqueBytes: Self.bytes(unique, pageSize)))
         }
         return out
+    }
+
+    /// `pages` pages in bytes, at most `UInt64.max`: the counts come from the file, and a forged
+    /// one must give a large figure, not a trap.
+    private static func bytes(_ pages: UInt64, _ pageSize: Int) -> UInt64 {
+        let (bytes, overflow) = pages.multipliedReportingOverflow(by: UInt64(pageSize))
+        return overflow ? .max : bytes
     }
 }

@@ -11,10 +11,20 @@ extension WriteState {
                 // Choose among more free pages: the lowest of them keep a commit's pages together.
                 while allocator.pool.count < 16, try claimFreeRecord(wantPages: 16 - allocator.pool.count) {}
             }
-            if let p = allocator.takeFromPool(count: count) { return p }
+            if let p = allocator.takeFromPool(count: count) { return try notInUse(p) }
             if try !claimFreeRecord(wantPages: count) { break }
         }
         return try allocator.extendFile(count: count)
+    }
+
+    /// `page`, taken from the free space, unless this transaction uses it: then the meta's free list
+    /// or the free tree lists a live page (a damaged or forged file), and writing there would
+    /// overwrite it. (Only pages this transaction holds are caught here; `check` finds the rest.)
+    private func notInUse(_ page: PageNumber) throws(LarchError) -> PageNumber {
+        guard page.rawValue >= 2, dirty[page] == nil, spilled?[page] == nil else {
+            throw .corruptPage(page: page.rawValue, reason: "the free space lists it, but it is in use (run larch check)")
+        }
+        return page
     }
 
     /// Allocates a page and a buffer for it, registered as dirty.
@@ -47,14 +57,17 @@ extension WriteState {
             if !nestedSaves.isEmpty { nestedSaves[nestedSaves.count - 1].unrewritten.append(page) }
             let copy = MutablePage(base: dirty.add(page), pageSize: pageSize)
             copy.copyPage(from: snapshot.mapping.page(page, pageSize: pageSize))
+            try Self.checkCells(of: copy.view)
             rewrittenInPlace += 1
             inPlacePages.insert(page)
             return (page, true)
         }
         let p = try allocate()
+        guard p != page else { throw .corruptPage(page: page.rawValue, reason: "the free space lists it, but it is in use (run larch check)") }
         let buf = dirty.add(p)
         let copy = MutablePage(base: buf, pageSize: pageSize)
         copy.copyPage(from: snapshot.mapping.page(page, pageSize: pageSize))
+        try Self.checkCells(of: copy.view)
         copy.setPageNumber(p)
         release(page, count: 1, birth: birth, tree: tree)
         return (p, true)
@@ -88,5 +101,14 @@ extension WriteState {
         let buf = dirty.add(first, pages: pages)
         let crc = OverflowRun.write(value, into: buf, pages: pages, first: first, pageSize: pageSize)
         return (first, crc)
+    }
+
+    /// Checks that every cell of a branch page copied from the file lies in the page: the commit
+    /// reads them all without checks (`finalizePage`), and a read checks only the cells it visits,
+    /// so a forged cell offset would otherwise be followed out of the buffer. (Once per branch page
+    /// copied in a transaction; leaves are not walked at commit.)
+    static func checkCells(of v: PageView) throws(LarchError) {
+        guard v.kindByte == PageKind.branch.rawValue else { return }
+        for i in 0..<v.count { _ = try v.pointer(i) }
     }
 }

@@ -16,8 +16,9 @@ extension WriteState {
         // The keys whose paths (or overflow runs) reach a page at or above the boundary.
         var leafKeys: [[UInt8]] = []
         var overflowKeys: [[UInt8]] = []
+        var previous: UnsafeRawBufferPointer? = nil
         try collectTail(root.rootPointer, level: 0, depth: root.depth, boundary: boundary, pathHigh: false,
-                        leafKeys: &leafKeys, overflowKeys: &overflowKeys, limit: budget)
+                        leafKeys: &leafKeys, overflowKeys: &overflowKeys, limit: budget, previous: &previous)
         var moved = 0
         for key in leafKeys where moved < budget {
             try withBytes(key) { k throws(LarchError) in
@@ -51,12 +52,22 @@ extension WriteState {
 
     /// Collects the first key of each leaf whose path reaches a page at or above `boundary`, and
     /// the key of each value whose overflow run does.
+    /// `previous`: the last key of the leaf before, which the next leaf's first key must follow (or
+    /// a page reached twice in a forged file would be walked again, exponentially down a chain).
     private func collectTail(_ pointer: ChildPointer, level: Int, depth: Int, boundary: UInt64, pathHigh: Bool,
-                             leafKeys: inout [[UInt8]], overflowKeys: inout [[UInt8]], limit: Int) throws(LarchError) {
+                             leafKeys: inout [[UInt8]], overflowKeys: inout [[UInt8]], limit: Int,
+                             previous: inout UnsafeRawBufferPointer?) throws(LarchError) {
         guard leafKeys.count + overflowKeys.count < limit else { return }
         let high = pathHigh || pointer.page.rawValue >= boundary
         if level == depth - 1 {
             let leaf = try node(pointer.page, checksum: pointer.checksum, kind: .leaf)
+            if leaf.count > 0 {
+                let first = try leaf.leafKey(0)
+                if let previous, compareBytes(first.start, first.count, previous.start, previous.count) <= 0 {
+                    throw .corruptPage(page: pointer.page.rawValue, reason: "its first key does not follow the last key of the leaf before it (a page reached twice?)")
+                }
+                previous = try leaf.leafKey(leaf.count - 1)
+            }
             if high, leaf.count > 0 { leafKeys.append(Array(try leaf.leafKey(0))) }
             for i in 0..<leaf.count {
                 if case let .overflow(first, _, _, _) = try leaf.leafCell(i).value, first.rawValue >= boundary {
@@ -68,7 +79,7 @@ extension WriteState {
         let branch = try node(pointer.page, checksum: pointer.checksum, kind: .branch)
         for i in 0..<branch.count {
             try collectTail(try branch.pointer(i), level: level + 1, depth: depth, boundary: boundary, pathHigh: high,
-                            leafKeys: &leafKeys, overflowKeys: &overflowKeys, limit: limit)
+                            leafKeys: &leafKeys, overflowKeys: &overflowKeys, limit: limit, previous: &previous)
         }
     }
 

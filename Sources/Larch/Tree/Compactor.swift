@@ -18,6 +18,9 @@ struct Compactor: ~Copyable {
     private var levelBuffers: [UnsafeMutableRawPointer] = []
     /// New descriptors of named databases, by name, substituted into the catalog's records.
     private var newDescriptors: [[UInt8]: TreeRoot] = [:]
+    /// Source pages copied so far: a page reached twice (a forged file: a duplicate tree pointing
+    /// back to its leaf, children shared) is refused rather than copied again, or followed forever.
+    private var copied: Set<PageNumber> = []
 
     /// The transaction id of the copy: one newer than the snapshot; every copied page is born in it.
     private var copyTransaction: TransactionID { core.meta.txnID.next }
@@ -101,6 +104,9 @@ struct Compactor: ~Copyable {
     /// `bufferBase`: the level buffers below it belong to the trees holding this one.
     private mutating func copyNode(_ page: PageNumber, checksum: UInt32, level: Int, depth: Int,
                                    catalog: Bool, bufferBase: Int = 0) throws(LarchError) -> (PageNumber, UInt32) {
+        guard copied.insert(page).inserted else {
+            throw .corruptPage(page: page.rawValue, reason: "the page is reached twice (a cycle, or a page shared by two parents)")
+        }
         let source = try sourcePages(page, count: 1, checksum: checksum)
         let isLeaf = level == depth - 1
         let view = PageView(base: source, pageSize: pageSize, number: page)

@@ -149,9 +149,21 @@ struct CursorPosition {
             l -= 1
         }
         guard l >= 0 else { invalidate(); return false }
+        // Into another leaf: its edge key must follow the key left (checked once per leaf), or a
+        // page reached twice (a forged file) would repeat entries instead of being reported.
+        let leaving = l < depth - 1 ? try views[depth - 1].leafKey(indices[depth - 1]) : nil
         views.removeSubrange((l + 1)...)
         indices.removeSubrange((l + 1)...)
         try descendEdge(from: l, first: forward)
+        if let leaving {
+            let arrived = try currentKey()
+            let order = compareBytes(arrived.start, arrived.count, leaving.start, leaving.count)
+            guard forward ? order > 0 : order < 0 else {
+                let page = views[depth - 1].number
+                invalidate()
+                throw .corruptPage(page: page.rawValue, reason: "its keys do not follow those of the leaf \(forward ? "before" : "after") it (a page reached twice?)")
+            }
+        }
         return true
     }
 

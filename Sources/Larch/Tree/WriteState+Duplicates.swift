@@ -109,7 +109,7 @@ extension WriteState {
             }
             try storeTreeReference(tree: tree, key: key, from: root)
         }
-        trees[tree].root.entries = entries + 1
+        trees[tree].root.entries = entries &+ 1   // a count, not an offset: a forged one must not trap
         return true
     }
 
@@ -150,7 +150,7 @@ extension WriteState {
         }
         guard replaced else { throw .corruptPage(page: path.leaf.rawValue, reason: "duplicate-tree reference changed size") }
         addPages(tree: tree, from: root, to: sub)
-        trees[tree].root.entries = entries + 1
+        trees[tree].root.entries = entries &+ 1   // a count, not an offset: a forged one must not trap
         return true
     }
 
@@ -189,7 +189,7 @@ extension WriteState {
                 try put(tree: tree, key: key, value: UnsafeRawBufferPointer(start: UnsafeRawPointer(v), count: grownSize))
             }
         }
-        trees[tree].root.entries = entries + 1
+        trees[tree].root.entries = entries &+ 1   // a count, not an offset: a forged one must not trap
         return true
     }
 
@@ -228,7 +228,7 @@ extension WriteState {
                 try storeTreeReference(tree: tree, key: key, from: root)
             }
         }
-        trees[tree].root.entries = entries - 1
+        trees[tree].root.entries = entries &- 1
         return true
     }
 
@@ -259,13 +259,13 @@ extension WriteState {
         case .list(let list):
             removed = try withBytes(list) { l throws(LarchError) in try duplicateCount(.list(l), maxLength: limits.maxKeySize) }
         case .tree(let root):
-            removed = Int(root.entries)
+            removed = Int(clamping: root.entries)
             try releaseTree(tree: TreeIndex.duplicates, root)
             addPages(tree: tree, from: root, to: .empty)
             unloadDuplicateTree()
         }
         _ = try delete(tree: tree, key: key)
-        trees[tree].root.entries = entries - UInt64(removed)
+        trees[tree].root.entries = entries &- UInt64(removed)
         return removed
     }
 
@@ -276,7 +276,7 @@ extension WriteState {
         let entries = trees[tree].root.entries
         beginChange(tree: tree)
         try storeNew(tree: tree, key: key, values: values)
-        trees[tree].root.entries = entries + UInt64(values.count)
+        trees[tree].root.entries = entries &+ UInt64(values.count)
     }
 
     /// Relocation (`Environment.shrink`, `Options.shrinkWithCommits`): moves the pages at or above

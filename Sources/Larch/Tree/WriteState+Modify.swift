@@ -112,7 +112,7 @@ extension WriteState {
                 }
             } else if leaf.insertLeafCell(at: index, key: key, inlineValue: value) {
                 if cellFlags != 0 { leaf.setLeafFlags(index, cellFlags) }
-                trees[tree].root.entries += 1
+                trees[tree].root.entries &+= 1   // a count read from the file: a forged one must not trap
                 keepAsHint = true
                 return
             }
@@ -133,7 +133,7 @@ extension WriteState {
                 if exact { try releaseOverflow(tree: tree, index: index) }
                 let (first, checksum) = try writeOverflow(value: value)
                 MutablePage.writeLeafCell(at: cell, key: key, overflowValueLength: value.count, first: first, checksum: checksum, birth: txnID)
-                trees[tree].root.overflowPages += UInt64(OverflowLayout.pageCount(valueLength: value.count, pageSize: pageSize))
+                trees[tree].root.overflowPages &+= UInt64(OverflowLayout.pageCount(valueLength: value.count, pageSize: pageSize))
             }
             let cellBytes = UnsafeRawBufferPointer(start: cell, count: cellSize)
             if trees[tree].root.isEmpty {
@@ -160,7 +160,7 @@ extension WriteState {
                 if inline { try releaseOverflow(tree: tree, index: index) }
                 leaf.removeCell(at: index, leaf: true)
             } else {
-                trees[tree].root.entries += 1
+                trees[tree].root.entries &+= 1   // a count read from the file: a forged one must not trap
             }
             try insert(tree: tree, level: path.count - 1, index: index, cell: cellBytes)
             let r = trees[tree].root
@@ -192,7 +192,7 @@ extension WriteState {
         guard case let .overflow(first, _, length, birth) = old.value else { return }
         let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
         release(first, count: pages, birth: birth, tree: tree)
-        trees[tree].root.overflowPages -= UInt64(pages)
+        trees[tree].root.overflowPages &-= UInt64(pages)
     }
 
     /// Inserts `cell` at `index` of the dirty page at `level` of `path`, splitting when it does not fit.
@@ -227,10 +227,10 @@ extension WriteState {
         if case let .overflow(first, _, length, birth) = old.value {
             let pages = OverflowLayout.pageCount(valueLength: length, pageSize: pageSize)
             release(first, count: pages, birth: birth, tree: tree)
-            trees[tree].root.overflowPages -= UInt64(pages)
+            trees[tree].root.overflowPages &-= UInt64(pages)
         }
         leaf.removeCell(at: index, leaf: true)
-        trees[tree].root.entries -= 1
+        trees[tree].root.entries &-= 1   // a count read from the file: a forged one must not trap
         try rebalance(tree: tree, level: path.count - 1)
     }
 }

@@ -19,7 +19,7 @@ extension WriteState {
                 trees[tree].root.rootChecksum = child.checksum
                 trees[tree].root.rootBirth = child.birth
                 trees[tree].root.depth -= 1
-                trees[tree].root.branchPages -= 1
+                trees[tree].root.branchPages &-= 1
             }
             return
         }
@@ -60,7 +60,7 @@ extension WriteState {
             }
             release(rightNumber, count: 1, birth: txnID, tree: tree)   // dirty (both were copied): back to the pool
             parent.removeCell(at: rightIndex, leaf: false)
-            if isLeaf { trees[tree].root.leafPages -= 1 } else { trees[tree].root.branchPages -= 1 }
+            if isLeaf { trees[tree].root.leafPages &-= 1 } else { trees[tree].root.branchPages &-= 1 }
             try rebalance(tree: tree, level: level - 1)
             return
         }

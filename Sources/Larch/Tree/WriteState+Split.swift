@@ -76,7 +76,7 @@ extension WriteState {
             }
             old.copyPage(from: dirty.scratch)
         }
-        if isLeaf { trees[tree].root.leafPages += 1 } else { trees[tree].root.branchPages += 1 }
+        if isLeaf { trees[tree].root.leafPages &+= 1 } else { trees[tree].root.branchPages &+= 1 }
 
         // The separator goes up.
         let parentCellSize = BranchCell.size(keyLength: separator.count)
@@ -92,7 +92,7 @@ extension WriteState {
                 root.insertCell(at: 1, copying: parentCell.baseAddress!, size: parentCell.count)
                 trees[tree].root.root = rootNumber
                 trees[tree].root.depth += 1
-                trees[tree].root.branchPages += 1
+                trees[tree].root.branchPages &+= 1
             } else {
                 try insert(tree: tree, level: level - 1, index: path.index(level - 1) + 1, cell: parentCell)
             }

@@ -54,7 +54,7 @@ struct ReceiveCommand: LarchSubcommand {
             }
         }
         let out = BufferedOutput()
-        try out.write("Received snapshot \(ByteEncoding.quoted(summary.targetSnapshot)) (\(summary.isIncremental ? "incremental" : "full"), \(Formatting.grouped(summary.records)) record(s), \(Formatting.bytes(Int(summary.bytes)))).\n")
+        try out.write("Received snapshot \(ByteEncoding.quoted(summary.targetSnapshot)) (\(summary.isIncremental ? "incremental" : "full"), \(Formatting.grouped(summary.records)) record(s), \(Formatting.bytes(summary.bytes))).\n")
         try out.flush()
     }
 }

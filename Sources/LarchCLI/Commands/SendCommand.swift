@@ -48,7 +48,7 @@ struct SendCommand: LarchSubcommand {
         defer { if output != nil { close(fd) } }
         let summary = try env.send(snapshot: snapshot, from: from) { bytes in try Self.writeAll(fd, bytes) }
         if output != nil, fsync(fd) != 0 { throw CLIError("cannot sync \(ByteEncoding.quoted(output!)): \(String(cString: strerror(errno)))") }
-        printError("larch send: \(summary.isIncremental ? "changes from \(ByteEncoding.quoted(from ?? "")) to" : "everything in") snapshot \(ByteEncoding.quoted(snapshot)): \(Formatting.grouped(summary.records)) record(s), \(Formatting.bytes(Int(summary.bytes)))")
+        printError("larch send: \(summary.isIncremental ? "changes from \(ByteEncoding.quoted(from ?? "")) to" : "everything in") snapshot \(ByteEncoding.quoted(snapshot)): \(Formatting.grouped(summary.records)) record(s), \(Formatting.bytes(summary.bytes))")
     }
 
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws {

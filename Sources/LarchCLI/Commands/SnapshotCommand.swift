@@ -22,6 +22,7 @@ struct SnapshotCommand: ParsableCommand {
         subcommands: [Create.self, List.self, Drop.self])
 
     struct Create: LarchSubcommand {
+        static var messageName: String { "snapshot create" }
         static let configuration = CommandConfiguration(
             commandName: "create", abstract: "Create snapshot NAME of the newest commit.")
 
@@ -40,6 +41,7 @@ struct SnapshotCommand: ParsableCommand {
     }
 
     struct List: LarchSubcommand {
+        static var messageName: String { "snapshot list" }
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "List the snapshots, oldest first: transaction, creation time, bytes referenced and held only by each.")
@@ -77,7 +79,7 @@ struct SnapshotCommand: ParsableCommand {
                 try out.write("No snapshots.\n")
             } else {
                 for s in snapshots {
-                    try out.write("\(ByteEncoding.quoted(s.name)): transaction \(s.transactionID), created \(Formatting.utcTimestamp(nanoseconds: s.createdNanoseconds)), \(Formatting.bytes(Int(s.referencedBytes))) referenced, \(Formatting.bytes(Int(s.uniqueBytes))) held only by it\n")
+                    try out.write("\(ByteEncoding.quoted(s.name)): transaction \(s.transactionID), created \(Formatting.utcTimestamp(nanoseconds: s.createdNanoseconds)), \(Formatting.bytes(s.referencedBytes)) referenced, \(Formatting.bytes(s.uniqueBytes)) held only by it\n")
                 }
             }
             try out.flush()
@@ -85,6 +87,7 @@ struct SnapshotCommand: ParsableCommand {
     }
 
     struct Drop: LarchSubcommand {
+        static var messageName: String { "snapshot drop" }
         static let configuration = CommandConfiguration(
             commandName: "drop", abstract: "Drop snapshot NAME, giving back the pages only it held.")
 
@@ -98,7 +101,7 @@ struct SnapshotCommand: ParsableCommand {
             let held = try env.snapshots().first { $0.name.utf8.elementsEqual(name.utf8) }?.uniqueBytes
             try env.dropSnapshot(name)
             let out = BufferedOutput()
-            try out.write("Dropped snapshot \(ByteEncoding.quoted(name))\(held.map { ", giving back \(Formatting.bytes(Int($0)))" } ?? "").\n")
+            try out.write("Dropped snapshot \(ByteEncoding.quoted(name))\(held.map { ", giving back \(Formatting.bytes($0))" } ?? "").\n")
             try out.flush()
         }
     }

@@ -41,7 +41,7 @@ struct StatCommand: LarchSubcommand {
             overflowPages = s.overflowPages
             entries = s.entries
         }
-        var pages: UInt64 { branchPages + leafPages + overflowPages }
+        var pages: UInt64 { branchPages &+ leafPages &+ overflowPages }   // counts from the file: no trap on forged ones
     }
 
     /// The JSON shape of the whole report.
@@ -98,7 +98,7 @@ struct StatCommand: LarchSubcommand {
             "Page size:         \(g(s.pageSize)) bytes",
             "Transaction:       \(s.transactionID) (\(metas.map(\.description).joined(separator: "; ")))",
             "Pages:             \(g(s.pageCount)): 2 meta, \(g(report.pagesInUse)) in use, \(g(s.freePages)) free, \(g(s.pagesAwaitingReuse)) awaiting reuse",
-            "Free space:        \(g(s.freePages + s.pagesAwaitingReuse)) page(s), listed by the free tree (\(g(s.freeTreePages)) page(s)) and the meta's free list (\(s.metaFreeListEntries) run(s))",
+            "Free space:        \(g(s.freePages &+ s.pagesAwaitingReuse)) page(s), listed by the free tree (\(g(s.freeTreePages)) page(s)) and the meta's free list (\(s.metaFreeListEntries) run(s))",
             "Readers:           \(s.readers) of \(s.maxReaders) slots in use (every process)",
             "Named databases:   \(g(s.databaseCount))",
         ]

@@ -42,16 +42,20 @@ extension LarchError {
 /// standard error (`larch get: ...`) with exit status 2 (3 for `UnusableFile`) — never a stack trace.
 protocol LarchSubcommand: ParsableCommand {
     func execute() throws
+    /// The command as messages name it (`get`, `snapshot list`).
+    static var messageName: String { get }
 }
 
 extension LarchSubcommand {
+    static var messageName: String { _commandName }
+
     func run() throws {
         do {
             try execute()
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            printError("larch \(Self._commandName): \(Messages.describe(error))")
+            printError("larch \(Self.messageName): \(Messages.describe(error))")
             throw ExitCode(error is UnusableFile ? ExitStatus.unusableFile : ExitStatus.failure)
         }
     }
