@@ -14,6 +14,8 @@ struct Checker {
 
     let core: TransactionCore
     private var owners: [UInt8]
+    /// Pages the current snapshot's walk reached (`checkSnapshots`): a second visit in one walk is a cycle.
+    private var snapshotWalkPages: Set<UInt64> = []
     private(set) var report = CheckReport()
     private let pageSize: Int
     private let pageCount: UInt64
@@ -172,6 +174,7 @@ struct Checker {
             }
             if record.pageCount > core.meta.pageCount { problem(nil, "\(label): \(record.pageCount) pages, more than the file's \(core.meta.pageCount)") }
             var named: [(String, TreeRoot)] = []
+            snapshotWalkPages.removeAll(keepingCapacity: true)
             checkTree("\(label) main database", record.main, snapshotOf: record.txn)
             checkTree("\(label) catalog", record.catalog, snapshotOf: record.txn) { checker, page, key, value in
                 guard value.count == TreeRoot.encodedSize, let n = String(validating: key, as: UTF8.self) else {
@@ -255,8 +258,17 @@ struct Checker {
         let n = page.rawValue
         let isLeaf = level == depth - 1
         if shared, n < UInt64(owners.count), owners[Int(n)] == Owner.reachable.rawValue || owners[Int(n)] == Owner.snapshotOnly.rawValue {
-            return   // shared with the current state or an earlier snapshot: checked there
+            // Shared with the current state or an earlier snapshot: checked there, its subtree
+            // too. Not its pointer from here, nor a second visit in this snapshot's own walk (a cycle).
+            guard snapshotWalkPages.insert(n).inserted else {
+                problem(n, "\(name): \(isLeaf ? "leaf" : "branch") page reached twice in this snapshot (a cycle, or a page shared by two parents)")
+                return
+            }
+            let found = CRC32C.checksum(core.mapping.page(page, pageSize: pageSize), count: pageSize)
+            if found != checksum { problem(n, "\(name): checksum mismatch: expected \(hex32(checksum)) found \(hex32(found))") }
+            return
         }
+        if shared { snapshotWalkPages.insert(n) }
         guard claim(n, count: 1, as: shared ? .snapshotOnly : .reachable, what: "\(name) \(isLeaf ? "leaf" : "branch") page") else { return }
         let base = core.mapping.page(page, pageSize: pageSize)
         let found = CRC32C.checksum(base, count: pageSize)
