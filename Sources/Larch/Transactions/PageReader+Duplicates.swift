@@ -42,7 +42,14 @@ extension PageReader where Self: ~Copyable {
                           _ body: (UnsafeRawBufferPointer) throws(LarchError) -> Bool) throws(LarchError) {
         switch set {
         case .tree(let root):
-            try forEachEntry(root: root, from: lower ?? [], below: nil) { e throws(LarchError) in try body(e.key) }
+            try forEachEntry(root: root, from: lower ?? [], below: nil) { e throws(LarchError) in
+                // A duplicate tree's values are its keys, its entries' values empty (FORMAT.md §20): a
+                // forged reference to another leaf (its own, say) would hand out that leaf's keys.
+                guard case .inline(let v) = e.value, v.count == 0, !e.isDuplicateTree else {
+                    throw .corruptPage(page: root.root.rawValue, reason: "a duplicate tree holds an entry with a value (not a duplicate tree)")
+                }
+                return try body(e.key)
+            }
         case .list(let list):
             try DuplicateList.forEach(list, maxLength: maxLength, page: .none) { v throws(LarchError) in
                 if let lower, lower.withUnsafeBytes({ compareBytes(v.start, v.count, $0.start, $0.count) }) < 0 { return true }
