@@ -182,3 +182,16 @@ extension UnsafeRawBufferPointer {
     /// A non-nil base address even for empty buffers, for comparisons.
     @inline(__always) var start: UnsafeRawPointer { baseAddress ?? UnsafeRawPointer(bitPattern: 1)! }
 }
+
+extension PageView {
+    /// Checks, as a walk in key order enters this leaf, that its edge key `key` lies beyond
+    /// `previous`, the key the walk left (after it going forward, before it going back). Checked
+    /// once per leaf: a page reached twice in a forged file would otherwise repeat entries, or be
+    /// walked exponentially often down a chain of shared children.
+    func checkEntered(at key: UnsafeRawBufferPointer, leaving previous: UnsafeRawBufferPointer, forward: Bool = true) throws(LarchError) {
+        let order = compareBytes(key.start, key.count, previous.start, previous.count)
+        guard forward ? order > 0 : order < 0 else {
+            throw corrupt("its keys do not follow those of the leaf \(forward ? "before" : "after") it in key order (a page reached twice?)")
+        }
+    }
+}

@@ -63,12 +63,7 @@ extension PageReader where Self: ~Copyable {
         if level == depth - 1 {
             let leaf = try node(pointer.page, checksum: pointer.checksum, kind: .leaf)
             var i = first ? try leaf.leafSearch(lower).index : 0
-            if let previous, i < leaf.count {
-                let k = try leaf.leafKey(i)
-                guard compareBytes(k.start, k.count, previous.start, previous.count) > 0 else {
-                    throw .corruptPage(page: pointer.page.rawValue, reason: "its first key does not follow the last key of the leaf before it (a page reached twice?)")
-                }
-            }
+            if let previous, i < leaf.count { try leaf.checkEntered(at: leaf.leafKey(i), leaving: previous) }
             if leaf.count > 0 { previous = try leaf.leafKey(leaf.count - 1) }
             while i < leaf.count {
                 let e = try leaf.leafCell(i)

@@ -21,10 +21,13 @@ extension WriteState {
     /// or the free tree lists a live page (a damaged or forged file), and writing there would
     /// overwrite it. (Only pages this transaction holds are caught here; `check` finds the rest.)
     private func notInUse(_ page: PageNumber) throws(LarchError) -> PageNumber {
-        guard page.rawValue >= 2, dirty[page] == nil, spilled?[page] == nil else {
-            throw .corruptPage(page: page.rawValue, reason: "the free space lists it, but it is in use (run larch check)")
-        }
+        guard page.rawValue >= 2, dirty[page] == nil, spilled?[page] == nil else { throw Self.listedButInUse(page) }
         return page
+    }
+
+    /// The error for a page the free space lists while this transaction uses it.
+    private static func listedButInUse(_ page: PageNumber) -> LarchError {
+        .corruptPage(page: page.rawValue, reason: "the free space lists it, but it is in use (run larch check)")
     }
 
     /// Allocates a page and a buffer for it, registered as dirty.
@@ -63,7 +66,7 @@ extension WriteState {
             return (page, true)
         }
         let p = try allocate()
-        guard p != page else { throw .corruptPage(page: page.rawValue, reason: "the free space lists it, but it is in use (run larch check)") }
+        guard p != page else { throw Self.listedButInUse(page) }
         let buf = dirty.add(p)
         let copy = MutablePage(base: buf, pageSize: pageSize)
         copy.copyPage(from: snapshot.mapping.page(page, pageSize: pageSize))

@@ -62,10 +62,7 @@ extension WriteState {
         if level == depth - 1 {
             let leaf = try node(pointer.page, checksum: pointer.checksum, kind: .leaf)
             if leaf.count > 0 {
-                let first = try leaf.leafKey(0)
-                if let previous, compareBytes(first.start, first.count, previous.start, previous.count) <= 0 {
-                    throw .corruptPage(page: pointer.page.rawValue, reason: "its first key does not follow the last key of the leaf before it (a page reached twice?)")
-                }
+                if let previous { try leaf.checkEntered(at: leaf.leafKey(0), leaving: previous) }
                 previous = try leaf.leafKey(leaf.count - 1)
             }
             if high, leaf.count > 0 { leafKeys.append(Array(try leaf.leafKey(0))) }

@@ -156,12 +156,11 @@ struct CursorPosition {
         indices.removeSubrange((l + 1)...)
         try descendEdge(from: l, first: forward)
         if let leaving {
-            let arrived = try currentKey()
-            let order = compareBytes(arrived.start, arrived.count, leaving.start, leaving.count)
-            guard forward ? order > 0 : order < 0 else {
-                let page = views[depth - 1].number
+            do {
+                try views[depth - 1].checkEntered(at: currentKey(), leaving: leaving, forward: forward)
+            } catch {
                 invalidate()
-                throw .corruptPage(page: page.rawValue, reason: "its keys do not follow those of the leaf \(forward ? "before" : "after") it (a page reached twice?)")
+                throw error
             }
         }
         return true
