@@ -7,8 +7,9 @@ pattern's median syncs per second. Two groups of patterns:
 
 - page runs: one page; k scattered pages; k contiguous pages; and the layouts of a one-put commit
   (root, branch and leaf pages and a meta): Larch's today (three scattered pages and page 0), its
-  internal pages in one run (two contiguous, one scattered, page 0), its meta beside its internal
-  pages (three contiguous, one scattered: a meta not at a fixed page), the whole commit in one run,
+  internal pages in one run (two contiguous, one scattered, page 0), all its pages in one run and
+  its meta at page 0, its meta beside its internal pages (three contiguous, one scattered: a meta
+  not at a fixed page), the whole commit in one run,
   and a write-ahead log's append of one frame (two pages after the previous ones, as SQLite's WAL);
 - concurrent syncs: 1, 2 and 4 threads each writing 4 scattered pages and calling fdatasync.
 
@@ -43,6 +44,8 @@ try:
             run(1, rng); run(1, rng); run(1, rng); os.pwrite(fd, block[:4096], 0)
         elif layout == "internal run: 2 + 1 + page 0":
             run(2, rng); run(1, rng); os.pwrite(fd, block[:4096], 0)
+        elif layout == "commit run + page 0: 3 + page 0":
+            run(3, rng); os.pwrite(fd, block[:4096], 0)
         elif layout == "meta beside: 3 + 1":
             run(3, rng); run(1, rng)
         elif layout == "one run: 4":
@@ -72,6 +75,7 @@ try:
 
     patterns = [("scattered", 1, 1), ("scattered", 4, 1), ("contiguous", 4, 1),
                 ("Larch today: 3 scattered + page 0", 1, 1), ("internal run: 2 + 1 + page 0", 1, 1),
+                ("commit run + page 0: 3 + page 0", 1, 1),
                 ("meta beside: 3 + 1", 1, 1), ("one run: 4", 1, 1), ("log append: 2", 1, 1),
                 ("scattered", 4, 2), ("scattered", 4, 4)]
     results = {p: [] for p in patterns}
