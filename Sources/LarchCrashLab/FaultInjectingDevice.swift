@@ -61,10 +61,12 @@ package final class FaultInjectingDevice: StorageDevice {
     }
     package func write(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(LarchError) {
         try check(.write)
+        try checkSpace(upTo: offset + buffer.count)
         try base.write(buffer, at: offset)
     }
     package func write(vectors: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(LarchError) {
         try check(.write)
+        try checkSpace(upTo: offset + vectors.reduce(0) { $0 + $1.iov_len })
         try base.write(vectors: vectors, at: offset)
     }
     package func sync() throws(LarchError) {
@@ -84,6 +86,21 @@ package final class FaultInjectingDevice: StorageDevice {
     package func resize(to size: Int) throws(LarchError) {
         try check(.resize)
         try base.resize(to: size)
+    }
+
+    /// The most bytes the disk holds for the file: a write past it, or a growth that writes zeros
+    /// past it, fails with ENOSPC, as on a full disk (the size itself may be set past it, as
+    /// `ftruncate` does). Unlimited by default.
+    package let capacityBytes = Atomic<Int>(.max)
+
+    package func grow(to size: Int, writingZerosFrom start: Int) throws(LarchError) {
+        try resize(to: size)
+        if start < size { try checkSpace(upTo: size) }
+    }
+
+    private func checkSpace(upTo end: Int) throws(LarchError) {
+        guard end > capacityBytes.load(ordering: .relaxed) else { return }
+        throw LarchError.io(operation: "pwrite", path: base.path, errno: ENOSPC, message: "No space left on device (simulated)")
     }
     package func map(sizeBytes: Int) throws(LarchError) -> Mapping {
         try check(.map)

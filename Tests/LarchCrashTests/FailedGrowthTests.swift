@@ -77,4 +77,39 @@ import LarchCrashLab
         #expect(try reopened.read { try $0.getString("k") } == "v2", "the newest commit opens")
         #expect(try reopened.check().isClean)
     }
+
+    /// A commit grows the file by a step (an eighth of it) and writes zeros over the step. On a
+    /// disk with room for the commit's pages but not for the step, the commit used to fail with
+    /// ENOSPC while up to an eighth of the file was still free (found by filling small disks); it
+    /// now grows by exactly what it needs. A commit that does not fit still fails, typed, and
+    /// leaves the file as it was.
+    @Test func aCommitThatFitsIsNotRefusedForTheGrowthStep() throws {
+        let path = try Self.scratchFile("step")
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let device = FaultInjectingDevice(try DataFile.open(path: path, create: true, readOnly: false))
+        let env = try Environment(storage: device, options: Options(durability: .full))
+        try env.write { txn in try Self.fill(&txn, count: 4000, tag: 1) }   // about 4 MB: a step of 0.5 MB
+        // The disk holds 8 more pages beyond the file's pages in use; the step would need far more.
+        let inUse = try env.read { Int($0.core.meta.pageCount) * $0.core.meta.pageSize }
+        let size = try Self.fileSize(path)
+        device.capacityBytes.store(max(size, inUse) + 8 * 4096, ordering: .relaxed)
+        var grew = false
+        for i in 0..<40 where !grew {   // one-page commits until one needs the file to grow
+            let before = try Self.fileSize(path)
+            try env.write { txn in try txn.put([UInt8](repeating: 3, count: 3000), forKey: Array("new-\(i)".utf8)) }
+            grew = try Self.fileSize(path) > before
+        }
+        #expect(grew, "a commit grew the file into the last free space")
+        #expect(try Self.fileSize(path) <= device.capacityBytes.load(ordering: .relaxed))
+
+        // A commit larger than the space left fails with ENOSPC and changes nothing.
+        let before = try Self.fileSize(path)
+        var failure: LarchError?
+        do { try env.write { txn in try Self.fill(&txn, count: 400, tag: 9) } } catch let e as LarchError { failure = e }
+        guard case let .io(_, _, code, _)? = failure else { Issue.record("expected an I/O error, got \(String(describing: failure))"); return }
+        #expect(code == ENOSPC)
+        #expect(try Self.fileSize(path) == before)
+        #expect(try env.check().isClean)
+        #expect(try env.read { try $0.get(Array("key-0".utf8)) } == [UInt8](repeating: 1, count: 1000))
+    }
 }

@@ -1,3 +1,4 @@
+import SystemPackage
 import Dispatch
 import Synchronization
 
@@ -96,7 +97,7 @@ public final class Environment: Sendable {
                 // Another process may be creating it too: the writer lock makes one of them do it.
                 size = try Self.initializeIfEmpty(storage, options: options)
             }
-            readers = try file.openLockFile(slots: options.maxReaders).map(ReaderTable.init(lockFile:))
+            readers = try (options.noLock ? nil : file.openLockFile(slots: options.maxReaders)).map(ReaderTable.init(lockFile:))
                 ?? ReaderTable(capacity: options.maxReaders)
             var slots = try Self.readMetaSlots(file, fileSize: size)
             for _ in 0..<4 where slots.truncation != nil {
@@ -229,6 +230,28 @@ public final class Environment: Sendable {
         let step = min(current / 8, 64 << 20)
         let wanted = (max(required, current + step) + pageSize - 1) / pageSize * pageSize
         return max(required, min(wanted, options.maxSize))
+    }
+
+    /// Grows the file from `current` bytes to cover `required`: by a step (`grownSize`) when the
+    /// disk has room for it, else — the step's zeros found the disk full — by exactly what is
+    /// required, so that a commit that fits is not refused for the sake of the step. Returns the
+    /// new size. A failure leaves the file at `current` bytes.
+    static func grow(_ device: any StorageDevice, current: Int, required: Int, options: Options, pageSize: Int) throws(LarchError) -> Int {
+        let grown = grownSize(current: current, required: required, options: options, pageSize: pageSize)
+        do {
+            try device.grow(to: grown, writingZerosFrom: zerosStart(required: required, grown: grown, options: options))
+            return grown
+        } catch {
+            _ = try? device.resize(to: current)
+            guard grown > required, case let .io(_, _, code, _) = error, code == Errno.noSpace.rawValue || code == Errno.diskQuotaExceeded.rawValue else { throw error }
+        }
+        do {
+            try device.grow(to: required, writingZerosFrom: required)
+        } catch {
+            _ = try? device.resize(to: current)
+            throw error
+        }
+        return required
     }
 
     /// Where a growth to `grown` bytes starts writing zeros, for a commit (or spill) that writes

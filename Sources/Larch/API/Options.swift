@@ -47,6 +47,14 @@ public struct Options: Sendable {
     public var readOnly: Bool = false
     /// Create the file when it does not exist.
     public var createIfMissing: Bool = true
+    /// Work without the lock file (`PATH-lock`), as LMDB's `MDB_NOLOCK`: readers are recorded in
+    /// this process's memory only. For a database no other process writes while this environment
+    /// has it open — one on read-only media, or bundled with an application in a directory it cannot
+    /// write. Without it, a lock file that cannot be created or written (permission denied) is an
+    /// error: a writer in another process would not see this process's readers and could overwrite
+    /// the pages they read. (On a read-only file system no writer can exist, and an environment
+    /// works alone without being asked.)
+    public var noLock: Bool = false
     /// How long `beginWrite` and `write` wait for the writer lock, held by another write
     /// transaction of this process or another, before they throw `writerTimeout`; nil: as long as
     /// it takes. (`write(_:) async` waits in the queue for as long as it takes, then for at most

@@ -135,10 +135,8 @@ final class SpilledPages {
         if requiredBytes > fileBytes {
             let current = try device.size()
             if requiredBytes > current {
-                let grown = Environment.grownSize(current: current, required: requiredBytes, options: options, pageSize: pageSize)
                 if grownFrom == nil { grownFrom = current }
-                try device.grow(to: grown, writingZerosFrom: Environment.zerosStart(required: requiredBytes, grown: grown, options: options))
-                fileBytes = grown
+                fileBytes = try Environment.grow(device, current: current, required: requiredBytes, options: options, pageSize: pageSize)
             } else {
                 fileBytes = current
             }

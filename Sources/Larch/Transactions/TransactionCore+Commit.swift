@@ -128,9 +128,8 @@ extension TransactionCore {
             let current = try env.file.size()
             var grownTo = current
             if requiredBytes > current {
-                grownTo = Environment.grownSize(current: current, required: requiredBytes, options: env.options, pageSize: pageSize)
+                grownTo = try Environment.grow(env.file, current: current, required: requiredBytes, options: env.options, pageSize: pageSize)
                 grownFrom = current
-                try env.file.grow(to: grownTo, writingZerosFrom: Environment.zerosStart(required: requiredBytes, grown: grownTo, options: env.options))
             }
             if requiredBytes > snapshot.mapping.sizeBytes {
                 newMapping = try env.file.map(sizeBytes: Environment.reservation(fileSize: grownTo, options: env.options, pageSize: pageSize))

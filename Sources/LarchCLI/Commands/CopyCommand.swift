@@ -33,6 +33,9 @@ struct CopyCommand: LarchSubcommand {
     @OptionGroup var snapshot: SnapshotOption
     @Flag(name: .long, help: "Print JSON.")
     var json = false
+    @Flag(name: .customLong("no-lock"),
+          help: "Work without the source's lock file, for a database no other process writes meanwhile.")
+    var noLock = false
 
     /// The JSON shape of the result.
     struct Report: Encodable {
@@ -46,7 +49,7 @@ struct CopyCommand: LarchSubcommand {
     }
 
     func execute() throws {
-        let env = try DatabaseFile.openForReading(source)
+        let env = try DatabaseFile.openForReading(source, noLock: noLock)
         let s = try snapshot.read(env) { txn in try txn.copy(to: destination, compact: compact) }
         let report = Report(source: source, destination: destination, snapshotID: s.snapshotID, sourcePages: s.sourcePages,
                             pages: s.pages, bytesWritten: s.bytesWritten, compacted: s.compacted)

@@ -46,15 +46,21 @@ struct DumpCommand: LarchSubcommand {
 
     func execute() throws {
         let env = try file.openForReading()
-        let stats = try env.stats()
-        let out: BufferedOutput
-        if let output {
-            let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw CLIError("cannot create \(output): \(String(cString: strerror(errno)))") }
-            out = BufferedOutput(fd: fd, closing: true)
-        } else {
-            out = BufferedOutput()
+        // --output is written whole or not at all: a failure part-way leaves what the file held.
+        let outputFile = try output.map(OutputFile.init)
+        do {
+            try dump(env, to: outputFile?.fd ?? STDOUT_FILENO)
+        } catch {
+            outputFile?.discard()
+            throw error
         }
+        try outputFile?.finish()
+    }
+
+    /// Writes the dump to `fd` (its buffer is flushed, and released, before the caller closes it).
+    private func dump(_ env: Environment, to fd: Int32) throws {
+        let stats = try env.stats()
+        let out = BufferedOutput(fd: fd)
         let writer = DumpWriter(out: out, format: print ? .print : .bytevalue)
         let mapSize = DumpWriter.mapSize(forFileSize: stats.fileSizeBytes)
         try snapshot.read(env) { txn in

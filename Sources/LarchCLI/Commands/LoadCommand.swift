@@ -77,7 +77,19 @@ struct LoadCommand: LarchSubcommand {
     func execute() throws {
         Interruption.install()   // Ctrl-C stops at the next record and says what was committed
         let reader = DumpReader(lines: try LineReader.open(input), noHeader: noHeader)
+        let existed = DatabaseFile.exists(file.file)
         var env: Environment? = nil
+        /// After a failure, with the transaction aborted: what became of the file. One this load
+        /// created is removed again (the environment is closed and released first, so that its lock
+        /// file is free) unless another process has it open.
+        func outcome() -> String {
+            guard env != nil else { return "nothing was written to \(file.file)" }
+            if existed { return "\(file.file) is as it was before the load" }
+            env?.close()
+            env = nil
+            return DatabaseFile.removeCreated(file.file) ? "\(file.file), which the load created, was removed"
+                : "\(file.file), which the load created, holds nothing"
+        }
         var committed = 0, pending = 0, skipped = 0, sections = 0, commits = 0
         var databases = Set<[UInt8]>()   // names as bytes: distinct names may be equal Strings
         // The file is opened (created) when the first record or empty named database needs it: a
@@ -148,12 +160,11 @@ struct LoadCommand: LarchSubcommand {
             // The open transaction was dropped, so aborted, on the way here.
             txn = nil   // aborted: the file keeps what it held before the load
             let lost = pending > 0 ? "the \(Formatting.grouped(pending)) entries read were rolled back; " : ""
-            let file = env == nil ? "nothing was written to \(self.file.file)" : "\(self.file.file) is as it was before the load"
-            printError("larch load: \(error) after input line \(reader.lineNumber): \(lost)\(file)")
+            printError("larch load: \(error) after input line \(reader.lineNumber): \(lost)\(outcome())")
             throw ExitCode(128 + error.signal!)
         } catch {
             txn = nil
-            let note = env == nil ? "" : " (nothing was committed: the load is one transaction, and \(self.file.file) is as it was before it)"
+            let note = env == nil ? "" : " (nothing was committed: the load is one transaction, and \(outcome()))"
             throw CLIError("\(Messages.describe(error))\(note)")
         }
         for w in reader.warnings { printError("larch load: warning: \(w)") }

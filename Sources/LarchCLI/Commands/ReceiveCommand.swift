@@ -42,8 +42,27 @@ struct ReceiveCommand: LarchSubcommand {
             fd = STDIN_FILENO
         }
         defer { if input != nil { close(fd) } }
+        let existed = DatabaseFile.exists(file.file)
+        let summary: ChangeStreamSummary
+        do {
+            summary = try receive(from: fd)
+        } catch {
+            guard !existed, DatabaseFile.exists(file.file) else { throw error }
+            // A file this command created holds nothing: it goes again, unless another process opened it.
+            let removed = DatabaseFile.removeCreated(file.file)
+            throw CLIError("\(Messages.describe(error)) (\(file.file), which this command created, \(removed ? "was removed" : "holds nothing"))")
+        }
+        let out = BufferedOutput()
+        try out.write("Received snapshot \(ByteEncoding.quoted(summary.targetSnapshot)) (\(summary.isIncremental ? "incremental" : "full"), \(Formatting.grouped(summary.records)) record(s), \(Formatting.bytes(summary.bytes))).\n")
+        try out.flush()
+    }
+
+    /// Opens (or creates) the file and applies the stream read from `fd`; the environment is closed
+    /// and released when this returns, so that a file this command created can be removed.
+    private func receive(from fd: Int32) throws -> ChangeStreamSummary {
         let env = try file.openForWriting(create: true, wait: wait)
-        let summary = try env.receive { buffer in
+        defer { env.close() }
+        return try env.receive { buffer in
             while true {
                 let n = read(fd, buffer.baseAddress!, buffer.count)
                 if n < 0 {
@@ -53,8 +72,5 @@ struct ReceiveCommand: LarchSubcommand {
                 return n
             }
         }
-        let out = BufferedOutput()
-        try out.write("Received snapshot \(ByteEncoding.quoted(summary.targetSnapshot)) (\(summary.isIncremental ? "incremental" : "full"), \(Formatting.grouped(summary.records)) record(s), \(Formatting.bytes(summary.bytes))).\n")
-        try out.flush()
     }
 }

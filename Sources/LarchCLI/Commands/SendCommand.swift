@@ -36,18 +36,18 @@ struct SendCommand: LarchSubcommand {
     func execute() throws {
         let env = try file.openForReading()
         let fd: Int32
-        if let output {
-            fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw CLIError("cannot create \(ByteEncoding.quoted(output)): \(String(cString: strerror(errno)))") }
+        // --output is written whole or not at all: a failure part-way leaves what the file held.
+        let outputFile = try output.map(OutputFile.init)
+        if let outputFile {
+            fd = outputFile.fd
         } else {
             guard isatty(STDOUT_FILENO) == 0 else {
                 throw CLIError("refusing to write a binary change stream to a terminal; redirect it (> FILE, | larch receive ...) or give --output")
             }
             fd = STDOUT_FILENO
         }
-        defer { if output != nil { close(fd) } }
         let summary = try env.send(snapshot: snapshot, from: from) { bytes in try Self.writeAll(fd, bytes) }
-        if output != nil, fsync(fd) != 0 { throw CLIError("cannot sync \(ByteEncoding.quoted(output!)): \(String(cString: strerror(errno)))") }
+        try outputFile?.finish()
         printError("larch send: \(summary.isIncremental ? "changes from \(ByteEncoding.quoted(from ?? "")) to" : "everything in") snapshot \(ByteEncoding.quoted(snapshot)): \(Formatting.grouped(summary.records)) record(s), \(Formatting.bytes(summary.bytes))")
     }
 

@@ -87,13 +87,17 @@ struct FileArgument: ParsableArguments {
     @Argument(help: "The database file.")
     var file: String
 
+    @Flag(name: .customLong("no-lock"),
+          help: "Work without the lock file (FILE-lock), for a database no other process writes meanwhile (read-only media, a directory this user cannot write).")
+    var noLock = false
+
     /// Opens an existing file read-only (other processes may have it open, and write, meanwhile).
-    func openForReading() throws -> Environment { try DatabaseFile.openForReading(file) }
+    func openForReading() throws -> Environment { try DatabaseFile.openForReading(file, noLock: noLock) }
 
     /// Opens an existing file for writing, or creates it when `create` is set; a write waits for
     /// the writer lock for at most `wait` seconds.
     func openForWriting(create: Bool, pageSize: Int? = nil, wait: WaitOption, maxDirtyBytes: Int? = nil) throws -> Environment {
-        try DatabaseFile.openForWriting(file, create: create, pageSize: pageSize, wait: wait.wait, maxDirtyBytes: maxDirtyBytes)
+        try DatabaseFile.openForWriting(file, create: create, pageSize: pageSize, wait: wait.wait, maxDirtyBytes: maxDirtyBytes, noLock: noLock)
     }
 }
 
@@ -110,18 +114,20 @@ struct WaitOption: ParsableArguments {
 /// How the CLI opens database files: checksums verified on every read, missing files reported
 /// plainly, a file that is not a usable Larch file reported as `UnusableFile`.
 enum DatabaseFile {
-    static func openForReading(_ path: String) throws -> Environment {
+    static func openForReading(_ path: String, noLock: Bool = false) throws -> Environment {
         try requireExisting(path, allowEmpty: false)
-        return try opening(path) {
-            try Environment(path: path, options: Options(verifyChecksums: true, readOnly: true, createIfMissing: false))
-        }
+        var options = Options(verifyChecksums: true, readOnly: true, createIfMissing: false)
+        options.noLock = noLock
+        return try opening(path) { try Environment(path: path, options: options) }
     }
 
     /// With `create`, a missing file is created, and an empty one initialized: an empty file is a
     /// database not yet made (as for sqlite3 and mdb_load).
-    static func openForWriting(_ path: String, create: Bool, pageSize: Int? = nil, wait: Double, maxDirtyBytes: Int? = nil) throws -> Environment {
+    static func openForWriting(_ path: String, create: Bool, pageSize: Int? = nil, wait: Double, maxDirtyBytes: Int? = nil,
+                               noLock: Bool = false) throws -> Environment {
         if !create { try requireExisting(path, allowEmpty: false) }
         var options = Options(verifyChecksums: true, createIfMissing: create)
+        options.noLock = noLock
         if let pageSize { options.pageSize = pageSize }
         if let maxDirtyBytes { options.maxDirtyBytes = maxDirtyBytes }
         options.writerTimeout = .nanoseconds(Int64(wait * 1e9))
@@ -136,6 +142,25 @@ enum DatabaseFile {
         } catch let error as LarchError where error.meansUnusableFile {
             throw UnusableFile(description: Messages.describe(error))
         }
+    }
+
+    /// Whether a file exists at `path` (before a command that may create it).
+    static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// Removes the database at `path` and its lock file, which this command created and then
+    /// failed to fill, when no other process has it open (an exclusive lock on its lock file is
+    /// granted); returns whether it did. The caller has closed its own environment.
+    static func removeCreated(_ path: String) -> Bool {
+        let fd = open(path + "-lock", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return false }
+        guard unlink(path) == 0 else { return false }
+        unlink(path + "-lock")
+        return true
     }
 
     static func requireExisting(_ path: String, allowEmpty: Bool) throws {

@@ -1,4 +1,11 @@
 import Larch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 import LarchDumpFormat
 
@@ -44,6 +51,14 @@ enum Messages {
         case let .readersFull(limit):
             let list = file.map { "`larch readers \($0)` lists them" } ?? "`larch readers FILE` lists them"
             return "readers full: all \(limit) reader slots are in use by other processes; \(list) (--clear-stale frees those of processes that died)"
+        case let .io(operation, path, code, _) where code == EACCES && path.hasSuffix("-lock"):
+            return "\(operation) failed on \(path): permission denied (errno \(code)). The lock file lets the processes that use "
+                + "the database see each other's readers; without it a writer elsewhere could overwrite pages this command reads. "
+                + "Make it (or its directory) writable, or, if no process writes the database meanwhile, run the command with --no-lock"
+        case let .io(_, path, code, _) where (code == ENOSPC || code == EDQUOT) && !path.hasSuffix("-lock"):
+            let shrink = file.map { "`larch shrink \($0)`" } ?? "`larch shrink FILE`"
+            return error.description + ": the disk holding \(path) is full; free some space on it and try again (a write that "
+                + "failed left the database as it was; deleting keys makes room inside the file, and \(shrink) gives its free pages back to the disk)"
         default:
             return error.description
         }
