@@ -37,6 +37,7 @@ extension Environment {
                 markFileLockTaken()
             }
         } catch {
+            writerEnded()   // a writer marked active to drain its commits is not (and the lock goes, if idle)
             writerLock.unlock()
             throw timeoutNamingConfiguredWait(error)
         }
@@ -68,6 +69,7 @@ extension Environment {
                 markFileLockTaken()
             }
         } catch {
+            writerEnded()   // a writer marked active to drain its commits is not (and the lock goes, if idle)
             writerLock.unlock()
             throw error
         }
@@ -107,12 +109,17 @@ extension Environment {
     /// commits drain and give the file's writer lock up: the process has held it for a turn while
     /// another process's writer waits. Without this, a process whose threads commit without pause
     /// would keep it for ever (it releases it only when idle).
+    ///
+    /// When it should, this writer counts as active from here (`writerActive`): the commits drain
+    /// without the lock going on an idle moment between them, and `yieldFileLock` gives it up
+    /// itself — and learns whether anyone took it.
     private func shouldYieldFileLock() throws(LarchError) -> Bool {
         guard readers.writersWaiting > 0 else { return false }
         return try committed.withLock { c throws(LarchError) in
             guard !c.closed else { throw LarchError.environmentClosed }
-            guard c.queue.holdsFileLock, let since = c.queue.fileLockTakenAt else { return false }
-            return ContinuousClock.now - since > Self.fileLockTurn
+            guard c.queue.holdsFileLock, let since = c.queue.fileLockTakenAt, ContinuousClock.now - since > Self.fileLockTurn else { return false }
+            c.queue.writerActive = true
+            return true
         }
     }
 
@@ -121,7 +128,8 @@ extension Environment {
     private func yieldFileLock() {
         let waiting = readers.writersWaiting
         let released = committed.withLock { c -> Bool in
-            guard c.queue.holdsFileLock, !c.queue.writerActive, !c.queue.waitingForMeta, c.queue.inFlight == nil else { return false }
+            c.queue.writerActive = false   // set by shouldYieldFileLock; this writer waits for the lock like any other now
+            guard c.queue.holdsFileLock, !c.queue.waitingForMeta, c.queue.inFlight == nil else { return false }
             file.unlockWriter()
             c.queue.holdsFileLock = false
             c.queue.unpublished = nil
@@ -130,6 +138,10 @@ extension Environment {
         guard released, waiting > 0 else { return }
         let deadline = ContinuousClock.now + .milliseconds(20)
         while readers.writersWaiting >= waiting && ContinuousClock.now < deadline { usleep(50) }
+        // No one took it: the writers counted are gone (killed while they waited); a live one blocks
+        // in flock and gets the lock within microseconds. Their count goes, so that holders stop
+        // giving the lock up for them.
+        if readers.writersWaiting >= waiting { readers.forgetWaitingWriters(waiting) }
     }
 
     /// Begins the write transaction once this caller has the writer turn and the file's writer lock.

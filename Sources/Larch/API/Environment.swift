@@ -111,12 +111,19 @@ public final class Environment: Sendable {
             let mapping = try file.map(sizeBytes: Self.reservation(fileSize: size, options: options, pageSize: pageSize))
             let published = readers.publishedTxn
             let (meta, slot) = try slots.current(mapping: mapping, published: published, verify: !unsafe.contains(.skipCommitVerification), path: path)
-            // A newest commit not yet published (after a crash, or left by a process that died
-            // before its sync) is whole — it was just checked — but maybe only in the page cache:
-            // a writable open syncs it before anything builds on it, then publishes it.
-            if meta.txnID > published && !options.readOnly {
-                if options.durability != .noSync { try file.sync() }
-                readers.publish(upTo: meta.txnID)
+            // A newest commit not yet published (its writer's sync still running, or left by a
+            // process that died before its sync, or after a crash) is whole — it was just checked —
+            // but maybe only in the page cache: an open syncs it before anything reads or builds on
+            // it, then publishes it, so that no reader sees a commit a power loss could take back.
+            // A read-only open does too (a sync needs no write access); where it cannot (read-only
+            // media, whose pages are all on the medium), it reads the commit without publishing it.
+            if meta.txnID > published {
+                if options.readOnly {
+                    if options.durability == .noSync || (try? file.sync()) != nil { readers.publish(upTo: meta.txnID) }
+                } else {
+                    if options.durability != .noSync { try file.sync() }
+                    readers.publish(upTo: meta.txnID)
+                }
             }
             committed = Mutex(Committed(meta: meta, metaSlot: slot, mapping: mapping, fileSizeBytes: size,
                                          observers: CommitObservers(reported: max(meta.txnID, readers.publishedTxn))))

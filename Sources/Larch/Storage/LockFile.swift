@@ -54,26 +54,36 @@ package final class LockFile: @unchecked Sendable {
             throw DataFile.ioError("open", path, error)
         }
         do throws(LarchError) {
-            let size: Int
-            let slotCount: Int
-            if flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 {
-                // Alone: rebuild, keeping the published transaction when it was established in this
-                // boot of the machine on this very database file (the page cache still holds what
-                // made it whole, so it need not be checked again).
-                let kept = try retainedPublished(fd, databasePath: databasePath, path: path)
-                size = LockFileLayout.size(slots: slots)
-                slotCount = slots
-                try rebuild(fd, slots: slots, path: path,
-                            published: kept ?? Self.identity(ofDatabase: databasePath).map { (0, $0) })
-                try lock(fd, LOCK_SH, path: path)   // downgrade
-            } else {
+            var size = 0
+            var slotCount = 0
+            for attempt in 1...3 {
+                if flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 {
+                    // Alone: rebuild, keeping the published transaction when it was established in this
+                    // boot of the machine on this very database file (the page cache still holds what
+                    // made it whole, so it need not be checked again).
+                    let kept = try retainedPublished(fd, databasePath: databasePath, path: path)
+                    size = LockFileLayout.size(slots: slots)
+                    slotCount = slots
+                    try rebuild(fd, slots: slots, path: path,
+                                published: kept ?? Self.identity(ofDatabase: databasePath).map { (0, $0) })
+                    try lock(fd, LOCK_SH, path: path)   // downgrade
+                    break
+                }
                 try lock(fd, LOCK_SH, path: path)
-                guard let header = try readHeader(fd, path: path) else { throw invalid(path) }
-                guard let found = header.withUnsafeBytes({ LockFileLayout.validSlotCount($0.baseAddress!, size: Int.max) }),
-                      try fileSize(fd, path: path) >= LockFileLayout.size(slots: found) else { throw invalid(path) }
+                guard let header = try readHeader(fd, path: path),
+                      let found = header.withUnsafeBytes({ LockFileLayout.validSlotCount($0.baseAddress!, size: Int.max) }),
+                      try fileSize(fd, path: path) >= LockFileLayout.size(slots: found) else {
+                    // A process that was rebuilding it died part-way (its exclusive lock went with
+                    // it): let go and try again, to rebuild it, unless another process does first.
+                    guard attempt < 3 else { throw invalid(path) }
+                    _ = flock(fd.rawValue, LOCK_UN)
+                    usleep(UInt32(1_000 * attempt))
+                    continue
+                }
                 slotCount = found
                 size = LockFileLayout.size(slots: found)
                 try allocate(fd, size: size, path: path)
+                break
             }
             let base = try map(fd, size: size, path: path)
             return LockFile(path: path, base: base, size: size, slotCount: slotCount, descriptor: fd)

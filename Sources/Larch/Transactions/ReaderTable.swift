@@ -179,10 +179,25 @@ final class ReaderTable: @unchecked Sendable {
         LockFile.word(in: base, at: LockFileLayout.writersWaitingOffset).load(ordering: .relaxed)
     }
 
-    /// Counts this process's writer as waiting for the writer lock (`+1`), or no longer (`-1`).
+    /// Counts this process's writer as waiting for the writer lock (`+1`), or no longer (`-1`,
+    /// never below 0: `forgetWaitingWriters` may have taken its count away already).
     func writerWaiting(_ delta: Int) {
         let w = LockFile.word(in: base, at: LockFileLayout.writersWaitingOffset)
-        if delta > 0 { w.wrappingIncrement(ordering: .relaxed) } else { w.wrappingDecrement(ordering: .relaxed) }
+        if delta > 0 { w.wrappingIncrement(ordering: .relaxed) } else { forgetWaitingWriters(1) }
+    }
+
+    /// Takes `count` waiting writers off the count (not below 0): a holder that gave the writer
+    /// lock up and saw no one take it for 20 ms counted writers that are gone — a process killed
+    /// while it waited never takes its count back, and the count would make every holder give the
+    /// lock up for nothing.
+    func forgetWaitingWriters(_ count: UInt64) {
+        let w = LockFile.word(in: base, at: LockFileLayout.writersWaitingOffset)
+        var current = w.load(ordering: .relaxed)
+        while current > 0 {
+            let (exchanged, original) = w.weakCompareExchange(expected: current, desired: current - min(current, count), ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
     }
 
     /// Raises `publishedTxn` to `txn`.
