@@ -24,7 +24,7 @@ final class OutputFile {
         self.path = path
         var st = stat()
         if stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
-            fd = Glibc_open(path, O_WRONLY | O_CLOEXEC)
+            fd = openInPlace(path)
             guard fd >= 0 else { throw CLIError("cannot open \(ByteEncoding.quoted(path)): \(String(cString: strerror(errno)))") }
             temporary = nil
             return
@@ -66,13 +66,13 @@ final class OutputFile {
     }
 }
 
-/// `open(2)` with a mode, under a name that does not clash with `OutputFile.open`.
-private func Glibc_open(_ path: String, _ flags: Int32) -> Int32 {
+/// Opens an existing non-regular file (a device, a FIFO) for writing, as it is.
+private func openInPlace(_ path: String) -> Int32 {
     #if canImport(Darwin)
-    return Darwin.open(path, flags, 0o644)
+    return Darwin.open(path, O_WRONLY | O_CLOEXEC)
     #elseif canImport(Musl)
-    return Musl.open(path, flags, 0o644)
+    return Musl.open(path, O_WRONLY | O_CLOEXEC)
     #else
-    return Glibc.open(path, flags, 0o644)
+    return Glibc.open(path, O_WRONLY | O_CLOEXEC)
     #endif
 }
